@@ -1,0 +1,68 @@
+"""Errors a user can act on; the CLI maps them to exit codes, the GUI shows them."""
+
+from __future__ import annotations
+
+
+class WorkstationError(Exception):
+    """Base of every error the workstation reports to a user as a message."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputPathError(WorkstationError):
+    """A path given by the user does not exist or cannot be read."""
+
+    exit_code = 2
+
+
+class DicomReadError(WorkstationError):
+    """DICOM data could not be found, parsed or decoded."""
+
+    exit_code = 3
+
+
+class NotAVolumeError(WorkstationError):
+    """The data cannot form a 3D volume (single slice, duplicate positions, ...)."""
+
+    exit_code = 4
+
+
+class SeriesNotFoundError(WorkstationError):
+    """A series UID given by the user is not in the scanned data."""
+
+    exit_code = 5
+
+
+class SegmentationError(WorkstationError):
+    """A segmentation step produced nothing usable (e.g. an empty label map)."""
+
+    exit_code = 6
+
+
+class MeshError(WorkstationError):
+    """A surface could not be built or repaired."""
+
+    exit_code = 7
+
+
+class ExportError(WorkstationError):
+    """An output file could not be written."""
+
+    exit_code = 8
+
+
+class Cancelled(WorkstationError):
+    """The user cancelled a long operation; nothing was changed."""
+
+    exit_code = 130
+
+    def __init__(self, message: str = "Cancelled by the user.", details: str = "") -> None:
+        super().__init__(message, details)

@@ -1,0 +1,1 @@
+"""DICOM reading: find files by content, group them into stacks, load stacks as volumes."""

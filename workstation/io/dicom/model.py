@@ -1,0 +1,138 @@
+"""What a scan finds: frames, stacks (loadable units) and skipped files.
+
+A *frame* is one 2D image: a single-frame file, or one frame of a multi-frame file.
+A *stack* is a set of frames that can form one volume (same series, orientation, size,
+acquisition...).  A DICOM series may split into several stacks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FrameRef:
+    """Header facts about one 2D frame, enough to group, sort and decode it later.
+
+    ``location`` is a path, or ``archive.zip::member`` for a file inside a zip
+    (see ``workstation.io.sources``).  ``frame_index`` is the 0-based frame number in a
+    multi-frame file, ``None`` for single-frame files.  Geometry is per frame: for
+    Enhanced objects it comes from the Shared/Per-frame Functional Groups.
+    """
+
+    location: str
+    frame_index: int | None
+    sop_instance_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    rows: int
+    columns: int
+    position: tuple[float, float, float] | None  # ImagePositionPatient, LPS mm
+    orientation: tuple[float, float, float, float, float, float] | None  # IOP
+    pixel_spacing: tuple[float, float] | None  # (between rows, between columns) mm
+    rescale_slope: float = 1.0
+    rescale_intercept: float = 0.0
+    instance_number: int | None = None
+    acquisition_number: int | None = None
+    echo_number: float | None = None
+    temporal_position: int | None = None
+    stack_id: str | None = None  # Enhanced FrameContentSequence StackID
+    image_type: tuple[str, ...] = ()
+    window: tuple[float, float] | None = None  # (center, width) of the first WC/WW pair
+    photometric: str = "MONOCHROME2"
+    samples_per_pixel: int = 1
+    bits_allocated: int = 16
+    bits_stored: int = 16
+    pixel_representation: int = 0
+    number_of_frames: int = 1
+    slice_thickness: float | None = None
+    gantry_tilt: float | None = None  # informational only, never used for geometry
+
+    @property
+    def normal(self) -> np.ndarray | None:
+        """Unit plane normal cross(row cosine, column cosine), or None without IOP."""
+        if self.orientation is None:
+            return None
+        row = np.asarray(self.orientation[:3], dtype=np.float64)
+        col = np.asarray(self.orientation[3:], dtype=np.float64)
+        normal = np.cross(row, col)
+        length = np.linalg.norm(normal)
+        return normal / length if length > 0 else None
+
+
+@dataclass
+class Stack:
+    """Frames that can be loaded together as one volume, with what a user needs to choose.
+
+    ``stack_id`` is unique within a scan: the series UID itself when the series is one
+    stack, otherwise ``<series_uid>.<n>``.  ``kind`` is one of "volume",
+    "single-slice", "localizer", "secondary-capture", "multi-volume" or "unsupported".
+    ``confidence`` (0..1) rates how likely this is the diagnostic 3D volume a user wants.
+    """
+
+    stack_id: str
+    series_uid: str
+    study_uid: str
+    patient_id: str
+    patient_name: str
+    study_date: str
+    study_description: str
+    series_number: str
+    series_description: str
+    modality: str
+    frame_of_reference_uid: str
+    frames: list[FrameRef]
+    label: str = ""
+    kind: str = "volume"
+    confidence: float = 1.0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_files(self) -> int:
+        """Number of distinct files the frames come from."""
+        return len({frame.location for frame in self.frames})
+
+    @property
+    def loadable_3d(self) -> bool:
+        """True when the stack can become a 3D volume (at least 2 distinct positions)."""
+        return self.kind in ("volume", "multi-volume") and len(self.frames) >= 2
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file the scan passed over, and why, in words a user understands."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class ScanResult:
+    """Everything found under a path: loadable stacks, sorted best first, and skipped files."""
+
+    root: str
+    stacks: list[Stack] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    n_files_examined: int = 0
+
+    def find(self, uid: str) -> Stack:
+        """The stack with this stack id, or the best stack of the series with this UID.
+
+        Raises KeyError when neither matches.
+        """
+        for stack in self.stacks:
+            if stack.stack_id == uid:
+                return stack
+        matches = [stack for stack in self.stacks if stack.series_uid == uid]
+        if not matches:
+            raise KeyError(uid)
+        return max(matches, key=lambda stack: stack.confidence)
+
+    def best_volume(self) -> Stack | None:
+        """The stack most likely to be the 3D volume a user wants, or None."""
+        candidates = [stack for stack in self.stacks if stack.loadable_3d]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda stack: (stack.confidence, len(stack.frames)))

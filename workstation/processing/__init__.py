@@ -1,0 +1,1 @@
+"""processing layer of the workstation."""
