@@ -32,7 +32,10 @@ def normal_of(row_cosine: Vector, col_cosine: Vector) -> np.ndarray:
 
 
 def positions_along(
-    origin: Vector, step: Vector | float, count: int, row_cosine: Vector = (1, 0, 0),
+    origin: Vector,
+    step: Vector | float,
+    count: int,
+    row_cosine: Vector = (1, 0, 0),
     col_cosine: Vector = (0, 1, 0),
 ) -> list[np.ndarray]:
     """``count`` evenly spaced positions from ``origin``; a scalar step goes along the normal."""
@@ -44,8 +47,11 @@ def positions_along(
 
 
 def expected_affine(
-    row_cosine: Vector, col_cosine: Vector, pixel_spacing: tuple[float, float],
-    first_position: Vector, slice_step: Vector,
+    row_cosine: Vector,
+    col_cosine: Vector,
+    pixel_spacing: tuple[float, float],
+    first_position: Vector,
+    slice_step: Vector,
 ) -> np.ndarray:
     """The index (slice, row, col) -> LPS affine a correct loader must produce."""
     affine = np.eye(4)
@@ -57,8 +63,12 @@ def expected_affine(
 
 
 def sphere_array(
-    shape: tuple[int, int, int], voxel_to_lps, centers: Sequence[Vector], radii: Sequence[float],
-    inside: int = 1000, outside: int = -1000,
+    shape: tuple[int, int, int],
+    voxel_to_lps,
+    centers: Sequence[Vector],
+    radii: Sequence[float],
+    inside: int = 1000,
+    outside: int = -1000,
 ) -> np.ndarray:
     """int16 array with balls of given LPS centres/radii; ``voxel_to_lps(s, r, c)`` -> LPS."""
     s, r, c = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
@@ -71,8 +81,13 @@ def sphere_array(
 
 
 def _base_dataset(
-    modality: str, study_uid: str, series_uid: str, frame_uid: str, patient_id: str,
-    series_description: str, series_number: int,
+    modality: str,
+    study_uid: str,
+    series_uid: str,
+    frame_uid: str,
+    patient_id: str,
+    series_description: str,
+    series_number: int,
 ) -> Dataset:
     ds = Dataset()
     ds.PatientName = "Synthetic^Patient"
@@ -149,7 +164,9 @@ def write_series(
         if not np.isscalar(rescale_intercept)
         else [rescale_intercept] * n_slices
     )
-    numbers = list(instance_numbers) if instance_numbers is not None else list(range(1, n_slices + 1))
+    numbers = (
+        list(instance_numbers) if instance_numbers is not None else list(range(1, n_slices + 1))
+    )
     study_uid = study_uid or generate_uid()
     series_uid = series_uid or generate_uid()
     frame_uid = frame_uid or generate_uid()
@@ -160,8 +177,15 @@ def write_series(
     signed = stored.dtype.kind == "i"
     paths = []
     for index in range(n_slices):
-        ds = _base_dataset(modality, study_uid, series_uid, frame_uid, patient_id,
-                           series_description, series_number)
+        ds = _base_dataset(
+            modality,
+            study_uid,
+            series_uid,
+            frame_uid,
+            patient_id,
+            series_description,
+            series_number,
+        )
         sop_instance = generate_uid()
         ds.file_meta = _file_meta(sop_class, sop_instance, transfer_syntax)
         ds.SOPClassUID = sop_class
@@ -188,7 +212,9 @@ def write_series(
             ds.RescaleType = "HU"
         if window is not None:
             ds.WindowCenter, ds.WindowWidth = float(window[0]), float(window[1])
-        ds.PixelData = np.ascontiguousarray(stored[index].astype("<i2" if signed else "<u2")).tobytes()
+        ds.PixelData = np.ascontiguousarray(
+            stored[index].astype("<i2" if signed else "<u2")
+        ).tobytes()
         path = folder / names[index]
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
@@ -221,8 +247,9 @@ def write_enhanced_ct(
     if positions is None:
         positions = positions_along(origin, slice_step, n_slices, row_cosine, col_cosine)
     order = list(frame_order) if frame_order is not None else list(range(n_slices))
-    ds = _base_dataset("CT", generate_uid(), generate_uid(), generate_uid(), "SYNTH002",
-                       series_description, 2)
+    ds = _base_dataset(
+        "CT", generate_uid(), generate_uid(), generate_uid(), "SYNTH002", series_description, 2
+    )
     sop_instance = generate_uid()
     ds.file_meta = _file_meta(EnhancedCTImageStorage, sop_instance, ExplicitVRLittleEndian)
     ds.SOPClassUID = EnhancedCTImageStorage

@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except BrokenPipeError:
         return 0
-    except Exception as error:  # noqa: BLE001 - last line of defence: one clear line
+    except Exception as error:
         if args.debug:
             traceback.print_exc()
         print(

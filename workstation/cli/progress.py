@@ -24,7 +24,7 @@ class TerminalProgress:
             return
         self._last_draw = now
         fraction = min(max(fraction, 0.0), 1.0)
-        filled = int(round(fraction * self.width))
+        filled = round(fraction * self.width)
         bar = "#" * filled + " " * (self.width - filled)
         line = f"\r[{bar}] {fraction * 100:5.1f}%  {text[:60]:<60}"
         self.stream.write(line)

@@ -30,12 +30,12 @@ class Mesh:
     @property
     def n_vertices(self) -> int:
         """Number of vertices."""
-        return int(len(self.vertices))
+        return len(self.vertices)
 
     @property
     def n_faces(self) -> int:
         """Number of triangles."""
-        return int(len(self.faces))
+        return len(self.faces)
 
     def signed_volume(self) -> float:
         """Signed enclosed volume in mm^3 (positive for outward-wound closed surfaces)."""

@@ -83,7 +83,7 @@ def open_binary(location: str) -> BinaryIO:
         archive, member = split_zip_location(location)
         with zipfile.ZipFile(archive) as handle:
             return io.BytesIO(handle.read(member))
-    return open(location, "rb")  # noqa: SIM115 - caller closes
+    return open(location, "rb")
 
 
 def display_name(location: str) -> str:
