@@ -300,3 +300,45 @@ def write_enhanced_ct(
     ds.PixelData = np.ascontiguousarray(frames.astype("<i2" if signed else "<u2")).tobytes()
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def rewrite_transfer_syntax(source: str | Path, target: str | Path, transfer_syntax: str) -> Path:
+    """Re-encode one uncompressed little-endian file in another transfer syntax.
+
+    Supports Implicit VR LE, Explicit VR Big Endian, Deflated Explicit VR LE and whatever
+    ``Dataset.compress`` can encode here (RLE Lossless; JPEG 2000 Lossless for images of at
+    least 32x32).
+    """
+    from pydicom import dcmread
+    from pydicom.filewriter import dcmwrite
+    from pydicom.uid import (
+        DeflatedExplicitVRLittleEndian,
+        ExplicitVRBigEndian,
+        ImplicitVRLittleEndian,
+    )
+
+    target = Path(target)
+    ds = dcmread(source)
+    if transfer_syntax == ImplicitVRLittleEndian:
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        dcmwrite(target, ds, implicit_vr=True, little_endian=True)
+    elif transfer_syntax == ExplicitVRBigEndian:
+        values = ds.pixel_array
+        ds.file_meta.TransferSyntaxUID = ExplicitVRBigEndian
+        ds.PixelData = values.astype(values.dtype.newbyteorder(">")).tobytes()
+        dcmwrite(target, ds, implicit_vr=False, little_endian=False)
+    elif transfer_syntax == DeflatedExplicitVRLittleEndian:
+        ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+        ds.save_as(target)
+    else:
+        ds.compress(transfer_syntax)
+        ds.save_as(target)
+    return target
+
+
+def append_trailing_padding(path: str | Path, n_bytes: int = 16) -> None:
+    """Append a Data Set Trailing Padding element (FFFC,FFFC) after the Pixel Data."""
+    n_bytes += n_bytes & 1
+    element = b"\xfc\xff\xfc\xffOB\x00\x00" + n_bytes.to_bytes(4, "little") + b"\x00" * n_bytes
+    with open(path, "ab") as handle:
+        handle.write(element)

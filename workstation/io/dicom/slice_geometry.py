@@ -1,0 +1,316 @@
+"""Slice order, spacing, tilt and the index-to-LPS affine of a stack, from positions alone.
+
+Pure numpy.  The slices are sorted along the plane normal ``cross(row, col)`` by their
+Image Position (never by InstanceNumber or file name).  The stack direction comes from
+the positions themselves, so gantry tilt becomes a sheared affine; the Gantry Detector
+Tilt tag is never used.  Uneven spacing or missing slices cannot be one affine: the
+result then carries a resampling plan onto a regular grid that keeps the first and last
+slice exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from workstation.core.errors import NotAVolumeError
+from workstation.io.dicom.model import FrameRef
+
+#: Two slices whose positions along the normal differ by less than this are duplicates.
+DUPLICATE_TOLERANCE_MM = 0.01
+#: A regular grid is used when every slice lies within
+#: max(UNIFORM_ABSOLUTE_TOLERANCE_MM, UNIFORM_RELATIVE_TOLERANCE * step) of it.
+UNIFORM_ABSOLUTE_TOLERANCE_MM = 0.02
+UNIFORM_RELATIVE_TOLERANCE = 0.01
+#: A step within this fraction of a whole multiple k >= 2 of the median counts as k-1
+#: missing slices.
+GAP_MULTIPLE_TOLERANCE = 0.05
+#: Every slice position must lie within this distance of the line through the first and
+#: last position.
+COLLINEAR_TOLERANCE_MM = 0.1
+#: Angles between the stack direction and the normal above this are reported as tilt.
+TILT_TOLERANCE_DEGREES = 0.05
+#: Direction cosines of two frames differing by more than this are different orientations.
+ORIENTATION_TOLERANCE = 1e-3
+#: Pixel spacings differing by more than this fraction are different grids.
+PIXEL_SPACING_RELATIVE_TOLERANCE = 1e-3
+#: Interpolation weights this close to 0 or 1 copy the real slice unchanged.
+WEIGHT_SNAP = 1e-6
+
+SINGLE_IMAGE_WARNING = "Single image: viewable in 2D, not usable for 3D models"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Missing slices between two real slices, along the normal."""
+
+    after_mm: float  # position along the normal of the slice before the gap
+    size_mm: float
+    expected_mm: float
+    missing: int
+
+
+@dataclass(frozen=True)
+class ResamplePlan:
+    """Output slice k = (1 - weight[k]) * sorted[lower[k]] + weight[k] * sorted[lower[k] + 1]."""
+
+    lower: np.ndarray  # int64, index into the sorted input slices
+    weight: np.ndarray  # float64 in [0, 1]
+
+    def sources(self, k: int) -> list[tuple[int, float]]:
+        """The (sorted input index, weight) pairs output slice ``k`` is made of."""
+        low, w = int(self.lower[k]), float(self.weight[k])
+        if w <= WEIGHT_SNAP:
+            return [(low, 1.0)]
+        if w >= 1.0 - WEIGHT_SNAP:
+            return [(low + 1, 1.0)]
+        return [(low, 1.0 - w), (low + 1, w)]
+
+
+@dataclass
+class SliceGeometry:
+    """What the positions say: sort order, output grid, affine and what was done."""
+
+    order: np.ndarray  # input indices in spatial order along the normal
+    affine: np.ndarray  # 4x4, (slice, row, col) -> LPS mm of the OUTPUT grid
+    n_slices: int  # output slice count
+    normal_positions: np.ndarray  # sorted positions along the normal (mm, absolute)
+    median_step_mm: float
+    tilt_degrees: float = 0.0
+    gaps: list[Gap] = field(default_factory=list)
+    resample: ResamplePlan | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def plane_normal(orientation: Sequence[float]) -> np.ndarray:
+    """Unit normal cross(row cosine, column cosine) of a DICOM ImageOrientationPatient."""
+    iop = np.asarray(orientation, dtype=np.float64)
+    normal = np.cross(iop[:3], iop[3:6])
+    length = float(np.linalg.norm(normal))
+    if length < 1e-6:
+        raise NotAVolumeError(
+            "Image orientation is invalid: row and column directions are parallel"
+        )
+    return normal / length
+
+
+def in_plane_affine(orientation: Sequence[float], pixel_spacing: Sequence[float]) -> np.ndarray:
+    """4x4 affine with the row and column steps filled and the slice step / origin zero."""
+    iop = np.asarray(orientation, dtype=np.float64)
+    affine = np.eye(4)
+    affine[:3, 0] = 0.0
+    affine[:3, 1] = iop[3:6] * float(pixel_spacing[0])
+    affine[:3, 2] = iop[0:3] * float(pixel_spacing[1])
+    return affine
+
+
+def sort_order(positions: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """Indices that sort ``positions`` (N, 3) ascending along ``normal`` (stable)."""
+    return np.argsort(np.asarray(positions, dtype=np.float64) @ normal, kind="stable")
+
+
+def check_duplicates(normal_positions: np.ndarray) -> None:
+    """Raise NotAVolumeError when sorted positions repeat (within DUPLICATE_TOLERANCE_MM)."""
+    steps = np.diff(normal_positions)
+    duplicates = np.flatnonzero(steps < DUPLICATE_TOLERANCE_MM)
+    if duplicates.size == 0:
+        return
+    n = normal_positions.size
+    if duplicates.size == n - 1:
+        raise NotAVolumeError(
+            f"All {n} images share one position ({normal_positions[0]:.2f} mm along the "
+            "normal): they are not slices of a volume"
+        )
+    where = normal_positions[duplicates[0]]
+    raise NotAVolumeError(
+        f"{duplicates.size} duplicate slice position(s), first at {where:.2f} mm along the "
+        "normal: load the series' stacks separately or remove the duplicates"
+    )
+
+
+def check_collinear(positions: np.ndarray) -> None:
+    """Raise NotAVolumeError unless sorted positions lie on the line through first and last."""
+    direction = positions[-1] - positions[0]
+    length = float(np.linalg.norm(direction))
+    if length == 0.0:
+        return
+    unit = direction / length
+    offsets = positions - positions[0]
+    perpendicular = offsets - np.outer(offsets @ unit, unit)
+    worst = float(np.max(np.linalg.norm(perpendicular, axis=1)))
+    if worst > COLLINEAR_TOLERANCE_MM:
+        raise NotAVolumeError(
+            f"Slice positions do not lie on a line (off by up to {worst:.2f} mm): "
+            "they cannot form one volume"
+        )
+
+
+def tilt_degrees(first: np.ndarray, last: np.ndarray, normal: np.ndarray) -> float:
+    """Angle in degrees between the stack direction (first -> last) and the plane normal."""
+    direction = np.asarray(last, np.float64) - np.asarray(first, np.float64)
+    along = float(direction @ normal)
+    across = float(np.linalg.norm(direction - along * normal))
+    return float(np.degrees(np.arctan2(across, abs(along))))
+
+
+def is_uniform(normal_offsets: np.ndarray) -> bool:
+    """True when offsets (from the first slice) lie on a regular grid within tolerance."""
+    n = normal_offsets.size
+    step = normal_offsets[-1] / (n - 1)
+    grid = np.arange(n) * step
+    tolerance = max(UNIFORM_ABSOLUTE_TOLERANCE_MM, UNIFORM_RELATIVE_TOLERANCE * abs(step))
+    return bool(np.max(np.abs(normal_offsets - grid)) <= tolerance)
+
+
+def find_gaps(normal_positions: np.ndarray, median_step: float) -> list[Gap] | None:
+    """Gaps when every step is a whole multiple of the median step, else None (uneven)."""
+    gaps = []
+    for index, step in enumerate(np.diff(normal_positions)):
+        ratio = step / median_step
+        multiple = round(ratio)
+        if multiple < 1 or abs(ratio - multiple) > GAP_MULTIPLE_TOLERANCE:
+            return None
+        if multiple >= 2:
+            gaps.append(Gap(float(normal_positions[index]), float(step), median_step, multiple - 1))
+    return gaps
+
+
+def resample_plan(normal_offsets: np.ndarray, n_out: int) -> ResamplePlan:
+    """Linear interpolation weights putting ``n_out`` evenly spaced slices on the offsets."""
+    extent = float(normal_offsets[-1])
+    targets = np.linspace(0.0, extent, n_out)
+    lower = np.searchsorted(normal_offsets, targets, side="right") - 1
+    lower = np.clip(lower, 0, normal_offsets.size - 2)
+    span = normal_offsets[lower + 1] - normal_offsets[lower]
+    weight = np.clip((targets - normal_offsets[lower]) / span, 0.0, 1.0)
+    weight[np.abs(weight) <= WEIGHT_SNAP] = 0.0
+    weight[np.abs(weight - 1.0) <= WEIGHT_SNAP] = 1.0
+    return ResamplePlan(lower.astype(np.int64), weight)
+
+
+def gap_warning(gap: Gap) -> str:
+    """User message for one gap."""
+    what = "Missing slice" if gap.missing == 1 else f"Missing {gap.missing} slices"
+    return (
+        f"{what}: gap of {gap.size_mm:.1f} mm after slice at {gap.after_mm:.1f} mm "
+        f"(expected {gap.expected_mm:.1f} mm); filled by interpolation"
+    )
+
+
+def analyse_positions(
+    positions: np.ndarray,
+    orientation: Sequence[float],
+    pixel_spacing: Sequence[float],
+    slice_thickness: float | None = None,
+) -> SliceGeometry:
+    """Sort, check and turn slice positions (N, 3) sharing one IOP into the output geometry."""
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    normal = plane_normal(orientation)
+    affine = in_plane_affine(orientation, pixel_spacing)
+    order = sort_order(positions, normal)
+    ordered = positions[order]
+    along = ordered @ normal
+    if ordered.shape[0] == 1:
+        thickness = slice_thickness if slice_thickness and slice_thickness > 0 else None
+        affine[:3, 0] = normal * (thickness or float(pixel_spacing[0]))
+        affine[:3, 3] = ordered[0]
+        return SliceGeometry(order, affine, 1, along, 0.0, warnings=[SINGLE_IMAGE_WARNING])
+
+    check_duplicates(along)
+    check_collinear(ordered)
+    offsets = along - along[0]
+    steps = np.diff(along)
+    median_step = float(np.median(steps))
+    extent = float(offsets[-1])
+    angle = tilt_degrees(ordered[0], ordered[-1], normal)
+    warnings = []
+    if angle > TILT_TOLERANCE_DEGREES:
+        warnings.append(
+            f"Gantry tilt of {angle:.1f}° detected from slice positions; "
+            "geometry corrected with a sheared grid"
+        )
+    # The stack line, scaled so that its component along the normal is 1 mm.
+    line_per_mm = (ordered[-1] - ordered[0]) / extent
+    affine[:3, 3] = ordered[0]
+    geometry = SliceGeometry(order, affine, ordered.shape[0], along, median_step, angle)
+    if is_uniform(offsets):
+        affine[:3, 0] = (ordered[-1] - ordered[0]) / (ordered.shape[0] - 1)
+        geometry.warnings = warnings
+        return geometry
+
+    n_out = round(extent / median_step) + 1
+    step = extent / (n_out - 1)
+    affine[:3, 0] = line_per_mm * step
+    gaps = find_gaps(along, median_step)
+    if gaps:
+        warnings.extend(gap_warning(gap) for gap in gaps)
+    else:
+        warnings.append(
+            f"Slice spacing varies between {steps.min():.2f} and {steps.max():.2f} mm; "
+            f"resampled to {n_out} slices of {step:.2f} mm"
+        )
+    geometry.n_slices = n_out
+    geometry.gaps = gaps or []
+    geometry.resample = resample_plan(offsets, n_out)
+    geometry.warnings = warnings
+    return geometry
+
+
+def _same_vectors(values: np.ndarray, tolerance: float, relative: bool = False) -> bool:
+    """True when every row of ``values`` equals the first within ``tolerance``."""
+    reference = values[0]
+    scale = np.abs(reference) if relative else 1.0
+    return bool(np.all(np.abs(values - reference) <= tolerance * scale))
+
+
+def analyse_frames(frames: Sequence[FrameRef]) -> SliceGeometry:
+    """Check that frames share one grid and analyse their positions (see analyse_positions)."""
+    if not frames:
+        raise NotAVolumeError("The stack has no images")
+    sizes = {(frame.rows, frame.columns) for frame in frames}
+    if len(sizes) > 1:
+        raise NotAVolumeError(
+            f"Images of different sizes ({', '.join(f'{c}x{r}' for r, c in sorted(sizes))}) "
+            "cannot form one volume"
+        )
+    first = frames[0]
+    if len(frames) == 1 and (first.position is None or first.orientation is None):
+        return _no_geometry(first)
+    if any(frame.position is None or frame.orientation is None for frame in frames):
+        raise NotAVolumeError(
+            "Some images have no position or orientation (ImagePositionPatient / "
+            "ImageOrientationPatient): they cannot be placed in 3D"
+        )
+    orientations = np.array([frame.orientation for frame in frames], dtype=np.float64)
+    if not _same_vectors(orientations, ORIENTATION_TOLERANCE):
+        raise NotAVolumeError(
+            "Images have different orientations: load each orientation as its own stack"
+        )
+    spacings = np.array([frame.pixel_spacing or (1.0, 1.0) for frame in frames], dtype=np.float64)
+    if not _same_vectors(spacings, PIXEL_SPACING_RELATIVE_TOLERANCE, relative=True):
+        raise NotAVolumeError("Images have different pixel spacings: they cannot form one volume")
+    positions = np.array([frame.position for frame in frames], dtype=np.float64)
+    geometry = analyse_positions(positions, orientations[0], spacings[0], first.slice_thickness)
+    if first.pixel_spacing is None:
+        geometry.warnings.append("No pixel spacing in the images; assumed 1 mm pixels")
+    return geometry
+
+
+def _no_geometry(frame: FrameRef) -> SliceGeometry:
+    """A single image without patient geometry: identity directions at the origin."""
+    spacing = frame.pixel_spacing or (1.0, 1.0)
+    affine = in_plane_affine((1.0, 0.0, 0.0, 0.0, 1.0, 0.0), spacing)
+    affine[:3, 0] = (0.0, 0.0, frame.slice_thickness or float(spacing[0]))
+    return SliceGeometry(
+        np.zeros(1, dtype=np.int64),
+        affine,
+        1,
+        np.zeros(1),
+        0.0,
+        warnings=[
+            SINGLE_IMAGE_WARNING,
+            "The image has no patient position or orientation; it is shown at the origin",
+        ],
+    )
