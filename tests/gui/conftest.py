@@ -1,0 +1,178 @@
+"""GUI test set-up: a private Xvfb, Qt on xcb, quiet VTK, and leak-checking window fixtures.
+
+The display is started (only when DISPLAY is unset) before pytest-qt creates the
+QApplication: pytest-qt's ``qapp`` depends on ``qapp_args``, which depends on it.
+A test that leaves a window open or a worker thread running fails in teardown
+(napari's ``make_napari_viewer`` and ``_dangling_qthread_pool`` are the model).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workstation.gui.virtual_display import start_xvfb, xvfb_available
+
+
+@pytest.fixture(scope="session")
+def virtual_display():
+    """A DISPLAY for Qt: the existing one, or a private Xvfb for the whole session."""
+    if os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "xcb"
+        yield os.environ["DISPLAY"]
+        return
+    if not xvfb_available():
+        pytest.skip("GUI tests need an X display: DISPLAY is unset and Xvfb is not installed")
+    display = start_xvfb(1600, 1000)
+    os.environ["DISPLAY"] = display.display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    yield display.display
+    # Windows close now; the server itself ends with the pytest process (it gets
+    # SIGTERM when its parent exits): VTK keeps X connections open until the very end.
+    _close_all_windows()
+
+
+def _close_all_windows() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.closeAllWindows()
+        app.processEvents()
+
+
+@pytest.fixture(scope="session")
+def qapp_args(virtual_display):
+    """pytest-qt hook: the QApplication is created only after the display exists."""
+    from vtkmodules.vtkCommonCore import vtkObject
+
+    vtkObject.GlobalWarningDisplayOff()
+    return ["workstation-tests"]
+
+
+def _pointer(widget) -> int:
+    import shiboken6
+
+    return int(shiboken6.getCppPointer(widget)[0])
+
+
+def _open_windows(app) -> dict[int, str]:
+    return {
+        _pointer(widget): f"{type(widget).__name__} {widget.windowTitle()!r}"
+        for widget in app.topLevelWidgets()
+        if widget.isVisible()
+    }
+
+
+@pytest.fixture
+def no_dangling_workers(qapp):
+    """Fail the test when the global thread pool still runs workers after it."""
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    if pool.activeThreadCount():
+        pool.waitForDone(10000)
+        pytest.fail(f"{pool.activeThreadCount() or 'some'} worker thread(s) left running")
+
+
+@pytest.fixture
+def make_main_window(qapp, qtbot, tmp_path, no_dangling_workers):
+    """Factory for MainWindows with private settings; checks for leaks afterwards."""
+    from PySide6.QtCore import QEvent, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from workstation.gui.main_window import MainWindow
+
+    before = _open_windows(qapp)
+    windows: list[MainWindow] = []
+
+    def factory(view_factory=None, headless: bool = False, show: bool = True) -> MainWindow:
+        settings = QSettings(
+            str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat
+        )
+        window = MainWindow(settings=settings, view_factory=view_factory, headless=headless)
+        windows.append(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+        return window
+
+    yield factory
+
+    running = []
+    for window in windows:
+        running += [job.title for job in window.runner.jobs if job.foreground]
+        window.close()
+        if not window.runner.pool.waitForDone(10000):
+            running.append("(pool did not stop)")
+        window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qapp.processEvents()
+    leaked = {key: text for key, text in _open_windows(qapp).items() if key not in before}
+    if leaked:
+        qapp.closeAllWindows()
+        pytest.fail(f"windows left open by the test: {sorted(leaked.values())}")
+    if running:
+        pytest.fail(f"jobs still running when the test ended: {running}")
+
+
+@pytest.fixture
+def main_window(make_main_window):
+    """One MainWindow with the real views."""
+    return make_main_window()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real test data folder next to the repository, or skip."""
+    folder = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+    if not folder.is_dir():
+        pytest.skip(f"real test data not found at {folder}")
+    return folder.resolve()
+
+
+#: Geometry of the synthetic CT used by the GUI tests: 1 mm pixels, 2 mm slices, axial.
+SYNTH_SHAPE = (30, 64, 64)
+SYNTH_SLICE_STEP = 2.0
+SYNTH_ORIGIN = (-32.0, -32.0, -30.0)
+#: Big and small ball (LPS centre, radius mm); inside 300 HU, outside -1000 HU.
+BIG_BALL = ((0.0, 0.0, 0.0), 12.0)
+SMALL_BALL = ((-20.0, -20.0, -16.0), 4.0)
+BALL_HU = 300
+
+
+def synth_voxel_to_lps(s, r, c):
+    """LPS of voxel (s, r, c) of the synthetic CT."""
+    return (
+        SYNTH_ORIGIN[0] + c * 1.0,
+        SYNTH_ORIGIN[1] + r * 1.0,
+        SYNTH_ORIGIN[2] + s * SYNTH_SLICE_STEP,
+    )
+
+
+@pytest.fixture(scope="session")
+def synthetic_ct(tmp_path_factory) -> Path:
+    """A folder with a small axial CT series holding two balls (written once)."""
+    from tests.support.dicom_factory import sphere_array, write_series
+
+    folder = tmp_path_factory.mktemp("synthetic_ct")
+    array = sphere_array(
+        SYNTH_SHAPE,
+        synth_voxel_to_lps,
+        [BIG_BALL[0], SMALL_BALL[0]],
+        [BIG_BALL[1], SMALL_BALL[1]],
+        inside=BALL_HU,
+        outside=-1000,
+    )
+    write_series(
+        folder / "series",
+        array,
+        origin=SYNTH_ORIGIN,
+        slice_step=SYNTH_SLICE_STEP,
+        series_description="Two balls",
+        shuffle=True,
+    )
+    return folder

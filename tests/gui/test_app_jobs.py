@@ -1,0 +1,205 @@
+"""Jobs off the UI thread: cancel keeps the previous state, errors show a dialog, workers
+deliver on the main thread; the screenshot command as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QMessageBox
+
+from workstation.core.errors import DicomReadError
+from workstation.gui import main_window as main_window_module
+from workstation.gui.screenshot import qimage_to_array
+from workstation.gui.workers import JobRunner
+
+pytestmark = pytest.mark.gui
+TIMEOUT_MS = 60000
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _open(qtbot, window, path):
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
+        window.open_path(path)
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=TIMEOUT_MS)
+
+
+def test_runner_delivers_results_on_the_main_thread(qtbot, qapp):
+    runner = JobRunner()
+    seen = {}
+
+    def work(value, progress, cancel):
+        seen["worker"] = threading.current_thread()
+        progress(0.5, "half")
+        return value * 2
+
+    def done(result):
+        seen["result"] = result
+        seen["handler"] = threading.current_thread()
+
+    with qtbot.waitSignal(runner.ended, timeout=TIMEOUT_MS):
+        runner.submit("Double", work, 21, on_result=done)
+    assert seen["result"] == 42
+    assert seen["worker"] is not threading.main_thread()
+    assert seen["handler"] is threading.main_thread()
+    assert runner.shutdown(5000)
+
+
+def test_cancel_a_running_load_keeps_the_previous_volume(
+    qtbot, main_window, synthetic_ct, monkeypatch
+):
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    previous = window.session.volume
+    stack = window.session.scan.stacks[0]
+    started = threading.Event()
+
+    def slow_load(stack, progress, cancel):
+        started.set()
+        for step in range(2000):
+            progress(step / 2000, f"slice {step}")
+            time.sleep(0.005)
+        raise AssertionError("the load should have been cancelled")
+
+    monkeypatch.setattr(main_window_module, "load_stack_job", slow_load)
+    job = window.load_stack(stack)
+    qtbot.waitUntil(lambda: started.is_set() and window.progress_panel.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: window.progress_panel.bar.value() > 0, timeout=10000)
+    with qtbot.waitSignal(window.job_failed, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(window.progress_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].cancelled
+    qtbot.waitUntil(lambda: job.done, timeout=TIMEOUT_MS)
+    assert window.session.volume is previous
+    assert window.views.volume() is previous
+    assert window.last_error_dialog is None
+    assert "cancelled" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: not window.progress_panel.isVisible(), timeout=5000)
+
+
+def test_broken_folder_shows_an_error_dialog(qtbot, main_window, tmp_path):
+    window = main_window
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "notes.txt").write_text("not an image")
+    (broken / "IM0001").write_bytes(b"\x00" * 50)
+    with qtbot.waitSignal(window.job_failed, timeout=TIMEOUT_MS) as blocker:
+        window.open_path(broken)
+    error = blocker.args[0]
+    assert isinstance(error.exception, DicomReadError)
+    dialog = window.last_error_dialog
+    assert isinstance(dialog, QMessageBox) and dialog.isVisible()
+    assert "No DICOM images found" in dialog.text()
+    assert window.session.scan is None and window.session.volume is None
+    dialog.close()
+
+
+def test_unexpected_error_shows_the_traceback_as_details(
+    qtbot, main_window, synthetic_ct, monkeypatch
+):
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    previous = window.session.volume
+
+    def broken_load(stack, progress, cancel):
+        raise ZeroDivisionError("simulated bug")
+
+    monkeypatch.setattr(main_window_module, "load_stack_job", broken_load)
+    with qtbot.waitSignal(window.job_failed, timeout=TIMEOUT_MS):
+        window.load_stack(window.session.scan.stacks[0])
+    dialog = window.last_error_dialog
+    assert dialog.text() == "Unexpected error: ZeroDivisionError: simulated bug"
+    assert "Traceback" in dialog.detailedText() and "broken_load" in dialog.detailedText()
+    assert window.session.volume is previous
+    dialog.close()
+
+
+def _screenshot(args, tmp_path, display=False):
+    env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
+    env.pop("QT_QPA_PLATFORM", None)
+    return subprocess.run(
+        [sys.executable, "-m", "workstation", "view", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+
+
+def test_screenshot_command_renders_views_and_model(synthetic_ct, tmp_path):
+    output = tmp_path / "shot.png"
+    result = _screenshot(
+        [
+            str(synthetic_ct),
+            "--screenshot",
+            str(output),
+            "--size",
+            "1200x800",
+            "--mesh-preset",
+            "bone",
+        ],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(output.resolve())
+    image = QImage(str(output))
+    assert (image.width(), image.height()) == (1200, 800)
+    pixels = qimage_to_array(image).astype(int)
+    # the views fill the middle: every quadrant of the central area has real content
+    middle = pixels[100:700, 420:860]
+    for quadrant in (
+        middle[:300, :220],
+        middle[:300, 220:],
+        middle[300:, :220],
+        middle[300:, 220:],
+    ):
+        assert quadrant.std() > 10, "a view area of the screenshot is uniform"
+    # the bone model (ball) is drawn in bone colour somewhere: warm, bright pixels
+    warm = (pixels[..., 0] > 150) & (pixels[..., 0] > pixels[..., 2] + 30)
+    assert warm.sum() > 200
+    assert not list(tmp_path.glob(".screenshot-*"))
+
+
+def test_screenshot_command_errors_are_one_line(tmp_path):
+    output = tmp_path / "never.png"
+    result = _screenshot([str(tmp_path / "missing"), "--screenshot", str(output)], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "No such file" in result.stderr
+    assert not output.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "junk.txt").write_text("junk")
+    result = _screenshot([str(empty), "--screenshot", str(output)], tmp_path)
+    assert result.returncode == DicomReadError.exit_code, result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "No DICOM" in result.stderr
+    assert not output.exists()
+
+
+def test_window_without_display_is_a_clear_error(tmp_path):
+    result = _screenshot([], tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0
+    assert "No display" in result.stderr and "--screenshot" in result.stderr
+
+
+def test_export_dialog_targets(qtbot):
+    from workstation.gui.export_dialog import ExportDialog, export_targets
+
+    dialog = ExportDialog(None, ["Skull bone", "Skull bone", "a/b"], "/data/out")
+    qtbot.addWidget(dialog)
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(".3mf"))
+    dialog.coords_combo.setCurrentIndex(dialog.coords_combo.findData("ras"))
+    assert [p.name for p in dialog.targets()] == ["Skull_bone.3mf", "Skull_bone_2.3mf", "a_b.3mf"]
+    assert dialog.coords() == "ras"
+    single = ExportDialog(None, ["Pelvis"], "/data/out")
+    qtbot.addWidget(single)
+    single.format_combo.setCurrentIndex(single.format_combo.findData(".obj"))
+    assert single.targets() == [Path("/data/out/Pelvis.obj")]
+    assert export_targets(["x"], "/t", ".ply") == [Path("/t/x.ply")]

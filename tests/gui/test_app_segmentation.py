@@ -1,0 +1,231 @@
+"""Segmentation panel and models panel on the real window: threshold, islands, undo,
+create model, export and re-read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from PySide6.QtCore import QPoint, Qt
+
+from tests.gui.conftest import BALL_HU, BIG_BALL, SMALL_BALL
+from workstation.gui import models_panel as mp
+from workstation.gui.segmentation_panel import LABEL_COLOR, PREVIEW_COLOR
+from workstation.processing.threshold import threshold_mask
+
+pytestmark = pytest.mark.gui
+TIMEOUT_MS = 60000
+
+
+def _open(qtbot, window, path):
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
+        window.open_path(path)
+    _settle(qtbot, window)
+
+
+def _settle(qtbot, window):
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=TIMEOUT_MS)
+
+
+def _tint(view, lps) -> np.ndarray:
+    view.refresh()
+    x, y = view.lps_to_display(np.asarray(lps, float))
+    ratio = view.devicePixelRatioF()
+    return view.capture()[round(y * ratio), round(x * ratio)].astype(int)
+
+
+def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_ct, tmp_path):
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    panel = window.segmentation_panel
+    volume = window.session.volume
+    axial = window.views.slice_view("axial")
+    big = np.array(BIG_BALL[0]) + np.array([3.0, 3.0, 0.0])  # inside the ball, off the crosshair
+
+    # CT volume: HU presets, bone first; its range contains the balls' 300 HU
+    assert panel.preset_combo.currentData() == "bone"
+    low, high = panel.threshold_range()
+    assert low <= BALL_HU <= high
+    grey = _tint(axial, big)
+    assert grey[0] == grey[1] == grey[2]
+
+    # live preview while the bounds change, coloured in the preview colour
+    panel.set_threshold_range(100.0, 500.0)
+    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=TIMEOUT_MS)
+    assert panel.preview_active()
+    tinted = _tint(axial, big)
+    assert tinted[2] > tinted[0], f"preview must tint blue-ish {PREVIEW_COLOR}, got {tinted}"
+
+    # apply at full resolution: the Session holds the exact threshold
+    qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot, window)
+    label = window.session.label
+    expected = threshold_mask(volume.array, 100.0, 500.0)
+    assert np.array_equal(label.mask, expected)
+    tinted = _tint(axial, big)
+    assert tinted[0] > tinted[2], f"label overlay must be orange {LABEL_COLOR}, got {tinted}"
+    both = label.voxel_count
+
+    # keep the largest island: the small ball goes
+    qtbot.mouseClick(panel.largest_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot, window)
+    largest = window.session.label
+    small_index = np.round(np.linalg.solve(volume.affine, [*SMALL_BALL[0], 1.0])[:3]).astype(int)
+    assert largest.array[tuple(small_index)] == 0
+    assert 0 < largest.voxel_count < both
+    assert panel.undo_button.isEnabled() and not panel.redo_button.isEnabled()
+
+    # undo / redo with the keyboard shortcuts
+    window.activateWindow()
+    window.undo_action.trigger()
+    assert window.session.label.voxel_count == both
+    window.redo_action.trigger()
+    assert window.session.label.voxel_count == largest.voxel_count
+
+    # create a model with no decimation; it appears in the table and in 3D
+    view_3d = window.views.view_3d()
+    view_3d.refresh()
+    before = view_3d.capture()
+    window.tools_tabs.setCurrentWidget(window.models_panel)
+    models = window.models_panel
+    models.decimate_spin.setValue(0.0)
+    models.smooth_spin.setValue(10)
+    qtbot.mouseClick(models.create_button, Qt.MouseButton.LeftButton)
+    _settle(qtbot, window)
+    assert models.table.rowCount() == 1
+    entry = next(iter(window.session.models.values()))
+    true_volume = 4.0 / 3.0 * np.pi * BIG_BALL[1] ** 3
+    assert entry.statistics["volume_mm3"] == pytest.approx(true_volume, rel=0.08)
+    assert models.table.item(0, mp.COL_WATERTIGHT).text() == "yes"
+    assert models.table.item(0, mp.COL_TRIANGLES).text() == f"{entry.mesh.n_faces:,}"
+    view_3d.refresh()
+    changed = np.abs(view_3d.capture().astype(int) - before.astype(int)).sum(axis=2) > 30
+    assert changed.sum() > 300, "the model must be drawn in the 3D view"
+
+    # rename, hide, recolour through the table
+    models.table.item(0, mp.COL_NAME).setText("Big ball")
+    assert entry.name == "Big ball"
+    models.table.item(0, mp.COL_SHOW).setCheckState(Qt.CheckState.Unchecked)
+    assert entry.visible is False
+    view_3d.refresh()
+    hidden = np.abs(view_3d.capture().astype(int) - before.astype(int)).sum(axis=2) > 30
+    assert hidden.sum() < changed.sum() / 10
+    models.table.item(0, mp.COL_SHOW).setCheckState(Qt.CheckState.Checked)
+    models.table.cellWidget(0, mp.COL_OPACITY).setValue(40)
+    assert entry.opacity == pytest.approx(0.4)
+
+    # export in LPS and RAS, re-read with trimesh
+    targets = [tmp_path / "big_lps.stl"]
+    with qtbot.waitSignal(window.runner.ended, timeout=TIMEOUT_MS):
+        models.export_models([entry.model_id], targets, "lps")
+    ras_target = tmp_path / "big_ras.ply"
+    with qtbot.waitSignal(window.runner.ended, timeout=TIMEOUT_MS):
+        models.export_models([entry.model_id], [ras_target], "ras")
+    assert models.last_export == [ras_target]
+    lps = trimesh.load(targets[0], force="mesh")
+    ras = trimesh.load(ras_target, force="mesh")
+    assert len(lps.faces) == entry.mesh.n_faces == len(ras.faces)
+    assert lps.is_watertight
+    assert abs(lps.volume) == pytest.approx(entry.statistics["volume_mm3"], rel=1e-3)
+    np.testing.assert_allclose(lps.center_mass, BIG_BALL[0], atol=0.5)
+    np.testing.assert_allclose(ras.center_mass, lps.center_mass * [-1, -1, 1], atol=1e-3)
+
+
+def test_keep_clicked_island_and_morphology(qtbot, main_window, synthetic_ct):
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    panel = window.segmentation_panel
+    panel.set_threshold_range(100.0, 500.0)
+    panel.apply_threshold()
+    _settle(qtbot, window)
+    both = window.session.label.voxel_count
+    # pick the small ball in the axial view
+    small = np.array(SMALL_BALL[0])
+    window.views.set_crosshair_lps([0.0, 0.0, small[2]])
+    panel.clicked_button.setChecked(True)
+    assert window.views.interaction_mode() == "pick_seed"
+    axial = window.views.slice_view("axial")
+    x, y = axial.lps_to_display(small)
+    qtbot.mouseClick(axial, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    _settle(qtbot, window)
+    assert window.views.interaction_mode() == "navigate"
+    kept = window.session.label
+    assert 0 < kept.voxel_count < both / 10
+    small_volume = 4.0 / 3.0 * np.pi * SMALL_BALL[1] ** 3
+    assert kept.volume_mm3 == pytest.approx(small_volume, rel=0.35)
+    # dilate by 2 mm grows it; erode back shrinks it; fill holes keeps a solid ball
+    panel.radius_spin.setValue(2.0)
+    panel.morph_buttons["dilate"].click()
+    _settle(qtbot, window)
+    dilated = window.session.label.voxel_count
+    assert dilated > kept.voxel_count
+    panel.morph_buttons["erode"].click()
+    _settle(qtbot, window)
+    assert window.session.label.voxel_count < dilated
+    assert window.session.undo_description() == "Erode 2 mm"
+    panel.fill_button.click()
+    _settle(qtbot, window)
+    assert window.session.label.voxel_count > 0
+    assert window.session.undo_description() == "Fill holes"
+
+
+def test_histogram_drag_moves_the_bounds(qtbot, main_window, synthetic_ct):
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    panel = window.segmentation_panel
+    histogram = panel.histogram
+    low, high = histogram.value_range()
+    assert low == pytest.approx(-1000) and high == pytest.approx(BALL_HU)
+    x_lower = round(histogram.value_to_x(panel.threshold_range()[0]))
+    y = histogram.height() // 2
+    target = round(histogram.value_to_x(0.0))
+    qtbot.mousePress(histogram, Qt.MouseButton.LeftButton, pos=QPoint(x_lower, y))
+    qtbot.mouseMove(histogram, QPoint(target, y))
+    qtbot.mouseRelease(histogram, Qt.MouseButton.LeftButton, pos=QPoint(target, y))
+    lower, _ = panel.threshold_range()
+    assert abs(lower - 0.0) < (high - low) / histogram.width() * 2
+    assert panel.preset_combo.currentData() == "custom"
+    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=TIMEOUT_MS)
+    assert panel.preview_active()
+
+
+def test_model_colour_and_remove_update_table_and_3d(qtbot, main_window, synthetic_ct, monkeypatch):
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QColorDialog
+
+    from workstation.core.mesh import Mesh
+
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    # an octahedron of radius 10 mm at the volume centre
+    vertices = np.array(
+        [[10, 0, 0], [-10, 0, 0], [0, 10, 0], [0, -10, 0], [0, 0, 10], [0, 0, -10]], float
+    )
+    faces = np.array(
+        [[0, 2, 4], [2, 1, 4], [1, 3, 4], [3, 0, 4], [2, 0, 5], [1, 2, 5], [3, 1, 5], [0, 3, 5]]
+    )
+    entry = window.session.add_model(Mesh(vertices, faces), {"triangles": 8}, name="Octa")
+    models = window.models_panel
+    assert models.table.item(0, mp.COL_NAME).text() == "Octa"
+    assert models.table.item(0, mp.COL_TRIANGLES).text() == "8"
+    view_3d = window.views.view_3d()
+    window.views.reset_camera()
+    view_3d.refresh()
+    image = view_3d.capture().astype(int)
+    red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    assert red.sum() == 0
+    monkeypatch.setattr(QColorDialog, "getColor", lambda *args, **kwargs: QColor(255, 0, 0))
+    models.table.cellWidget(0, mp.COL_COLOUR).click()
+    assert entry.color == (1.0, 0.0, 0.0)
+    view_3d.refresh()
+    image = view_3d.capture().astype(int)
+    red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    assert red.sum() > 100, "the recoloured model must be drawn red"
+    models.table.selectRow(0)
+    assert models.remove_button.isEnabled()
+    models.remove_button.click()
+    assert models.table.rowCount() == 0 and not window.session.models
+    view_3d.refresh()
+    image = view_3d.capture().astype(int)
+    red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    assert red.sum() == 0

@@ -1,0 +1,44 @@
+"""The File → Recent studies list, persisted with QSettings."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QSettings
+
+SETTINGS_KEY = "recent_studies"
+MAX_RECENT = 10
+
+
+class RecentStudies:
+    """Most recent first, at most ``MAX_RECENT`` paths, paths that no longer exist pruned."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self.settings = settings
+
+    def paths(self) -> list[str]:
+        """The remembered paths that still exist, most recent first."""
+        value = self.settings.value(SETTINGS_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        stored = [str(item) for item in (value or [])]
+        existing = [path for path in stored if os.path.exists(path)]
+        if existing != stored:
+            self._store(existing)
+        return existing
+
+    def add(self, path: str) -> list[str]:
+        """Put ``path`` first (absolute, without duplicates) and return the new list."""
+        path = os.path.abspath(path)
+        paths = [path] + [item for item in self.paths() if item != path]
+        paths = paths[:MAX_RECENT]
+        self._store(paths)
+        return paths
+
+    def clear(self) -> None:
+        """Forget every path."""
+        self._store([])
+
+    def _store(self, paths: list[str]) -> None:
+        self.settings.setValue(SETTINGS_KEY, list(paths))
+        self.settings.sync()

@@ -1,0 +1,182 @@
+"""Study browser: Patient → Study → Series (stack) tree with thumbnails and warnings."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QWidget
+
+from workstation.io.dicom.model import ScanResult, Stack
+
+COLUMNS = ("Series", "Modality", "Description", "Images", "Dims", "⚠")
+COL_NAME, COL_MODALITY, COL_DESCRIPTION, COL_IMAGES, COL_DIMS, COL_WARNINGS = range(6)
+STACK_ROLE = Qt.ItemDataRole.UserRole + 1
+KIND_ROLE = Qt.ItemDataRole.UserRole + 2
+
+#: Room for two indentation levels, the thumbnail and a series number.
+NAME_COLUMN_WIDTH = 128
+#: Skipped-file reasons listed in full in the tooltip; the rest are summarised.
+MAX_LISTED_SKIPS = 20
+
+
+def stack_dimensions(stack: Stack) -> str:
+    """'columns x rows x frames' of a stack."""
+    frame = stack.frames[0]
+    return f"{frame.columns}x{frame.rows}x{len(stack.frames)}"
+
+
+def skipped_tooltip(scan: ScanResult) -> str:
+    """Why files were skipped: counts per reason, then the first few files."""
+    counts = Counter(item.reason for item in scan.skipped)
+    lines = [f"{count} x {reason}" for reason, count in counts.most_common()]
+    lines.append("")
+    lines += [f"{item.path}: {item.reason}" for item in scan.skipped[:MAX_LISTED_SKIPS]]
+    if len(scan.skipped) > MAX_LISTED_SKIPS:
+        lines.append(f"… and {len(scan.skipped) - MAX_LISTED_SKIPS} more")
+    return "\n".join(lines)
+
+
+class StudyBrowser(QTreeWidget):
+    """Shows a ScanResult; double-clicking a series emits ``stack_activated(stack)``."""
+
+    stack_activated = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("studyBrowser")
+        self.setColumnCount(len(COLUMNS))
+        self.setHeaderLabels(list(COLUMNS))
+        header = self.headerItem()
+        header.setToolTip(COL_DIMS, "Dimensions: columns x rows x images")
+        header.setToolTip(COL_WARNINGS, "Warnings (hover a row for the explanation)")
+        self.setIconSize(QSize(40, 40))
+        self.setIndentation(12)
+        self.setAlternatingRowColors(True)
+        self.setUniformRowHeights(False)
+        self.setRootIsDecorated(True)
+        self.scan: ScanResult | None = None
+        self._stack_items: dict[str, QTreeWidgetItem] = {}
+        self.skipped_item: QTreeWidgetItem | None = None
+        self._warning_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        self.itemDoubleClicked.connect(self._double_clicked)
+
+    def set_scan(self, scan: ScanResult | None) -> None:
+        """Show the patients, studies and stacks of ``scan`` (or nothing)."""
+        self.clear()
+        self._stack_items.clear()
+        self.skipped_item = None
+        self.scan = scan
+        if scan is None:
+            return
+        patients: dict[str, QTreeWidgetItem] = {}
+        studies: dict[tuple[str, str], QTreeWidgetItem] = {}
+        for stack in scan.stacks:
+            patient_key = stack.patient_id or stack.patient_name or "(no patient id)"
+            patient = patients.get(patient_key)
+            if patient is None:
+                name = str(stack.patient_name or "").replace("^", " ").strip()
+                title = f"{name} ({stack.patient_id})" if name else patient_key
+                patient = QTreeWidgetItem([title])
+                patient.setData(0, KIND_ROLE, "patient")
+                self.addTopLevelItem(patient)
+                patient.setFirstColumnSpanned(True)
+                patients[patient_key] = patient
+            study_key = (patient_key, stack.study_uid)
+            study = studies.get(study_key)
+            if study is None:
+                date = _format_date(stack.study_date)
+                study = QTreeWidgetItem(
+                    [" ".join(p for p in (date, stack.study_description) if p) or "Study"]
+                )
+                study.setData(0, KIND_ROLE, "study")
+                study.setToolTip(0, f"Study UID {stack.study_uid}")
+                patient.addChild(study)
+                study.setFirstColumnSpanned(True)
+                studies[study_key] = study
+            study.addChild(self._stack_item(stack))
+        if scan.skipped:
+            item = QTreeWidgetItem([f"{len(scan.skipped)} files skipped"])
+            item.setData(0, KIND_ROLE, "skipped")
+            item.setIcon(
+                0, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+            )
+            tooltip = skipped_tooltip(scan)
+            for column in range(len(COLUMNS)):
+                item.setToolTip(column, tooltip)
+            item.setText(
+                COL_DESCRIPTION, Counter(s.reason for s in scan.skipped).most_common(1)[0][0]
+            )
+            self.addTopLevelItem(item)
+            self.skipped_item = item
+        self.expandAll()
+        for column in range(1, len(COLUMNS)):
+            self.resizeColumnToContents(column)
+        self.setColumnWidth(COL_NAME, NAME_COLUMN_WIDTH)
+        self.setColumnWidth(COL_DESCRIPTION, min(self.columnWidth(COL_DESCRIPTION), 118))
+
+    def _stack_item(self, stack: Stack) -> QTreeWidgetItem:
+        name = stack.series_number or "?"
+        if stack.stack_id != stack.series_uid:
+            name += f" ({stack.stack_id.rsplit('.', 1)[-1]})"
+        item = QTreeWidgetItem(
+            [
+                name,
+                stack.modality,
+                stack.series_description or stack.label,
+                str(len(stack.frames)),
+                stack_dimensions(stack),
+                "",
+            ]
+        )
+        item.setData(0, STACK_ROLE, stack.stack_id)
+        item.setData(0, KIND_ROLE, "stack")
+        item.setTextAlignment(
+            COL_IMAGES, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        )
+        item.setToolTip(
+            0, f"{stack.label}\n{stack.kind}, confidence {stack.confidence:.2f}\n{stack.stack_id}"
+        )
+        item.setToolTip(COL_DESCRIPTION, stack.label)
+        if stack.warnings:
+            item.setIcon(COL_WARNINGS, self._warning_icon)
+            item.setText(COL_WARNINGS, str(len(stack.warnings)))
+            tooltip = "\n".join(f"• {warning}" for warning in stack.warnings)
+            item.setToolTip(COL_WARNINGS, tooltip)
+            item.setToolTip(0, item.toolTip(0) + "\n" + tooltip)
+        if not stack.loadable_3d:
+            for column in range(len(COLUMNS)):
+                item.setForeground(column, self.palette().placeholderText())
+        self._stack_items[stack.stack_id] = item
+        return item
+
+    def stack_item(self, stack_id: str) -> QTreeWidgetItem | None:
+        """The tree row of a stack id."""
+        return self._stack_items.get(stack_id)
+
+    def set_thumbnail(self, stack_id: str, image: QImage) -> None:
+        """Show a thumbnail as the icon of a stack's row."""
+        item = self._stack_items.get(stack_id)
+        if item is not None:
+            item.setIcon(COL_NAME, QIcon(QPixmap.fromImage(image)))
+
+    def mark_loaded(self, stack_id: str | None) -> None:
+        """Show the loaded stack in bold and select it."""
+        for key, item in self._stack_items.items():
+            font = QFont(item.font(COL_NAME))
+            font.setBold(key == stack_id)
+            item.setFont(COL_NAME, font)
+            if key == stack_id:
+                self.setCurrentItem(item)
+
+    def _double_clicked(self, item: QTreeWidgetItem, column: int) -> None:
+        stack_id = item.data(0, STACK_ROLE)
+        if stack_id and self.scan is not None:
+            self.stack_activated.emit(self.scan.find(stack_id))
+
+
+def _format_date(value: str) -> str:
+    if len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value
