@@ -1,0 +1,193 @@
+"""Display presets as plain data: window/level for slice views, transfer functions for 3D.
+
+Window/level values follow 3D Slicer's published volume display presets
+(``Modules/Loadable/Volumes/Resources/VolumeDisplayPresets.json``); volume-rendering
+transfer functions follow Slicer's ``VolumeRendering/Resources/presets.xml``
+(CT-Bone, CT-Soft-Tissue, MR-Default).  Nothing here imports Qt or VTK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workstation.core.volume import Volume
+
+
+@dataclass(frozen=True)
+class WindowPreset:
+    """A named window (center, width) for showing grey values."""
+
+    key: str
+    label: str
+    center: float
+    width: float
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """(center, width)."""
+        return self.center, self.width
+
+
+#: CT window/level presets in Hounsfield units, in menu order.
+WINDOW_PRESETS: dict[str, WindowPreset] = {
+    preset.key: preset
+    for preset in (
+        WindowPreset("bone", "Bone", 400.0, 1000.0),
+        WindowPreset("lung", "Lung", -500.0, 1500.0),
+        WindowPreset("brain", "Brain", 50.0, 100.0),
+        WindowPreset("soft_tissue", "Soft tissue", 40.0, 400.0),
+        WindowPreset("abdomen", "Abdomen", 40.0, 350.0),
+    )
+}
+
+#: Pseudo-preset key meaning "the window stored in the series itself".
+SERIES_WINDOW = "series"
+
+#: Smallest window width accepted anywhere (avoids a division by zero in the mapping).
+MIN_WINDOW_WIDTH = 1e-3
+
+
+def window_preset(key: str) -> WindowPreset:
+    """Look up a window preset by key, raising KeyError with the valid keys."""
+    try:
+        return WINDOW_PRESETS[key]
+    except KeyError:
+        valid = ", ".join(WINDOW_PRESETS)
+        raise KeyError(f"unknown window preset {key!r}; choose one of: {valid}") from None
+
+
+def auto_window(
+    array: np.ndarray, low_percent: float = 1.0, high_percent: float = 99.0
+) -> tuple[float, float]:
+    """Window (center, width) covering the given percentiles of a (sub-sampled) array."""
+    step = max(1, round((array.size / 2_000_000) ** (1 / 3)))
+    sample = np.asarray(array[::step, ::step, ::step], dtype=np.float64)
+    low, high = np.percentile(sample, [low_percent, high_percent])
+    width = max(float(high - low), 1.0)
+    return float(low + high) / 2.0, width
+
+
+def default_window(volume: Volume) -> tuple[float, float]:
+    """The window a volume opens with: its own, else soft tissue for CT, else percentiles."""
+    if volume.window is not None and volume.window[1] > 0:
+        return float(volume.window[0]), float(volume.window[1])
+    if volume.units == "HU":
+        return WINDOW_PRESETS["soft_tissue"].window
+    return auto_window(volume.array)
+
+
+def window_presets_for(volume: Volume) -> dict[str, tuple[float, float]]:
+    """Menu entries for a volume: the series' own window first (if any), then CT presets."""
+    entries: dict[str, tuple[float, float]] = {}
+    if volume.window is not None and volume.window[1] > 0:
+        entries[SERIES_WINDOW] = (float(volume.window[0]), float(volume.window[1]))
+    if volume.units == "HU":
+        entries.update({key: preset.window for key, preset in WINDOW_PRESETS.items()})
+    else:
+        entries["auto"] = auto_window(volume.array)
+    return entries
+
+
+def window_to_gray(values: np.ndarray, center: float, width: float) -> np.ndarray:
+    """Grey level 0..255 that a linear window (center, width) assigns to ``values``."""
+    width = max(float(width), MIN_WINDOW_WIDTH)
+    lower = center - width / 2.0
+    scaled = (np.asarray(values, dtype=np.float64) - lower) / width * 255.0
+    return np.clip(scaled, 0.0, 255.0)
+
+
+@dataclass(frozen=True)
+class VolumeRenderingPreset:
+    """Transfer functions and shading for direct volume rendering, as plain numbers.
+
+    ``opacity`` holds (value, opacity) points, ``colors`` (value, r, g, b) points,
+    ``gradient_opacity`` (gradient magnitude, opacity) points.
+    """
+
+    key: str
+    label: str
+    opacity: tuple[tuple[float, float], ...]
+    colors: tuple[tuple[float, float, float, float], ...]
+    gradient_opacity: tuple[tuple[float, float], ...]
+    shade: bool
+    ambient: float
+    diffuse: float
+    specular: float
+    specular_power: float
+
+
+VOLUME_RENDERING_PRESETS: dict[str, VolumeRenderingPreset] = {
+    preset.key: preset
+    for preset in (
+        VolumeRenderingPreset(
+            key="ct_bone",
+            label="CT bone",
+            opacity=((-3024, 0.0), (-16.4458, 0.0), (641.385, 0.715686), (3071, 0.705882)),
+            colors=(
+                (-3024, 0.0, 0.0, 0.0),
+                (-16.4458, 0.729412, 0.254902, 0.301961),
+                (641.385, 0.905882, 0.815686, 0.552941),
+                (3071, 1.0, 1.0, 1.0),
+            ),
+            gradient_opacity=((0, 1.0), (255, 1.0)),
+            shade=True,
+            ambient=0.1,
+            diffuse=0.9,
+            specular=0.2,
+            specular_power=10.0,
+        ),
+        VolumeRenderingPreset(
+            key="ct_soft_tissue",
+            label="CT soft tissue",
+            opacity=((-2048, 0.0), (-167.01, 0.0), (-160, 1.0), (240, 1.0), (3661, 1.0)),
+            colors=(
+                (-2048, 0.0, 0.0, 0.0),
+                (-167.01, 0.0, 0.0, 0.0),
+                (-160, 0.0556356, 0.0556356, 0.0556356),
+                (240, 1.0, 1.0, 1.0),
+                (3661, 1.0, 1.0, 1.0),
+            ),
+            gradient_opacity=((0, 1.0), (255, 1.0)),
+            shade=False,
+            ambient=0.2,
+            diffuse=1.0,
+            specular=0.0,
+            specular_power=1.0,
+        ),
+        VolumeRenderingPreset(
+            key="mr_default",
+            label="MR default",
+            opacity=((0, 0.0), (20, 0.0), (40, 0.15), (120, 0.3), (220, 0.375), (1024, 0.5)),
+            colors=(
+                (0, 0.0, 0.0, 0.0),
+                (20, 0.168627, 0.0, 0.0),
+                (40, 0.403922, 0.145098, 0.0784314),
+                (120, 0.780392, 0.607843, 0.380392),
+                (220, 0.847059, 0.835294, 0.788235),
+                (1024, 1.0, 1.0, 1.0),
+            ),
+            gradient_opacity=((0, 1.0), (255, 1.0)),
+            shade=True,
+            ambient=0.2,
+            diffuse=1.0,
+            specular=0.0,
+            specular_power=1.0,
+        ),
+    )
+}
+
+
+def volume_rendering_preset(key: str) -> VolumeRenderingPreset:
+    """Look up a volume-rendering preset by key, raising KeyError with the valid keys."""
+    try:
+        return VOLUME_RENDERING_PRESETS[key]
+    except KeyError:
+        valid = ", ".join(VOLUME_RENDERING_PRESETS)
+        raise KeyError(f"unknown volume rendering preset {key!r}; choose one of: {valid}") from None
+
+
+def default_volume_rendering_preset(volume: Volume) -> str:
+    """CT bone for CT data (HU), MR default for anything else."""
+    return "ct_bone" if volume.units == "HU" else "mr_default"

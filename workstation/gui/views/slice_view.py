@@ -1,0 +1,614 @@
+"""One 2D slice view (axial, coronal or sagittal) cutting the volume in patient space.
+
+Mouse and keys (all modes): wheel or Up/Down arrows move one slice, PageUp/PageDown ten
+slices; middle-drag (or shift+left-drag) pans; right-drag or ctrl+wheel zooms; ``R``
+resets the view; Escape cancels an unfinished measurement.  Left button by mode:
+navigate = click/drag moves the crosshair; window_level = drag changes window/level as
+in Slicer (right = wider window, up = higher level); pick_seed = click emits the point;
+distance = two clicks; angle = three clicks (arm, vertex, arm); roi_rectangle /
+roi_ellipse = drag a box.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QWidget
+from vtkmodules.vtkCommonCore import vtkLookupTable
+from vtkmodules.vtkCommonDataModel import vtkImageData
+from vtkmodules.vtkFiltersSources import vtkLineSource
+from vtkmodules.vtkRenderingCore import (
+    vtkActor,
+    vtkImageActor,
+    vtkPolyDataMapper,
+    vtkRenderer,
+)
+
+from workstation.core.display_presets import MIN_WINDOW_WIDTH
+from workstation.core.volume import Volume
+from workstation.gui.views.measurements import (
+    INTERACTION_MODES,
+    POINTS_NEEDED,
+    MeasurementLayer,
+    ellipse_outline,
+    rectangle_outline,
+)
+from workstation.gui.views.overlays import CornerText, OrientationLabels, ScaleBar
+from workstation.gui.views.planes import SliceGrid, ViewPlane, in_plane_extent, slice_grid
+from workstation.gui.views.reslice import PlaneReslicer
+from workstation.gui.views.vtk_setup import QVTKRenderWindowInteractor, capture_render_window
+from workstation.processing.roi_statistics import (
+    angle_degrees,
+    distance_mm,
+    plane_roi_statistics,
+    sample_nearest,
+)
+
+#: Colour of each view, used for its crosshair line in the other views (Slicer's colours).
+VIEW_COLORS = {
+    "axial": (0.95, 0.35, 0.35),
+    "coronal": (0.45, 0.85, 0.45),
+    "sagittal": (0.95, 0.85, 0.35),
+}
+PAGE_STEP = 10
+LABEL_Z = 0.5
+CROSSHAIR_Z = 1.0
+CAMERA_DISTANCE = 1000.0
+
+
+class SliceView(QVTKRenderWindowInteractor):
+    """A VTK render window showing one patient-aligned slice with overlays and tools."""
+
+    crosshair_requested = Signal(object)  # LPS point (navigate-mode click or drag)
+    slice_step_requested = Signal(int)  # slices to move along the normal
+    cursor_info = Signal(object)  # dict: lps, value, units, view
+    window_level_dragged = Signal(float, float)  # new (center, width)
+    point_picked = Signal(object)  # LPS point (pick_seed mode)
+    measurement_done = Signal(object)  # dict: kind, value(s), text, points
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._renderer = vtkRenderer()
+        self._renderer.SetBackground(0.0, 0.0, 0.0)
+        self.GetRenderWindow().SetMultiSamples(0)  # 4x MSAA costs 4x fill in software GL
+        self.GetRenderWindow().AddRenderer(self._renderer)
+        self._Iren.SetInteractorStyle(None)
+        camera = self._renderer.GetActiveCamera()
+        camera.ParallelProjectionOn()
+
+        self._reslicer = PlaneReslicer("linear")
+        self._image_actor = vtkImageActor()
+        self._image_actor.GetMapper().SetInputConnection(self._reslicer.output_port())
+        self._image_actor.GetProperty().SetInterpolationTypeToLinear()
+        self._image_actor.VisibilityOff()
+        self._renderer.AddActor(self._image_actor)
+
+        self._label_reslicer = PlaneReslicer("nearest")
+        self._label_lut = vtkLookupTable()
+        self._label_actor = vtkImageActor()
+        self._label_actor.GetMapper().SetInputConnection(self._label_reslicer.output_port())
+        self._label_actor.GetProperty().SetLookupTable(self._label_lut)
+        self._label_actor.GetProperty().UseLookupTableScalarRangeOn()
+        self._label_actor.GetProperty().SetInterpolationTypeToNearest()
+        self._label_actor.SetPosition(0.0, 0.0, LABEL_Z)
+        self._label_actor.ForceTranslucentOn()
+        self._label_actor.VisibilityOff()
+        self._renderer.AddActor(self._label_actor)
+
+        self._cross_lines: dict[str, tuple[vtkLineSource, vtkActor]] = {}
+        self._labels = OrientationLabels(self._renderer)
+        self._scale_bar = ScaleBar(self._renderer)
+        self._corner = CornerText(self._renderer)
+        self._measurements = MeasurementLayer(self._renderer)
+        self._renderer.AddObserver("StartEvent", self._before_render)
+
+        self._volume: Volume | None = None
+        self._plane: ViewPlane | None = None
+        self._origin = np.zeros(3)
+        self._grid = SliceGrid(0.0, 1.0, 1)
+        self._offset = 0.0
+        self._crosshair = np.zeros(3)
+        self._pixel_first = np.zeros(2)
+        self._pixel_spacing = np.ones(2)
+        self._pixel_size = np.ones(2, dtype=int)
+        self._window = (0.0, 1.0)
+        self._mode = "navigate"
+        self._drag: dict | None = None
+        self._pending_points: list[np.ndarray] = []
+        self.setMinimumSize(120, 120)
+
+    # ----------------------------------------------------------------- set-up
+    def set_volume(
+        self,
+        volume: Volume,
+        image: vtkImageData,
+        plane: ViewPlane,
+        origin: np.ndarray,
+        background: float,
+        other_planes: dict[str, ViewPlane],
+    ) -> None:
+        """Show ``volume`` (its index-space ``image``) cut by ``plane`` around ``origin``."""
+        self._volume = volume
+        self._plane = plane
+        self._origin = np.asarray(origin, dtype=np.float64)
+        self._grid = slice_grid(volume.shape, volume.affine, plane, self._origin)
+        first, spacing, size = in_plane_extent(volume.shape, volume.affine, plane, self._origin)
+        self._pixel_first, self._pixel_spacing, self._pixel_size = first, spacing, size
+        self._reslicer.set_input(image, volume.affine, background)
+        self._reslicer.set_grid(first, spacing, size)
+        self._label_reslicer.set_grid(first, spacing, size)
+        self._labels.set_labels(plane.labels())
+        self._rebuild_cross_lines(other_planes)
+        self._measurements.clear()
+        self._pending_points.clear()
+        self._offset = self._grid.position(self._grid.count // 2)
+        self._apply_offset()
+        self._image_actor.VisibilityOn()
+        self.reset_view()
+
+    def clear(self) -> None:
+        """Show nothing."""
+        self._volume = None
+        self._plane = None
+        self._image_actor.VisibilityOff()
+        self._label_actor.VisibilityOff()
+        self._reslicer.reslice.SetInputData(None)  # let the old voxels go
+        self._label_reslicer.reslice.SetInputData(None)
+        for _, actor in self._cross_lines.values():
+            actor.VisibilityOff()
+        self._labels.set_labels({})
+        self._measurements.clear()
+        self._corner.set(CornerText.UPPER_LEFT, "")
+        self._corner.set(CornerText.LOWER_LEFT, "")
+        self._corner.set(CornerText.UPPER_RIGHT, "")
+        self.refresh()
+
+    def set_label_image(self, image: vtkImageData | None, affine: np.ndarray | None) -> None:
+        """Overlay a label image sharing the volume grid (None hides the overlay)."""
+        if image is None or self._volume is None or affine is None:
+            self._label_actor.VisibilityOff()
+            self._label_reslicer.reslice.SetInputData(None)  # let the old voxels go
+            return
+        if self._label_reslicer.reslice.GetInput() is not image:
+            self._label_reslicer.set_input(image, affine, 0.0)
+            self._label_reslicer.set_plane(self._frame())
+        self._label_actor.VisibilityOn()
+
+    def set_label_colors(self, color: tuple[float, float, float], opacity: float) -> None:
+        """Label value 0 transparent, every other value ``color`` at ``opacity``."""
+        self._label_lut.SetNumberOfTableValues(256)
+        self._label_lut.SetTableRange(0.0, 255.0)
+        self._label_lut.SetTableValue(0, 0.0, 0.0, 0.0, 0.0)
+        for value in range(1, 256):
+            self._label_lut.SetTableValue(value, *color, opacity)
+        self._label_lut.Modified()
+
+    def set_window_level(self, center: float, width: float) -> None:
+        """Linear grey mapping of the slice image."""
+        width = max(float(width), MIN_WINDOW_WIDTH)
+        self._window = (float(center), width)
+        prop = self._image_actor.GetProperty()
+        prop.SetColorWindow(width)
+        prop.SetColorLevel(float(center))
+        self._corner.set(CornerText.UPPER_RIGHT, f"W {width:.0f}  L {center:.0f}")
+
+    def set_interaction_mode(self, mode: str) -> None:
+        """Choose what the left mouse button does (see module docstring)."""
+        if mode not in INTERACTION_MODES:
+            raise ValueError(f"unknown interaction mode {mode!r}")
+        self._mode = mode
+        self._pending_points.clear()
+        self._drag = None
+        self._measurements.set_preview(None)
+
+    # ------------------------------------------------------------- slice state
+    @property
+    def plane(self) -> ViewPlane | None:
+        """The plane geometry of this view (None before a volume is set)."""
+        return self._plane
+
+    def slice_count(self) -> int:
+        """Number of slice positions along this view's normal."""
+        return self._grid.count
+
+    def slice_index(self) -> int:
+        """Index of the slice shown (0 = lowest along the normal: I, P or R)."""
+        return self._grid.index(self._offset)
+
+    def slice_offset(self) -> float:
+        """Plane offset w in mm (along the normal from the volume centre) of the slice shown."""
+        return self._offset
+
+    def slice_position_lps(self) -> np.ndarray:
+        """The LPS point where the view normal through the centre meets the shown slice."""
+        return self._origin + self._offset * self._plane_normal()
+
+    def offset_of(self, lps: np.ndarray) -> float:
+        """Plane offset w (mm along the normal) of an LPS point."""
+        if self._plane is None:
+            return 0.0
+        return float(self._plane.to_plane(self._origin, lps)[2])
+
+    def set_slice_index(self, index: int) -> None:
+        """Show slice ``index`` (clamped)."""
+        self._offset = self._grid.position(index)
+        self._apply_offset()
+
+    def set_crosshair(self, lps: np.ndarray) -> None:
+        """Show the slice through ``lps`` and draw the crosshair lines through it."""
+        self._crosshair = np.asarray(lps, dtype=np.float64)
+        if self._plane is None:
+            return
+        u, v, w = self._plane.to_plane(self._origin, self._crosshair)
+        new_offset = self._grid.position(self._grid.index(w))
+        if new_offset != self._offset:
+            self._offset = new_offset
+            self._apply_offset()
+        half = 4.0 * float(np.max(self._pixel_size * self._pixel_spacing))
+        for other, (source, actor) in self._cross_lines.items():
+            direction = self._other_normals[other]
+            line_dir = np.cross(self._plane.normal, direction)
+            d2 = np.array([line_dir @ self._plane.right, line_dir @ self._plane.up])
+            norm = np.linalg.norm(d2)
+            if norm < 1e-6:
+                actor.VisibilityOff()
+                continue
+            d2 /= norm
+            source.SetPoint1(u - half * d2[0], v - half * d2[1], CROSSHAIR_Z)
+            source.SetPoint2(u + half * d2[0], v + half * d2[1], CROSSHAIR_Z)
+            actor.VisibilityOn()
+
+    def _apply_offset(self) -> None:
+        frame = self._frame()
+        self._reslicer.set_plane(frame)
+        if self._label_reslicer.reslice.GetInput() is not None:
+            self._label_reslicer.set_plane(frame)
+        self._measurements.show_for_slice(self._offset, self._grid.step / 2.0)
+        if self._plane is not None:
+            self._corner.set(
+                CornerText.UPPER_LEFT,
+                f"{self.name.capitalize()}  {self.slice_index() + 1}/{self._grid.count}"
+                f"  ({self._offset:+.1f} mm)",
+            )
+
+    def _frame(self) -> np.ndarray:
+        if self._plane is None:
+            return np.eye(4)
+        return self._plane.frame(self._origin + self._offset * self._plane.normal)
+
+    def _plane_normal(self) -> np.ndarray:
+        return self._plane.normal if self._plane is not None else np.array([0.0, 0.0, 1.0])
+
+    def _rebuild_cross_lines(self, other_planes: dict[str, ViewPlane]) -> None:
+        for _, actor in self._cross_lines.values():
+            self._renderer.RemoveActor(actor)
+        self._cross_lines.clear()
+        self._other_normals = {name: plane.normal for name, plane in other_planes.items()}
+        for other in other_planes:
+            source = vtkLineSource()
+            mapper = vtkPolyDataMapper()
+            mapper.SetInputConnection(source.GetOutputPort())
+            actor = vtkActor()
+            actor.SetMapper(mapper)
+            actor.GetProperty().SetColor(*VIEW_COLORS.get(other, (1.0, 1.0, 1.0)))
+            actor.GetProperty().SetLineWidth(1.5)
+            actor.GetProperty().LightingOff()
+            actor.PickableOff()
+            self._renderer.AddActor(actor)
+            self._cross_lines[other] = (source, actor)
+
+    # ----------------------------------------------------------------- camera
+    def reset_view(self) -> None:
+        """Fit the whole slice in the view, centred."""
+        camera = self._renderer.GetActiveCamera()
+        extent = self._pixel_size * self._pixel_spacing
+        centre = self._pixel_first + (self._pixel_size - 1) * self._pixel_spacing / 2.0
+        camera.SetFocalPoint(centre[0], centre[1], 0.0)
+        camera.SetPosition(centre[0], centre[1], CAMERA_DISTANCE)
+        camera.SetViewUp(0.0, 1.0, 0.0)
+        camera.SetClippingRange(1.0, 2.0 * CAMERA_DISTANCE)
+        width, height = self._viewport_size()
+        aspect = width / max(height, 1)
+        camera.SetParallelScale(1.05 * max(extent[1] / 2.0, extent[0] / 2.0 / aspect))
+
+    def zoom(self, factor: float) -> None:
+        """Magnify by ``factor`` (> 1 zooms in)."""
+        camera = self._renderer.GetActiveCamera()
+        camera.SetParallelScale(camera.GetParallelScale() / factor)
+
+    def pan(self, du: float, dv: float) -> None:
+        """Move the image by (du, dv) mm on the screen."""
+        camera = self._renderer.GetActiveCamera()
+        fx, fy, fz = camera.GetFocalPoint()
+        camera.SetFocalPoint(fx - du, fy - dv, fz)
+        px, py, pz = camera.GetPosition()
+        camera.SetPosition(px - du, py - dv, pz)
+
+    def mm_per_pixel(self) -> float:
+        """Current zoom: millimetres per display pixel."""
+        _, height = self._viewport_size()
+        return 2.0 * self._renderer.GetActiveCamera().GetParallelScale() / max(height, 1)
+
+    def _viewport_size(self) -> tuple[int, int]:
+        width, height = self.GetRenderWindow().GetSize()
+        if width <= 1 or height <= 1:
+            ratio = self.devicePixelRatioF()
+            width, height = int(self.width() * ratio), int(self.height() * ratio)
+        return max(width, 1), max(height, 1)
+
+    def _before_render(self, _caller: object, _event: str) -> None:
+        width, _ = self._viewport_size()
+        self._scale_bar.update(self.mm_per_pixel() if self._plane is not None else 0.0, width)
+
+    # -------------------------------------------------------------- rendering
+    def refresh(self) -> None:
+        """Render now if visible."""
+        if self.isVisible():
+            self.GetRenderWindow().Render()
+
+    def capture(self) -> np.ndarray:
+        """This view's current frame as (H, W, 3) uint8."""
+        return capture_render_window(self.GetRenderWindow())
+
+    def orientation_labels(self) -> dict[str, str]:
+        """The letters shown on the four sides."""
+        return self._labels.labels()
+
+    def scale_bar_length_mm(self) -> float:
+        """Length in mm of the scale bar as last drawn."""
+        return self._scale_bar.length_mm
+
+    # -------------------------------------------------------- coordinate maps
+    def display_to_plane(self, x: float, y: float) -> np.ndarray:
+        """Plane (u, v) of a widget position (Qt logical pixels, y down)."""
+        ratio = self.devicePixelRatioF()
+        _, height = self._viewport_size()
+        self._renderer.SetDisplayPoint(x * ratio, height - y * ratio - 1.0, 0.0)
+        self._renderer.DisplayToWorld()
+        wx, wy, _, ww = self._renderer.GetWorldPoint()
+        return np.array([wx / ww, wy / ww])
+
+    def display_to_lps(self, x: float, y: float) -> np.ndarray:
+        """LPS point on the shown slice under a widget position."""
+        u, v = self.display_to_plane(x, y)
+        if self._plane is None:
+            return np.zeros(3)
+        return self._plane.to_lps(self._origin, u, v, self._offset)
+
+    def lps_to_display(self, lps: np.ndarray) -> tuple[float, float]:
+        """Widget position (Qt logical pixels, y down) of an LPS point projected on the view."""
+        if self._plane is None:
+            return 0.0, 0.0
+        u, v, _ = self._plane.to_plane(self._origin, lps)
+        self._renderer.SetWorldPoint(u, v, 0.0, 1.0)
+        self._renderer.WorldToDisplay()
+        dx, dy, _ = self._renderer.GetDisplayPoint()
+        ratio = self.devicePixelRatioF()
+        _, height = self._viewport_size()
+        return dx / ratio, (height - 1.0 - dy) / ratio
+
+    def value_at(self, lps: np.ndarray) -> float | None:
+        """Voxel value nearest to an LPS point, or None outside the volume."""
+        if self._volume is None:
+            return None
+        value = sample_nearest(self._volume.array, self._volume.affine, np.reshape(lps, (1, 3)))
+        return None if np.isnan(value[0]) else float(value[0])
+
+    # ------------------------------------------------------------ Qt events
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Start a pan, zoom, W/L drag, crosshair move, pick or measurement."""
+        if self._volume is None:
+            return
+        self.setFocus()
+        x, y = event.position().x(), event.position().y()
+        button = event.button()
+        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and shift):
+            self._drag = {"kind": "pan", "last": self.display_to_plane(x, y)}
+        elif button == Qt.MouseButton.RightButton:
+            self._drag = {"kind": "zoom", "y": y}
+        elif button == Qt.MouseButton.LeftButton:
+            self._left_press(x, y)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Continue a drag; always report the position and value under the cursor."""
+        if self._volume is None:
+            return
+        x, y = event.position().x(), event.position().y()
+        if self._drag is not None:
+            self._continue_drag(x, y)
+        self._report_cursor(x, y)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """Finish a drag (an ROI is measured on release)."""
+        if self._volume is None or self._drag is None:
+            return
+        drag, self._drag = self._drag, None
+        if drag["kind"] == "roi":
+            x, y = event.position().x(), event.position().y()
+            self._finish_roi(drag["start"], self.display_to_lps(x, y))
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """Treat a double click as a press (Qt sends it instead of the second press)."""
+        self.mousePressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Wheel: one slice per notch; ctrl+wheel: zoom."""
+        if self._volume is None:
+            return
+        notches = event.angleDelta().y() / 120.0
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom(1.1**notches)
+            self.refresh()
+        elif notches:
+            self.slice_step_requested.emit(int(np.sign(notches) * max(1, round(abs(notches)))))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Arrows and Page keys move slices; R resets the view; Escape cancels a measurement."""
+        steps = {
+            Qt.Key.Key_Up: 1,
+            Qt.Key.Key_Down: -1,
+            Qt.Key.Key_PageUp: PAGE_STEP,
+            Qt.Key.Key_PageDown: -PAGE_STEP,
+        }
+        key = event.key()
+        if self._volume is None:
+            return
+        if key in steps:
+            self.slice_step_requested.emit(steps[key])
+        elif key == Qt.Key.Key_R:
+            self.reset_view()
+            self.refresh()
+        elif key == Qt.Key.Key_Escape:
+            self._pending_points.clear()
+            self._drag = None
+            self._measurements.set_preview(None)
+            self.refresh()
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:
+        """Keys are handled on press only."""
+
+    def enterEvent(self, event) -> None:
+        """Nothing to forward: this view handles its own events."""
+
+    def leaveEvent(self, event) -> None:
+        """Nothing to forward: this view handles its own events."""
+
+    # --------------------------------------------------------- interactions
+    def _left_press(self, x: float, y: float) -> None:
+        lps = self.display_to_lps(x, y)
+        if self._mode == "navigate":
+            self._drag = {"kind": "crosshair"}
+            self.crosshair_requested.emit(lps)
+        elif self._mode == "window_level":
+            self._drag = {"kind": "window", "x": x, "y": y, "window": self._window}
+        elif self._mode == "pick_seed":
+            self.point_picked.emit(lps)
+        elif self._mode in POINTS_NEEDED:
+            self._add_measure_point(lps)
+        elif self._mode in ("roi_rectangle", "roi_ellipse"):
+            self._drag = {"kind": "roi", "start": lps}
+
+    def _continue_drag(self, x: float, y: float) -> None:
+        drag = self._drag
+        assert drag is not None
+        kind = drag["kind"]
+        if kind == "pan":
+            now = self.display_to_plane(x, y)
+            self.pan(*(now - drag["last"]))
+            drag["last"] = self.display_to_plane(x, y)
+            self.refresh()
+        elif kind == "zoom":
+            self.zoom(1.01 ** (drag["y"] - y))
+            drag["y"] = y
+            self.refresh()
+        elif kind == "crosshair":
+            self.crosshair_requested.emit(self.display_to_lps(x, y))
+        elif kind == "window":
+            center, width = drag["window"]
+            scale = max(width, 10.0) / 250.0
+            new_width = max(width + (x - drag["x"]) * scale, 1.0)
+            new_center = center + (drag["y"] - y) * scale
+            self.window_level_dragged.emit(float(new_center), float(new_width))
+        elif kind == "roi":
+            self._show_roi_preview(drag["start"], self.display_to_lps(x, y))
+            self.refresh()
+
+    def _report_cursor(self, x: float, y: float) -> None:
+        lps = self.display_to_lps(x, y)
+        value = self.value_at(lps)
+        units = "HU" if self._volume is not None and self._volume.units == "HU" else ""
+        info = {
+            "lps": tuple(float(c) for c in lps),
+            "value": value,
+            "units": units,
+            "view": self.name,
+        }
+        text = f"L {lps[0]:.1f}  P {lps[1]:.1f}  S {lps[2]:.1f} mm"
+        if value is not None:
+            text += f"   {value:.6g} {units}".rstrip()
+        self._corner.set(CornerText.LOWER_LEFT, text)
+        self.cursor_info.emit(info)
+        if self._drag is None:
+            self.refresh()
+
+    def _uv(self, lps: np.ndarray) -> np.ndarray:
+        assert self._plane is not None
+        return self._plane.to_plane(self._origin, lps)[:2]
+
+    def _add_measure_point(self, lps: np.ndarray) -> None:
+        self._pending_points.append(np.asarray(lps, dtype=np.float64))
+        needed = POINTS_NEEDED[self._mode]
+        polyline = np.array([self._uv(p) for p in self._pending_points])
+        if len(self._pending_points) < needed:
+            self._measurements.set_preview(polyline if len(polyline) > 1 else None)
+            self.refresh()
+            return
+        points, self._pending_points = self._pending_points, []
+        self._measurements.set_preview(None)
+        if self._mode == "distance":
+            value = distance_mm(points[0], points[1])
+            result = {"kind": "distance", "value": value, "text": f"{value:.1f} mm"}
+        else:
+            try:
+                value = angle_degrees(points[0], points[1], points[2])
+            except ValueError:
+                self.refresh()
+                return
+            result = {"kind": "angle", "value": value, "text": f"{value:.1f}°"}
+        result.update(points=[tuple(float(c) for c in p) for p in points], view=self.name)
+        self._measurements.add(result["kind"], self._offset, polyline, result["text"])
+        self.refresh()
+        self.measurement_done.emit(result)
+
+    def _roi_outline(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        (u0, v0), (u1, v1) = self._uv(start), self._uv(end)
+        if self._mode == "roi_ellipse":
+            return ellipse_outline(u0, v0, u1, v1)
+        return rectangle_outline(u0, v0, u1, v1)
+
+    def _show_roi_preview(self, start: np.ndarray, end: np.ndarray) -> None:
+        self._measurements.set_preview(self._roi_outline(start, end))
+
+    def _finish_roi(self, start: np.ndarray, end: np.ndarray) -> None:
+        assert self._volume is not None and self._plane is not None
+        self._measurements.set_preview(None)
+        shape = "ellipse" if self._mode == "roi_ellipse" else "rectangle"
+        stats = plane_roi_statistics(
+            self._volume.array,
+            self._volume.affine,
+            self.slice_position_lps(),
+            self._plane.right,
+            self._plane.up,
+            start,
+            end,
+            shape,
+        )
+        units = "HU" if self._volume.units == "HU" else ""
+        text = stats.text(units)
+        result = {
+            "kind": f"roi_{shape}",
+            "value": stats.mean,
+            "mean": stats.mean,
+            "std": stats.std,
+            "min": stats.minimum,
+            "max": stats.maximum,
+            "area_mm2": stats.area_mm2,
+            "count": stats.count,
+            "units": units,
+            "text": text,
+            "points": [tuple(float(c) for c in start), tuple(float(c) for c in end)],
+            "view": self.name,
+        }
+        label = text.replace(", min", "\nmin").replace(", area", "\narea")
+        self._measurements.add(result["kind"], self._offset, self._roi_outline(start, end), label)
+        self.refresh()
+        self.measurement_done.emit(result)
+
+    def clear_measurements(self) -> None:
+        """Remove every measurement drawn in this view."""
+        self._measurements.clear()
+        self._pending_points.clear()
+        self.refresh()
