@@ -1,0 +1,594 @@
+"""Read DICOM headers (never pixels) and turn them into per-frame facts (FrameRef).
+
+``read_header`` parses a file up to its Pixel Data element.  ``frames_from_dataset``
+yields one FrameRef per 2D frame: classic single-frame objects from top-level tags,
+Enhanced / legacy-converted multi-frame objects from the Per-frame Functional Groups
+falling back to the Shared ones.  ``read_file_header`` adds the per-file facts the
+grouping needs (patient, study, series) and decides whether the file holds an image.
+
+Every value is read defensively: a malformed number is treated as missing and recorded
+as a warning, so one odd file never stops a scan.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import pydicom
+from pydicom.dataelem import RawDataElement
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.tag import Tag
+from pydicom.uid import (
+    UID,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
+
+from workstation.core.errors import DicomReadError
+from workstation.io.dicom.detect import looks_like_dicom, read_head
+from workstation.io.dicom.model import FrameRef
+from workstation.io.sources import display_name, open_binary
+
+#: Pixel Data, Float Pixel Data and Double Float Pixel Data, as (group, element).
+PIXEL_DATA_TAGS = ((0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009))
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+DEFLATED_EXPLICIT_VR = "1.2.840.10008.1.2.1.99"
+UNDEFINED_LENGTH = 0xFFFFFFFF
+
+#: Functional-group sequences whose item carries FrameType, in the order tried.
+FRAME_TYPE_SEQUENCES = (
+    "MRImageFrameTypeSequence",
+    "CTImageFrameTypeSequence",
+    "PETFrameTypeSequence",
+    "XRay3DFrameTypeSequence",
+)
+
+#: Philips private per-frame item (2005,140F) that repeats classic tags per frame.
+PHILIPS_PRIVATE_CREATOR = "Philips MR Imaging DD 005"
+PHILIPS_PER_FRAME_ELEMENT = 0x0F
+
+#: Dimension index pointers that describe the in-stack position, not a separate volume.
+POSITION_DIMENSIONS = frozenset(
+    {Tag("StackID"), Tag("InStackPositionNumber"), Tag("ImagePositionPatient")}
+)
+
+
+@dataclass
+class FileHeader:
+    """Per-file facts for grouping plus the frames of the file.
+
+    ``skip_reason`` is set (and ``frames`` empty) when the file holds no image.
+    ``frame_keys`` has one entry per frame: the Enhanced dimension index values that are
+    not in-stack position (e.g. echo, image type, b-value), used to split stacks.
+    """
+
+    location: str
+    sop_class_uid: str = ""
+    patient_id: str = ""
+    patient_name: str = ""
+    study_uid: str = ""
+    study_date: str = ""
+    study_description: str = ""
+    series_uid: str = ""
+    series_number: str = ""
+    series_description: str = ""
+    modality: str = ""
+    frame_of_reference_uid: str = ""
+    mosaic: bool = False
+    frames: list[FrameRef] = field(default_factory=list)
+    frame_keys: list[tuple[int, ...]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skip_reason: str | None = None
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def _pixel_data_follows(handle: BinaryIO) -> bool:
+    """True when the bytes at the handle's position are a Pixel Data tag (either endian)."""
+    tag = handle.read(4)
+    if len(tag) < 4:
+        return False
+    little = struct.unpack("<HH", tag)
+    big = struct.unpack(">HH", tag)
+    return little in PIXEL_DATA_TAGS or big in PIXEL_DATA_TAGS
+
+
+def truncation_problem(ds: Dataset) -> str | None:
+    """Why a parsed header looks cut short (file ends inside an element), else None."""
+    tags = list(ds.keys())
+    if not tags:
+        return "no data elements after the file meta information"
+    last = ds.get_item(tags[-1])
+    if (
+        isinstance(last, RawDataElement)
+        and isinstance(last.value, bytes)
+        and last.length != UNDEFINED_LENGTH
+        and len(last.value) < last.length
+    ):
+        return f"file ends inside element {last.tag} ({len(last.value)} of {last.length} bytes)"
+    return None
+
+
+def _parse(handle: BinaryIO, location: str) -> tuple[Dataset, bool]:
+    """Parse the header from an open handle; returns (dataset, has pixel data)."""
+    head, size = read_head(handle)
+    if not looks_like_dicom(head, size):
+        raise DicomReadError(f"{display_name(location)} is not a DICOM file", "not a DICOM file")
+    try:
+        try:
+            ds = pydicom.dcmread(handle, stop_before_pixels=True)
+        except InvalidDicomError:
+            handle.seek(0)
+            ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
+        has_pixels = _pixel_data_follows(handle)
+        if not has_pixels and transfer_syntax_of(ds) == DEFLATED_EXPLICIT_VR:
+            # pydicom inflated the data set into its own buffer: our handle says nothing.
+            has_pixels = "Rows" in ds and "Columns" in ds
+        problem = None if has_pixels else truncation_problem(ds)
+    except (EOFError, struct.error) as error:
+        raise DicomReadError(
+            f"Cannot read {display_name(location)}: the DICOM header is truncated",
+            f"truncated header: {error or 'unexpected end of file'}",
+        ) from error
+    except Exception as error:  # pydicom raises many types on malformed input
+        raise DicomReadError(
+            f"Cannot read {display_name(location)}: malformed DICOM header ({error})",
+            f"unreadable header: {type(error).__name__}: {error}",
+        ) from error
+    if problem:
+        raise DicomReadError(
+            f"Cannot read {display_name(location)}: the DICOM header is truncated ({problem})",
+            f"truncated header: {problem}",
+        )
+    return ds, has_pixels
+
+
+def read_header(location: str) -> Dataset:
+    """Parse the header of the DICOM file at ``location`` up to (not including) its pixels.
+
+    Raises DicomReadError (short reason in ``details``) when it is not DICOM or unreadable.
+    """
+    try:
+        with open_binary(location) as handle:
+            return _parse(handle, location)[0]
+    except OSError as error:
+        raise DicomReadError(
+            f"Cannot open {display_name(location)}: {error.strerror or error}",
+            f"cannot open: {error.strerror or error}",
+        ) from error
+
+
+# ------------------------------------------------------------------- tolerant values
+
+
+def _get(ds: Dataset | None, keyword: str) -> Any:
+    """The value of ``keyword`` in ``ds`` or None; never raises on malformed elements."""
+    if ds is None:
+        return None
+    try:
+        element = ds.get(keyword)
+    except Exception:  # a raw element that cannot be converted
+        return None
+    if element is None:
+        return None
+    return element
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        return [value]
+    return list(value)
+
+
+def _text(ds: Dataset | None, keyword: str) -> str:
+    """A text value as a stripped string ('' when absent)."""
+    value = _get(ds, keyword)
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1", errors="replace")
+    if not isinstance(value, str) and isinstance(value, Sequence):
+        value = "\\".join(str(item) for item in value)
+    return str(value).strip().replace("\x00", "")
+
+
+class _Reader:
+    """Reads numbers tolerantly and records what was malformed, once per attribute."""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def _bad(self, keyword: str, value: Any) -> None:
+        text = str(value)
+        if len(text) > 40:
+            text = text[:37] + "..."
+        message = f"malformed {keyword} {text!r} treated as missing"
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def numbers(
+        self,
+        ds: Dataset | None,
+        keyword: str,
+        count: int | None = None,
+        convert: Callable[[Any], float] = float,
+    ) -> list[float] | None:
+        """All values of a numeric attribute (``count`` required when given), or None."""
+        value = _get(ds, keyword)
+        if value is None:
+            return None
+        items = _as_list(value)
+        if not items or (len(items) == 1 and str(items[0]).strip() == ""):
+            return None
+        try:
+            numbers = [convert(item) for item in items]
+        except (TypeError, ValueError, OverflowError):
+            self._bad(keyword, value)
+            return None
+        if any(number != number or abs(number) == float("inf") for number in numbers):
+            self._bad(keyword, value)
+            return None
+        if count is not None and len(numbers) != count:
+            self._bad(keyword, value)
+            return None
+        return numbers
+
+    def number(self, ds: Dataset | None, keyword: str) -> float | None:
+        """The first value of a numeric attribute, or None."""
+        values = self.numbers(ds, keyword)
+        return values[0] if values else None
+
+    def integer(self, ds: Dataset | None, keyword: str) -> int | None:
+        """The first value of an integer attribute (IS/US/UL/...), or None."""
+        values = self.numbers(ds, keyword, convert=_to_int)
+        return int(values[0]) if values else None
+
+
+def _to_int(value: Any) -> float:
+    number = float(value)
+    if number != int(number):
+        raise ValueError(value)
+    return int(number)
+
+
+def _image_type(value: Any) -> tuple[str, ...]:
+    return tuple(str(item).strip().upper() for item in _as_list(value) if str(item).strip())
+
+
+def transfer_syntax_of(ds: Dataset) -> str:
+    """The transfer syntax UID of a parsed file; Implicit VR LE when nothing says otherwise."""
+    meta = getattr(ds, "file_meta", None)
+    uid = _text(meta, "TransferSyntaxUID") if meta is not None else ""
+    if uid:
+        return uid
+    encoding = getattr(ds, "original_encoding", (None, None))
+    if encoding == (False, True):
+        return ExplicitVRLittleEndian
+    if encoding == (False, False):
+        return ExplicitVRBigEndian
+    return ImplicitVRLittleEndian
+
+
+def sop_class_of(ds: Dataset) -> str:
+    """The SOP Class UID from the data set, else from the file meta ('' when absent)."""
+    uid = _text(ds, "SOPClassUID")
+    if not uid:
+        meta = getattr(ds, "file_meta", None)
+        uid = _text(meta, "MediaStorageSOPClassUID") if meta is not None else ""
+    return uid
+
+
+def sop_class_name(uid: str) -> str:
+    """A short readable name of a SOP class: 'RT Structure Set', 'Basic Text SR'..."""
+    if not uid:
+        return "unknown object type"
+    name = UID(uid).name
+    if name == uid:
+        return f"SOP class {uid}"
+    for suffix in (" Storage", " IOD"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+# -------------------------------------------------------------------- frames
+
+
+def _first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
+    value = _get(ds, keyword)
+    if value is None:
+        return None
+    try:
+        return value[0] if len(value) else None
+    except (TypeError, IndexError):
+        return None
+
+
+def _group(per_frame: Dataset | None, shared: Dataset | None, keyword: str) -> Dataset | None:
+    """The functional group item ``keyword`` for a frame: per-frame first, then shared."""
+    item = _first_item(per_frame, keyword)
+    return item if item is not None else _first_item(shared, keyword)
+
+
+def _philips_private_item(per_frame: Dataset | None) -> Dataset | None:
+    """Philips' private per-frame item (2005,xx0F) that repeats classic tags, if any."""
+    if per_frame is None:
+        return None
+    try:
+        block = per_frame.private_block(0x2005, PHILIPS_PRIVATE_CREATOR)
+        element = block[PHILIPS_PER_FRAME_ELEMENT]
+        return element.value[0] if element.value else None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _window(reader: _Reader, ds: Dataset | None) -> tuple[float, float] | None:
+    centers = reader.numbers(ds, "WindowCenter")
+    widths = reader.numbers(ds, "WindowWidth")
+    if not centers or not widths or widths[0] <= 0:
+        return None
+    return (centers[0], widths[0])
+
+
+def _orientation(reader: _Reader, ds: Dataset | None) -> tuple[float, ...] | None:
+    values = reader.numbers(ds, "ImageOrientationPatient", 6)
+    if values is None:
+        return None
+    row, col = values[:3], values[3:]
+    if sum(v * v for v in row) < 1e-6 or sum(v * v for v in col) < 1e-6:
+        reader._bad("ImageOrientationPatient", values)
+        return None
+    return tuple(values)
+
+
+def _spacing(reader: _Reader, ds: Dataset | None, keyword: str) -> tuple[float, float] | None:
+    values = reader.numbers(ds, keyword, 2)
+    if values is None:
+        return None
+    if values[0] <= 0 or values[1] <= 0:
+        reader._bad(keyword, values)
+        return None
+    return (values[0], values[1])
+
+
+def _rescale(reader: _Reader, item: Dataset | None) -> tuple[float, float] | None:
+    """(slope, intercept) from ``item`` when it has a usable slope, else None."""
+    slope = reader.number(item, "RescaleSlope")
+    if slope is None:
+        return None
+    if slope == 0:
+        reader._bad("RescaleSlope", slope)
+        return None
+    intercept = reader.number(item, "RescaleIntercept")
+    return (slope, intercept if intercept is not None else 0.0)
+
+
+def _common_fields(reader: _Reader, ds: Dataset, location: str) -> dict[str, Any]:
+    """FrameRef fields that are the same for every frame of a file."""
+    return {
+        "location": location,
+        "sop_instance_uid": _text(ds, "SOPInstanceUID"),
+        "sop_class_uid": sop_class_of(ds),
+        "transfer_syntax_uid": transfer_syntax_of(ds),
+        "rows": reader.integer(ds, "Rows") or 0,
+        "columns": reader.integer(ds, "Columns") or 0,
+        "instance_number": reader.integer(ds, "InstanceNumber"),
+        "acquisition_number": reader.integer(ds, "AcquisitionNumber"),
+        "photometric": _text(ds, "PhotometricInterpretation").upper() or "MONOCHROME2",
+        "samples_per_pixel": reader.integer(ds, "SamplesPerPixel") or 1,
+        "bits_allocated": reader.integer(ds, "BitsAllocated") or 16,
+        "bits_stored": reader.integer(ds, "BitsStored")
+        or reader.integer(ds, "BitsAllocated")
+        or 16,
+        "pixel_representation": reader.integer(ds, "PixelRepresentation") or 0,
+        "gantry_tilt": reader.number(ds, "GantryDetectorTilt"),
+    }
+
+
+def _number_of_frames(reader: _Reader, ds: Dataset) -> int:
+    count = reader.integer(ds, "NumberOfFrames")
+    return count if count is not None and count > 0 else 1
+
+
+def _is_mosaic(image_type: tuple[str, ...]) -> bool:
+    return "MOSAIC" in image_type
+
+
+def _classic_frames(reader: _Reader, ds: Dataset, location: str) -> list[FrameRef]:
+    """Frames of a classic object: one file-level geometry shared by all frames."""
+    common = _common_fields(reader, ds, location)
+    count = _number_of_frames(reader, ds)
+    image_type = _image_type(_get(ds, "ImageType"))
+    position = reader.numbers(ds, "ImagePositionPatient", 3)
+    if _is_mosaic(image_type):
+        position = None  # a mosaic tile grid is not one plane at this position
+    spacing = _spacing(reader, ds, "PixelSpacing") or _spacing(reader, ds, "ImagerPixelSpacing")
+    rescale = _rescale(reader, ds) or (1.0, 0.0)
+    echo = reader.number(ds, "EchoNumbers")
+    shared = {
+        **common,
+        "position": tuple(position) if position else None,
+        "orientation": _orientation(reader, ds),
+        "pixel_spacing": spacing,
+        "rescale_slope": rescale[0],
+        "rescale_intercept": rescale[1],
+        "echo_number": echo,
+        "temporal_position": reader.integer(ds, "TemporalPositionIdentifier"),
+        "image_type": image_type,
+        "window": _window(reader, ds),
+        "number_of_frames": count,
+        "slice_thickness": reader.number(ds, "SliceThickness"),
+    }
+    if count == 1:
+        return [FrameRef(frame_index=None, **shared)]
+    return [FrameRef(frame_index=index, **shared) for index in range(count)]
+
+
+def _dimension_key_indices(ds: Dataset) -> list[int] | None:
+    """Indices into DimensionIndexValues that are not in-stack position; None if unknown."""
+    items = _get(ds, "DimensionIndexSequence")
+    if not items:
+        return None
+    indices = []
+    try:
+        for index, item in enumerate(items):
+            pointer = item.get("DimensionIndexPointer")
+            if pointer is None or Tag(pointer) not in POSITION_DIMENSIONS:
+                indices.append(index)
+    except Exception:  # a malformed dimension description: ignore dimensions
+        return None
+    return indices
+
+
+def _enhanced_frames(
+    reader: _Reader, ds: Dataset, location: str
+) -> tuple[list[FrameRef], list[tuple[int, ...]]]:
+    """Frames of an Enhanced / multi-frame object from its functional groups."""
+    common = _common_fields(reader, ds, location)
+    count = _number_of_frames(reader, ds)
+    shared = _first_item(ds, "SharedFunctionalGroupsSequence")
+    per_frame_items = _as_list(_get(ds, "PerFrameFunctionalGroupsSequence"))
+    top_type = _image_type(_get(ds, "ImageType"))
+    top_rescale = _rescale(reader, ds)
+    top_window = _window(reader, ds)
+    key_indices = _dimension_key_indices(ds)
+    if per_frame_items and len(per_frame_items) != count:
+        reader.warnings.append(
+            f"{len(per_frame_items)} per-frame groups for {count} frames; using the smaller number"
+        )
+        count = min(count, len(per_frame_items))
+    frames, keys = [], []
+    for index in range(count):
+        item = per_frame_items[index] if per_frame_items else None
+        position = reader.numbers(
+            _group(item, shared, "PlanePositionSequence"), "ImagePositionPatient", 3
+        )
+        measures = _group(item, shared, "PixelMeasuresSequence")
+        content = _group(item, shared, "FrameContentSequence")
+        frame_type: tuple[str, ...] = ()
+        for keyword in FRAME_TYPE_SEQUENCES:
+            frame_type = _image_type(_get(_group(item, shared, keyword), "FrameType"))
+            if frame_type:
+                break
+        rescale = (
+            _rescale(reader, _group(item, shared, "PixelValueTransformationSequence"))
+            or _rescale(reader, _philips_private_item(item))
+            or top_rescale
+            or (1.0, 0.0)
+        )
+        echo_item = _group(item, shared, "MREchoSequence")
+        echo = (
+            reader.number(echo_item, "EffectiveEchoTime")
+            if echo_item is not None
+            else reader.number(ds, "EchoNumbers")
+        )
+        stack_text = _text(content, "StackID")
+        dimension_values = reader.numbers(content, "DimensionIndexValues", convert=_to_int)
+        if key_indices is None or dimension_values is None:
+            key: tuple[int, ...] = ()
+        else:
+            key = tuple(int(dimension_values[i]) for i in key_indices if i < len(dimension_values))
+        image_type = frame_type or top_type
+        frames.append(
+            FrameRef(
+                frame_index=index,
+                position=None if _is_mosaic(image_type) or not position else tuple(position),
+                orientation=_orientation(reader, _group(item, shared, "PlaneOrientationSequence")),
+                pixel_spacing=_spacing(reader, measures, "PixelSpacing"),
+                rescale_slope=rescale[0],
+                rescale_intercept=rescale[1],
+                echo_number=echo,
+                temporal_position=reader.integer(content, "TemporalPositionIndex"),
+                stack_id=stack_text or None,
+                image_type=image_type,
+                window=_window(reader, _group(item, shared, "FrameVOILUTSequence")) or top_window,
+                number_of_frames=count,
+                slice_thickness=reader.number(measures, "SliceThickness"),
+                **common,
+            )
+        )
+        keys.append(key)
+    return frames, keys
+
+
+def _has_functional_groups(ds: Dataset) -> bool:
+    return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+
+
+def _frames_and_keys(
+    reader: _Reader, ds: Dataset, location: str
+) -> tuple[list[FrameRef], list[tuple[int, ...]]]:
+    if _has_functional_groups(ds):
+        return _enhanced_frames(reader, ds, location)
+    frames = _classic_frames(reader, ds, location)
+    return frames, [() for _ in frames]
+
+
+def frames_from_dataset(ds: Dataset, location: str) -> list[FrameRef]:
+    """One FrameRef per 2D frame of a parsed header (classic or Enhanced multi-frame)."""
+    return _frames_and_keys(_Reader(), ds, location)[0]
+
+
+# ------------------------------------------------------------------- file level
+
+
+def header_from_dataset(ds: Dataset, location: str, has_pixel_data: bool) -> FileHeader:
+    """Per-file facts and frames of a parsed header; sets ``skip_reason`` for non-images."""
+    reader = _Reader()
+    sop_class = sop_class_of(ds)
+    header = FileHeader(
+        location=location,
+        sop_class_uid=sop_class,
+        patient_id=_text(ds, "PatientID"),
+        patient_name=_text(ds, "PatientName").replace("^", " ").strip(),
+        study_uid=_text(ds, "StudyInstanceUID"),
+        study_date=_text(ds, "StudyDate"),
+        study_description=_text(ds, "StudyDescription"),
+        series_uid=_text(ds, "SeriesInstanceUID"),
+        series_number=_text(ds, "SeriesNumber"),
+        series_description=_text(ds, "SeriesDescription") or _text(ds, "ProtocolName"),
+        modality=_text(ds, "Modality").upper(),
+        frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
+    )
+    if sop_class == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
+        header.skip_reason = "DICOMDIR index"
+        return header
+    if not has_pixel_data:
+        header.skip_reason = f"no image data ({sop_class_name(sop_class)})"
+        return header
+    frames, keys = _frames_and_keys(reader, ds, location)
+    if not frames or frames[0].rows <= 0 or frames[0].columns <= 0:
+        header.skip_reason = "image size (Rows/Columns) missing or unreadable"
+        return header
+    header.frames = frames
+    header.frame_keys = keys
+    header.mosaic = any(_is_mosaic(frame.image_type) for frame in frames)
+    header.warnings = reader.warnings
+    return header
+
+
+def read_file_header(location: str) -> FileHeader:
+    """Read one file's header into a FileHeader; raises DicomReadError when unreadable."""
+    try:
+        with open_binary(location) as handle:
+            ds, has_pixels = _parse(handle, location)
+    except OSError as error:
+        raise DicomReadError(
+            f"Cannot open {display_name(location)}: {error.strerror or error}",
+            f"cannot open: {error.strerror or error}",
+        ) from error
+    try:
+        return header_from_dataset(ds, location, has_pixels)
+    except Exception as error:  # a header so odd that our tolerant reading still failed
+        raise DicomReadError(
+            f"Cannot interpret the header of {display_name(location)}: {error}",
+            f"unreadable header: {type(error).__name__}: {error}",
+        ) from error
