@@ -1,0 +1,255 @@
+"""Write meshes to STL (binary/ASCII), OBJ, PLY and 3MF in millimetres, atomically.
+
+Coordinates are patient LPS by default or RAS on request; the file names the system
+where the format allows it: the STL header/solid name carries ``SPACE=LPS`` as 3D
+Slicer writes it, OBJ and PLY carry comments, 3MF declares ``unit="millimeter"`` and
+metadata.  Every writer fills a temporary file in the destination folder and moves it
+into place with ``os.replace``, so a failure never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from workstation import __version__
+from workstation.core.errors import ExportError
+from workstation.core.geometry import lps_to_ras_points
+from workstation.core.mesh import Mesh
+
+#: File extensions export_mesh understands (format chosen by extension).
+SUPPORTED_EXTENSIONS = (".stl", ".obj", ".ply", ".3mf")
+
+COORDINATE_SYSTEMS = ("lps", "ras")
+
+_SPACE_PATTERN = re.compile(rb"SPACE\s*=\s*(LPS|RAS)", re.IGNORECASE)
+
+
+def _face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    a, b, c = (vertices[faces[:, i]] for i in range(3))
+    normals = np.cross(b - a, c - a)
+    lengths = np.linalg.norm(normals, axis=1, keepdims=True)
+    return np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0)
+
+
+def _header_text(mesh: Mesh, space: str) -> str:
+    return f"SPACE={space} UNITS=mm {mesh.name}"
+
+
+def _write_stl_binary(handle: BinaryIO, mesh: Mesh, vertices: np.ndarray, space: str) -> None:
+    header = _header_text(mesh, space).encode("ascii", "replace")[:80].ljust(80, b" ")
+    record = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attribute", "<u2")])
+    data = np.zeros(len(mesh.faces), dtype=record)
+    data["normal"] = _face_normals(vertices, mesh.faces)
+    data["corners"] = vertices[mesh.faces]
+    handle.write(header)
+    handle.write(np.uint32(len(mesh.faces)).tobytes())
+    handle.write(data.tobytes())
+
+
+def _write_stl_ascii(handle: BinaryIO, mesh: Mesh, vertices: np.ndarray, space: str) -> None:
+    name = re.sub(r"\s+", "_", mesh.name or "model")
+    normals = _face_normals(vertices, mesh.faces)
+    corners = vertices[mesh.faces]
+    table = np.concatenate([normals, corners.reshape(-1, 9)], axis=1)
+    facet = (
+        "facet normal {:.7e} {:.7e} {:.7e}\n outer loop\n"
+        "  vertex {:.9e} {:.9e} {:.9e}\n  vertex {:.9e} {:.9e} {:.9e}\n"
+        "  vertex {:.9e} {:.9e} {:.9e}\n endloop\nendfacet\n"
+    )
+    text = io.StringIO()
+    text.write(f"solid {name} SPACE={space} UNITS=mm\n")
+    for row in table.tolist():
+        text.write(facet.format(*row))
+    text.write(f"endsolid {name}\n")
+    handle.write(text.getvalue().encode("ascii", "replace"))
+
+
+def _write_obj(handle: BinaryIO, mesh: Mesh, vertices: np.ndarray, space: str) -> None:
+    buffer = io.BytesIO()
+    buffer.write(
+        f"# {mesh.name}\n# written by surgical planning workstation {__version__}\n"
+        f"# SPACE={space} UNITS=mm (coordinates are patient {space} millimetres)\n".encode()
+    )
+    np.savetxt(buffer, vertices, fmt="v %.9g %.9g %.9g")
+    np.savetxt(buffer, mesh.faces + 1, fmt="f %d %d %d")
+    handle.write(buffer.getvalue())
+
+
+def _write_ply(handle: BinaryIO, mesh: Mesh, vertices: np.ndarray, space: str) -> None:
+    header = (
+        "ply\nformat binary_little_endian 1.0\n"
+        f"comment SPACE={space} UNITS=mm (patient {space} millimetres)\n"
+        f"comment written by surgical planning workstation {__version__}\n"
+        f"element vertex {len(vertices)}\n"
+        "property double x\nproperty double y\nproperty double z\n"
+        f"element face {len(mesh.faces)}\n"
+        "property list uchar int vertex_indices\nend_header\n"
+    )
+    face_record = np.dtype([("count", "u1"), ("indices", "<i4", (3,))])
+    faces = np.empty(len(mesh.faces), dtype=face_record)
+    faces["count"] = 3
+    faces["indices"] = mesh.faces
+    handle.write(header.encode("ascii"))
+    handle.write(np.ascontiguousarray(vertices, dtype="<f8").tobytes())
+    handle.write(faces.tobytes())
+
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="model" '
+    'ContentType="application/vnd.ms-package.3dmanufacturing-3dmodel+xml"/></Types>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Target="/3D/3dmodel.model" Id="rel0" '
+    'Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/></Relationships>'
+)
+
+
+def _xml_escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
+
+
+def _write_3mf(handle: BinaryIO, mesh: Mesh, vertices: np.ndarray, space: str) -> None:
+    name = _xml_escape(mesh.name or "model")
+    parts = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<model unit="millimeter" xml:lang="en-US" '
+        'xmlns="http://schemas.microsoft.com/3dmanufacturing/core/2015/02">\n'
+        f'<metadata name="Title">{name}</metadata>\n'
+        f'<metadata name="Application">surgical planning workstation {__version__}</metadata>\n'
+        f'<metadata name="Description">SPACE={space}: coordinates are patient {space} '
+        "millimetres</metadata>\n"
+        f'<resources>\n<object id="1" type="model" name="{name}">\n<mesh>\n<vertices>\n'
+    ]
+    vertex_lines = io.StringIO()
+    np.savetxt(vertex_lines, vertices, fmt='<vertex x="%.9g" y="%.9g" z="%.9g"/>')
+    triangle_lines = io.StringIO()
+    np.savetxt(triangle_lines, mesh.faces, fmt='<triangle v1="%d" v2="%d" v3="%d"/>')
+    parts.append(vertex_lines.getvalue())
+    parts.append("</vertices>\n<triangles>\n")
+    parts.append(triangle_lines.getvalue())
+    parts.append(
+        '</triangles>\n</mesh>\n</object>\n</resources>\n<build><item objectid="1"/></build>\n'
+        "</model>\n"
+    )
+    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _RELS)
+        zf.writestr("3D/3dmodel.model", "".join(parts))
+
+
+Writer = Callable[[BinaryIO, Mesh, np.ndarray, str], None]
+
+
+def _writer_for(path: Path, binary: bool) -> Writer:
+    suffix = path.suffix.lower()
+    if suffix == ".stl":
+        return _write_stl_binary if binary else _write_stl_ascii
+    writers: dict[str, Writer] = {".obj": _write_obj, ".ply": _write_ply, ".3mf": _write_3mf}
+    if suffix not in writers:
+        supported = ", ".join(SUPPORTED_EXTENSIONS)
+        raise ExportError(
+            f"Cannot write '{path.name}': unknown mesh format '{suffix or '(none)'}'; "
+            f"use one of {supported}."
+        )
+    return writers[suffix]
+
+
+def check_output_path(path: str | os.PathLike[str]) -> Path:
+    """Validate an output path (known extension, existing writable folder) before any work."""
+    target = Path(path).expanduser()
+    _writer_for(target, True)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(f"Cannot write {target}: the folder {folder} does not exist.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(f"Cannot write {target}: no permission to write in {folder}.")
+    if target.is_dir():
+        raise ExportError(f"Cannot write {target}: it is a folder.")
+    return target
+
+
+def export_mesh(
+    mesh: Mesh, path: str | os.PathLike[str], coords: str = "lps", binary: bool = True
+) -> Path:
+    """Write ``mesh`` to ``path`` (format by extension) in mm, LPS or RAS; returns the path."""
+    target = check_output_path(path)
+    writer = _writer_for(target, binary)
+    space = coords.lower()
+    if space not in COORDINATE_SYSTEMS:
+        raise ExportError(f"Unknown coordinate system '{coords}'; use lps or ras.")
+    if mesh.n_faces == 0:
+        raise ExportError(f"Cannot write {target}: the model has no triangles.")
+    vertices = lps_to_ras_points(mesh.vertices) if space == "ras" else mesh.vertices
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".part", dir=target.parent
+        )
+    except OSError as error:
+        raise ExportError(f"Could not write {target}: {error.strerror or error}.") from error
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            writer(handle, mesh, vertices, space.upper())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise ExportError(f"Could not write {target}: {error.strerror or error}.") from error
+        raise
+    return target
+
+
+def file_coordinate_system(path: str | os.PathLike[str]) -> str:
+    """The coordinate system a mesh file declares ("lps" or "ras"); "lps" when it says none."""
+    source = Path(path)
+    try:
+        if source.suffix.lower() == ".3mf":
+            with zipfile.ZipFile(source) as zf:
+                head = zf.read("3D/3dmodel.model")[:4096]
+        else:
+            with open(source, "rb") as handle:
+                head = handle.read(4096)
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return "lps"
+    match = _SPACE_PATTERN.search(head)
+    return match.group(1).decode().lower() if match else "lps"
+
+
+def read_mesh(path: str | os.PathLike[str]) -> Mesh:
+    """Read an STL/OBJ/PLY/3MF file as a Mesh in LPS mm (converting files that declare RAS)."""
+    import trimesh
+
+    source = Path(path)
+    if not source.is_file():
+        raise ExportError(f"No such mesh file: {source}")
+    if source.suffix.lower() not in SUPPORTED_EXTENSIONS:
+        raise ExportError(
+            f"Cannot read '{source.name}': use one of {', '.join(SUPPORTED_EXTENSIONS)}."
+        )
+    try:
+        loaded = trimesh.load(source, force="mesh", process=True)
+    except Exception as error:
+        raise ExportError(f"Could not read the mesh file {source}: {error}") from error
+    vertices = np.asarray(loaded.vertices, dtype=np.float64)
+    if file_coordinate_system(source) == "ras":
+        vertices = lps_to_ras_points(vertices)
+    return Mesh(vertices, np.asarray(loaded.faces, dtype=np.int64), name=source.stem)

@@ -1,0 +1,25 @@
+"""Threshold segmentation: voxels whose intensity lies in [lower, upper]."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workstation.core.volume import LabelMap, Volume
+
+
+def threshold_mask(array: np.ndarray, lower: float, upper: float | None = None) -> np.ndarray:
+    """Boolean mask of ``lower <= array <= upper`` (no upper bound when ``upper`` is None)."""
+    mask = np.greater_equal(array, lower)
+    if upper is not None:
+        mask &= np.less_equal(array, upper)
+    return mask
+
+
+def threshold(
+    volume: Volume, lower: float, upper: float | None = None, name: str = "Threshold"
+) -> LabelMap:
+    """Label map of the voxels with ``lower <= value <= upper`` on ``volume``'s grid."""
+    if upper is not None and upper < lower:
+        lower, upper = upper, lower
+    mask = threshold_mask(volume.array, lower, upper)
+    return LabelMap(mask.view(np.uint8), volume.affine.copy(), name=name)
