@@ -84,3 +84,19 @@ def test_cancel_token_and_sub_progress() -> None:
     report(0.5, "half")
     report(2.0, "over")
     assert seen == [(0.75, "half"), (1.0, "over")]
+
+
+def test_volume_and_area_are_the_same_when_summed_in_chunks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workstation.core import mesh as mesh_module
+
+    rng = np.random.default_rng(3)
+    vertices = rng.normal(size=(50, 3))
+    faces = rng.integers(0, 50, size=(101, 3))
+    whole = Mesh(vertices, faces)
+    expected_volume, expected_area = whole.signed_volume(), whole.area()
+    monkeypatch.setattr(mesh_module, "TRIANGLES_PER_CHUNK", 7)
+    assert whole.signed_volume() == pytest.approx(expected_volume, rel=1e-12)
+    assert whole.area() == pytest.approx(expected_area, rel=1e-12)
+    assert Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int)).signed_volume() == 0.0

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from workstation import __version__
 from workstation.core.errors import Cancelled, WorkstationError
+from workstation.core.runtime import disable_numpy_hugepages
 
 #: Subcommand modules; each has ``register(subparsers)`` that sets ``func(args) -> int``.
 COMMAND_MODULES = (
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
+    disable_numpy_hugepages()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
