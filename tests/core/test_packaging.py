@@ -8,18 +8,23 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_every_subpackage_is_listed_in_pyproject() -> None:
-    listed = set(
-        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    )
+def test_every_subpackage_and_resource_folder_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(config["packages"])
     on_disk = {
         ".".join(init.parent.relative_to(REPO).parts)
         for init in (REPO / "workstation").rglob("__init__.py")
     }
+    on_disk |= {
+        ".".join(("workstation", *folder.relative_to(REPO).parts))
+        for folder in [REPO / "resources", *(REPO / "resources").rglob("*")]
+        if folder.is_dir() and "__pycache__" not in folder.parts
+    }
     missing = on_disk - listed
-    assert not missing, (
-        f"add these packages to pyproject.toml [tool.setuptools] packages: {missing}"
-    )
+    assert not missing, f"list these in pyproject.toml [tool.setuptools] packages: {missing}"
+    for package in on_disk - {"workstation.resources"}:
+        if package.startswith("workstation.resources."):
+            assert package in config["package-data"], f"no package-data patterns for {package}"
 
 
 def test_sample_study_is_bundled_with_attribution() -> None:
