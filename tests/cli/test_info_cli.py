@@ -151,3 +151,106 @@ def test_real_small_head(capsys):
     assert record["orientation"] == "axial"
     # The lowest ImagePositionPatient z in these files is 0.0 (CTHead1.dcm).
     np.testing.assert_allclose(record["affine"][2], [0, 0, 1.5, 0.0], atol=1e-6)
+
+
+def test_text_says_which_stack_was_chosen(series, capsys):
+    folder, _ = series
+    write_series(folder / "single", hu_volume((1, 8, 9)), series_number=2)
+    assert main(["info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("Chosen automatically: ")]
+    assert "most likely 3D volume of 2 stacks (5 images" in line
+    assert "also found 1 single image" in line
+    assert out.splitlines()[0] == "Stack:        CT 1: Sagittal test (9x8x5)"
+
+
+def test_tilted_grid_reports_plane_distance_and_slice_step(tmp_path, capsys):
+    angle = np.radians(20.0)
+    row, col = (1.0, 0.0, 0.0), (0.0, np.cos(angle), -np.sin(angle))
+    write_series(
+        tmp_path,
+        hu_volume(),
+        row_cosine=row,
+        col_cosine=col,
+        positions=[(0.0, 0.0, 3.0 * k) for k in range(5)],  # table moves along z
+    )
+    record = run_json(capsys, str(tmp_path))
+    normal = normal_of(row, col)
+    assert record["spacing_mm"][2] == pytest.approx(3.0 * abs(normal[2]), abs=1e-6)
+    assert record["slice_step_mm"] == pytest.approx(3.0, abs=1e-6)
+    assert record["shear_degrees"] == pytest.approx(20.0, abs=1e-3)
+    assert main(["info", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    distance = f"{3.0 * abs(normal[2]):.4f}"
+    assert f"x {distance} mm (columns x rows x distance between slice planes)" in out
+    assert "Slice step:   3.0000 mm along the stack axis, 20.0° from the plane normal" in out
+
+
+BAD_INPUTS = {
+    "missing": (2, "No such file or folder"),
+    "empty": (3, "there are no files in it"),
+    "junk": (3, "No DICOM images found"),
+    "single": (4, "No 3D image stack"),
+    "unknown-series": (5, "Series 9.9.9 is not in"),
+    "vanished-file": (3, "since the scan"),
+}
+
+
+def _bad_input(kind: str, tmp_path: Path, name: str = "") -> list[str]:
+    """Arguments of ``workstation info`` for one kind of bad input (in folder ``name``)."""
+    folder = tmp_path / (name or kind)
+    folder.mkdir()
+    if kind == "missing":
+        return [str(tmp_path / "absent")]
+    if kind == "junk":
+        (folder / "notes.txt").write_text("hello")
+        (folder / "zero").write_bytes(b"")
+    if kind == "single":
+        write_series(folder, hu_volume((1, 4, 4)))
+    if kind == "unknown-series":
+        write_series(folder, hu_volume((3, 4, 4)))
+        return [str(folder), "--series", "9.9.9"]
+    return [str(folder)]
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_an_exit_code(kind, tmp_path, capsys, monkeypatch):
+    code, text = BAD_INPUTS[kind]
+    args = _bad_input(kind, tmp_path)
+    if kind == "vanished-file":
+        paths = write_series(tmp_path / kind, hu_volume((3, 4, 4)))
+        import workstation.services.loading as loading
+
+        real = loading.scan_path
+
+        def scan_then_delete(*scan_args, **scan_kwargs):
+            scan = real(*scan_args, **scan_kwargs)
+            paths[1].unlink()  # gone between scan and load
+            return scan
+
+        monkeypatch.setattr(loading, "scan_path", scan_then_delete)
+    assert main(["info", *args]) == code
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith("workstation: error: ") and text in line
+
+
+def test_bad_inputs_in_a_subprocess_never_show_a_traceback(tmp_path):
+    for kind in ("missing", "empty", "junk", "single", "unknown-series"):
+        code, text = BAD_INPUTS[kind]
+        for command in ("info", "scan"):
+            if command == "scan" and kind in ("single", "unknown-series"):
+                continue  # scanning these succeeds
+            args = _bad_input(kind, tmp_path, f"{kind}-{command}")
+            result = subprocess.run(
+                [sys.executable, "-m", "workstation", command, *args],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                timeout=120,
+            )
+            assert result.returncode == code, (command, kind, result.stderr)
+            assert "Traceback" not in result.stderr
+            [line] = result.stderr.splitlines()
+            assert text in line, (command, kind, line)

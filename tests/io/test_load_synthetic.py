@@ -8,15 +8,18 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.uid import RLELossless
 
 from tests.support.dicom_factory import (
     expected_affine,
     normal_of,
     positions_along,
+    rewrite_transfer_syntax,
+    rotation,
     write_enhanced_ct,
     write_series,
 )
-from workstation.core.errors import Cancelled, NotAVolumeError
+from workstation.core.errors import Cancelled, DicomReadError, NotAVolumeError
 from workstation.core.geometry import index_to_lps
 from workstation.core.progress import CancelToken
 from workstation.core.volume import Volume
@@ -28,16 +31,6 @@ from workstation.services.loading import load_volume
 SHAPE = (6, 10, 12)  # slices, rows, columns
 MARKER = (4, 3, 7)  # slice, row, column of the bright voxel, in written (spatial) order
 MARKER_HU = 3000
-
-
-def rotation(axis: str, degrees: float) -> np.ndarray:
-    """Right-handed rotation matrix about x, y or z."""
-    a = np.radians(degrees)
-    c, s = np.cos(a), np.sin(a)
-    return {
-        "x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
-        "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
-    }[axis]
 
 
 OBLIQUE = rotation("x", 20) @ rotation("y", 20)
@@ -401,3 +394,68 @@ def test_series_inside_a_zip_loads_identically(tmp_path):
         atol=1e-6,
     )
     assert loaded.chosen_automatically and loaded.reason == "it is the only image stack"
+
+
+def _scan_single(folder: Path) -> Stack:
+    from workstation.io.dicom.scan import scan_path
+
+    [stack] = scan_path(folder, workers=1).stacks
+    return stack
+
+
+@pytest.mark.parametrize("change", ["deleted", "replaced-by-folder", "emptied"])
+def test_file_changed_after_scan_is_a_clear_error(tmp_path, change):
+    paths = write_series(tmp_path, hu_array())
+    stack = _scan_single(tmp_path)
+    victim = paths[3]
+    victim.unlink()
+    if change == "replaced-by-folder":
+        victim.mkdir()
+    elif change == "emptied":
+        victim.write_bytes(b"")
+    with pytest.raises(DicomReadError) as caught:
+        load_stack(stack)
+    message = str(caught.value)
+    assert victim.name in message and "\n" not in message
+    if change != "emptied":
+        assert str(victim) in message and "since the scan" in message
+
+
+def test_compressed_file_deleted_after_scan_is_a_clear_error(tmp_path):
+    sources = write_series(tmp_path / "raw", hu_array())
+    (tmp_path / "rle").mkdir()
+    for index, path in enumerate(sources):
+        rewrite_transfer_syntax(path, tmp_path / "rle" / f"R{index}", RLELossless)
+    stack = _scan_single(tmp_path / "rle")
+    (tmp_path / "rle" / "R2").unlink()
+    with pytest.raises(DicomReadError, match=r"Cannot read .*R2: No such file .*since the scan"):
+        load_stack(stack)
+
+
+def test_zip_member_or_archive_gone_after_scan_is_a_clear_error(tmp_path):
+    paths = write_series(tmp_path / "series", hu_array())
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for path in paths:
+            handle.write(path, f"DICOM/{path.name}")
+    stack = _scan_single(archive)
+    with zipfile.ZipFile(archive, "w") as handle:  # rewritten without the last file
+        for path in paths[:-1]:
+            handle.write(path, f"DICOM/{path.name}")
+    with pytest.raises(DicomReadError, match=rf"no member DICOM/{paths[-1].name} in the archive"):
+        load_stack(stack)
+    archive.unlink()
+    with pytest.raises(DicomReadError, match="No such file or directory"):
+        load_stack(stack)
+
+
+def test_monochrome1_ct_keeps_its_hounsfield_units(tmp_path):
+    """HU are physical values: MONOCHROME1 only changes how they are displayed."""
+    hu = hu_array()
+    paths = write_series(tmp_path, (hu + 1024).astype(np.uint16), rescale_intercept=-1024.0)
+    for path in paths:
+        _set(path, PhotometricInterpretation="MONOCHROME1")
+    volume = load_stack(make_stack(paths))
+    np.testing.assert_array_equal(volume.array, hu)
+    assert volume.units == "HU" and MONOCHROME1_WARNING not in volume.warnings
+    assert volume.window == (40.0, 400.0)

@@ -80,18 +80,28 @@ def test_unknown_extension_and_bad_folders(tmp_path, model):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores modes")
-def test_unwritable_folder(tmp_path, model):
+def test_unwritable_output_paths(tmp_path, model):
+    """Runs as root too (CI): root ignores folder modes, but not files or /proc."""
     mesh, _ = model
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        with pytest.raises(ExportError, match="no permission"):
-            export_mesh(mesh, locked / "model.stl")
-    finally:
-        locked.chmod(0o700)
-    assert os.listdir(locked) == []
+    plain = tmp_path / "notes.txt"
+    plain.write_text("a file, not a folder")
+    with pytest.raises(ExportError, match="is a file, not a folder"):
+        export_mesh(mesh, plain / "model.stl")
+    if os.path.isdir("/proc/self"):  # Linux: nobody, not even root, creates files in /proc
+        with pytest.raises(ExportError, match=r"Could not write /proc/model\.stl"):
+            export_mesh(mesh, "/proc/model.stl")
+        assert not os.path.exists("/proc/model.stl")
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+    if hasattr(os, "geteuid") and os.geteuid() != 0:  # a read-only folder stops other users
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            with pytest.raises(ExportError, match="no permission"):
+                export_mesh(mesh, locked / "model.stl")
+        finally:
+            locked.chmod(0o700)
+        assert os.listdir(locked) == []
 
 
 def test_failure_mid_write_leaves_no_partial_file(tmp_path, model, monkeypatch):

@@ -554,3 +554,78 @@ def test_enhanced_dimension_index_separates_volumes(tmp_path: Path) -> None:
         "dimension 2]",
     ]
     assert all(stack.kind == "volume" and not stack.warnings for stack in scan.stacks)
+
+
+def test_binary_junk_and_symlink_loops_are_skipped(tmp_path: Path) -> None:
+    write_series(tmp_path / "series", _volume())
+    rng = np.random.default_rng(1)
+    (tmp_path / "random.bin").write_bytes(rng.integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    (tmp_path / "zero").write_bytes(b"")
+    (tmp_path / "series" / "loop").symlink_to(tmp_path)  # a folder loop: never followed
+    (tmp_path / "self").symlink_to(tmp_path / "self")  # a link to itself
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    scan = scan_path(tmp_path, workers=1)
+    assert [len(stack.frames) for stack in scan.stacks] == [4]
+    reasons = {Path(item.path).name: item.reason for item in scan.skipped}
+    assert reasons["random.bin"] == reasons["zero"] == "not a DICOM file"
+    assert reasons["self"].startswith("cannot open: ") and "symbolic links" in reasons["self"]
+    assert reasons["dangling"] == "cannot open: No such file or directory"
+    assert "loop" not in reasons
+    assert scan.n_files_examined == 4 + 4
+
+
+def test_truly_empty_folder_and_junk_only_file(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DicomReadError, match="there are no files in it"):
+        scan_path(tmp_path / "empty")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DicomReadError, match=r"\(1 files examined, 1 skipped\)") as caught:
+        scan_path(tmp_path / "notes.txt")
+    assert caught.value.details == "Skipped: 1 not a DICOM file"
+
+
+def test_damaged_zip_is_skipped_not_fatal(tmp_path: Path) -> None:
+    paths = write_series(tmp_path / "series", _volume())
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as handle:
+        for path in paths:
+            handle.write(path, path.name)
+    data = good.read_bytes()
+    (tmp_path / "damaged.zip").write_bytes(data[: len(data) // 2] + data[-22:])  # bad offsets
+    (tmp_path / "cut.zip").write_bytes(data[:-30])  # no end-of-archive record
+    scan = scan_path(tmp_path, workers=1)
+    assert sorted(stack.n_files for stack in scan.stacks) == [4, 4]  # good.zip and series/
+    reasons = {Path(item.path).name: item.reason for item in scan.skipped}
+    assert reasons == {"damaged.zip": "not a DICOM file", "cut.zip": "not a DICOM file"}
+
+
+def test_worker_processes_from_a_thread_match_serial(tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from workstation.io.dicom import scan as scan_module
+
+    write_series(tmp_path, _volume((PARALLEL_MIN_FILES + 4, 4, 4)), shuffle=True)
+    (tmp_path / "junk.bin").write_bytes(b"junk" * 10)
+    monkeypatch.setattr(scan_module, "PARALLEL_MIN_FILES_SPAWNED", 0)
+    started = []
+    real = scan_module.start_process_pool
+    monkeypatch.setattr(
+        scan_module, "start_process_pool", lambda n: started.append(real(n)) or started[-1]
+    )
+    serial = scan_path(tmp_path, workers=1)
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.setdefault("scan", scan_path(tmp_path, workers=2))
+    )
+    thread.start()
+    thread.join(timeout=120)
+    assert len(started) == 1 and started[0] is not None  # a pool, not in-process reading
+    assert [s.frames for s in result["scan"].stacks] == [s.frames for s in serial.stacks]
+    assert result["scan"].skipped == serial.skipped
+
+
+def test_fifo_given_as_path_is_reported_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(DicomReadError, match=r"\(1 files examined, 1 skipped\)") as caught:
+        scan_path(tmp_path / "pipe")
+    assert caught.value.details == "Skipped: 1 not a regular file"

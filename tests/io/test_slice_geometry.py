@@ -5,28 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.dicom_factory import expected_affine, normal_of
+from tests.support.dicom_factory import expected_affine, normal_of, rotation
 from workstation.core.errors import NotAVolumeError
 from workstation.io.dicom.model import FrameRef
 from workstation.io.dicom.slice_geometry import (
     SINGLE_IMAGE_WARNING,
     analyse_frames,
     analyse_positions,
+    grid_step,
     tilt_degrees,
 )
 
 AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-
-
-def rotation(axis: str, degrees: float) -> np.ndarray:
-    """Right-handed rotation matrix about x, y or z."""
-    a = np.radians(degrees)
-    c, s = np.cos(a), np.sin(a)
-    return {
-        "x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
-        "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
-        "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]),
-    }[axis]
 
 
 def test_uniform_axial_sorted_by_position_not_input_order():
@@ -190,3 +180,50 @@ def test_frames_single_without_geometry_gets_placeholder_grid():
     assert SINGLE_IMAGE_WARNING in geometry.warnings
     expected = expected_affine((1, 0, 0), (0, 1, 0), (1.0, 1.0), (0, 0, 0), (0, 0, 1.0))
     np.testing.assert_allclose(geometry.affine, expected)
+
+
+def _z_positions(z: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.zeros(z.size), np.zeros(z.size), z])
+
+
+def _ge_like(thin: int, thick: int) -> np.ndarray:
+    """Thin 4 mm slices, a 1.08 mm overlap, then thick 7 mm slices (GE head protocol)."""
+    z = list(4.002 * np.arange(thin))
+    z.append(z[-1] + 1.081)
+    z.extend(z[-1] + 6.999 * np.arange(1, thick))
+    return np.array(z)
+
+
+@pytest.mark.parametrize(("thin", "thick"), [(14, 14), (8, 14)], ids=["ge-real", "thick-majority"])
+def test_uneven_grid_uses_finest_regular_step_and_keeps_thin_slices(thin, thick):
+    z = _ge_like(thin, thick)
+    steps = np.diff(z)
+    assert (thick > thin) == (np.median(steps) > 6)  # the median would be 7 mm for 8 + 14
+    geometry = analyse_positions(_z_positions(z), AXIAL, (1.0, 1.0))
+    extent = z[-1] - z[0]
+    n_out = round(extent / 4.002) + 1
+    assert geometry.n_slices == n_out
+    step = extent / (n_out - 1)
+    assert geometry.warnings == [
+        f"Slice spacing varies between 1.08 and 7.00 mm; resampled to {n_out} slices of "
+        f"{step:.2f} mm"
+    ]
+    # Every real thin slice is (within 0.01 mm) an output slice made almost only of it;
+    # at the 7 mm median it would be blended half-and-half with its neighbours.
+    plan = geometry.resample
+    for index in range(thin):
+        k = round(z[index] / step)
+        assert abs(k * step - z[index]) < 0.01
+        assert dict(plan.sources(k))[index] > 0.99
+
+
+def test_grid_step_rules():
+    # One-off steps do not count; without a regular region the median is used.
+    assert grid_step(np.array([1.0, 2.0, 3.0, 4.0, 5.0])) == pytest.approx(3.0)
+    # The finest step repeated by at least 20 % of the steps wins over the median.
+    assert grid_step(np.array([2.0, 2.0, 2.0, 5.0, 5.0, 5.0, 5.0, 5.0])) == pytest.approx(2.0)
+    assert grid_step(np.array([2.0] + [5.0] * 20)) == pytest.approx(5.0)
+    # A fine region that would more than triple the slice count is passed over.
+    fine_but_huge = np.array([0.5] * 30 + [5.0] * 100)
+    assert grid_step(fine_but_huge) == pytest.approx(5.0)
+    assert grid_step(np.array([2.0] * 30 + [5.0] * 100)) == pytest.approx(2.0)

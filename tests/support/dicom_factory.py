@@ -31,6 +31,17 @@ def normal_of(row_cosine: Vector, col_cosine: Vector) -> np.ndarray:
     return normal / np.linalg.norm(normal)
 
 
+def rotation(axis: str, degrees: float) -> np.ndarray:
+    """Right-handed 3x3 rotation matrix about the x, y or z axis."""
+    a = np.radians(degrees)
+    c, s = np.cos(a), np.sin(a)
+    return {
+        "x": np.array([[1, 0, 0], [0, c, -s], [0, s, c]]),
+        "y": np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]),
+        "z": np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]),
+    }[axis]
+
+
 def positions_along(
     origin: Vector,
     step: Vector | float,

@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 
 from workstation.cli.progress import finish_progress, progress_for
-from workstation.core.geometry import direction_letters
+from workstation.core.geometry import (
+    direction_letters,
+    is_sheared,
+    shear_angle_degrees,
+    slice_normal,
+)
 from workstation.services.loading import LoadedVolume, load_volume
 
 #: Column order of the printed affine: numpy's (slice, row, col) -> (column, row, slice).
@@ -43,6 +48,14 @@ def _floats(values: Any, digits: int = 6) -> list[float]:
     return [round(float(v), digits) for v in values]
 
 
+def plane_distance_mm(affine: np.ndarray) -> float:
+    """Distance between neighbouring slice planes: the slice step along the plane normal.
+
+    For a sheared grid (gantry tilt) the slice step vector is longer than this.
+    """
+    return abs(float(np.asarray(affine)[:3, 0] @ slice_normal(affine)))
+
+
 def info_record(loaded: LoadedVolume) -> dict[str, Any]:
     """Everything ``info`` reports, as a JSON-ready dict."""
     volume, stack = loaded.volume, loaded.stack
@@ -57,7 +70,9 @@ def info_record(loaded: LoadedVolume) -> dict[str, Any]:
         "description": stack.series_description,
         "units": volume.units,
         "dims": list(volume.dims),
-        "spacing_mm": _floats(volume.spacing_xyz),
+        "spacing_mm": _floats([*volume.spacing_xyz[:2], plane_distance_mm(volume.affine)]),
+        "slice_step_mm": round(volume.spacing_xyz[2], 6),
+        "shear_degrees": round(shear_angle_degrees(volume.affine), 4),
         "orientation": volume.orientation,
         "affine": [_floats(row) for row in affine_column_row_slice(volume.affine)],
         "affine_index_order": AFFINE_INDEX_ORDER,
@@ -78,6 +93,16 @@ def _axis_line(name: str, vector: np.ndarray) -> str:
     return f"  {name:<7} ({vector[0]:+.4f}, {vector[1]:+.4f}, {vector[2]:+.4f}) -> {letters}"
 
 
+def _shear_lines(record: dict[str, Any], loaded: LoadedVolume) -> list[str]:
+    """The slice-step line of a sheared grid (gantry tilt); none otherwise."""
+    if not is_sheared(loaded.volume.affine):
+        return []
+    return [
+        f"Slice step:   {record['slice_step_mm']:.4f} mm along the stack axis, "
+        f"{record['shear_degrees']:.1f}° from the plane normal (sheared grid)"
+    ]
+
+
 def format_text(record: dict[str, Any], loaded: LoadedVolume) -> str:
     """Readable multi-line report of an info record."""
     dims = record["dims"]
@@ -90,7 +115,9 @@ def format_text(record: dict[str, Any], loaded: LoadedVolume) -> str:
         f"Patient:      {record['patient_id']}   Modality: {record['modality']}   "
         f"Description: {record['description']}",
         f"Dimensions:   {dims[0]} x {dims[1]} x {dims[2]} (columns x rows x slices)",
-        f"Spacing:      {spacing[0]:.4f} x {spacing[1]:.4f} x {spacing[2]:.4f} mm",
+        f"Spacing:      {spacing[0]:.4f} x {spacing[1]:.4f} x {spacing[2]:.4f} mm "
+        "(columns x rows x distance between slice planes)",
+        *_shear_lines(record, loaded),
         f"Orientation:  {record['orientation']}",
         "Axes (step per index, LPS mm):",
         _axis_line("column", affine[:3, 0]),

@@ -176,6 +176,8 @@ def check_output_path(path: str | os.PathLike[str]) -> Path:
     target = Path(path).expanduser()
     _writer_for(target, True)
     folder = target.parent if str(target.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"Cannot write {target}: {folder} is a file, not a folder.")
     if not folder.is_dir():
         raise ExportError(f"Cannot write {target}: the folder {folder} does not exist.")
     if not os.access(folder, os.W_OK | os.X_OK):

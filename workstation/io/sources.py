@@ -7,6 +7,7 @@ only ever opened for reading.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import zipfile
@@ -56,6 +57,9 @@ def iter_locations(path: str | os.PathLike[str]) -> Iterator[str]:
         else:
             yield str(root)
         return
+    if not root.is_dir():  # a FIFO, socket or device: the scan skips it with its reason
+        yield str(root)
+        return
     for directory, subdirs, files in os.walk(root, followlinks=False):
         subdirs.sort()
         for name in sorted(files):
@@ -69,8 +73,13 @@ def iter_locations(path: str | os.PathLike[str]) -> Iterator[str]:
 
 
 def _zip_members(archive: Path) -> Iterator[str]:
-    with zipfile.ZipFile(archive) as handle:
-        names = sorted(info.filename for info in handle.infolist() if not info.is_dir())
+    """Member locations of a zip; a zip that cannot be listed yields itself (to be skipped)."""
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            names = sorted(info.filename for info in handle.infolist() if not info.is_dir())
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError):
+        yield str(archive)
+        return
     for name in names:
         if Path(name).name.lower() in IGNORED_NAMES or name.startswith("__MACOSX/"):
             continue
@@ -78,11 +87,23 @@ def _zip_members(archive: Path) -> Iterator[str]:
 
 
 def open_binary(location: str) -> BinaryIO:
-    """Open a location for reading bytes (a real file, or a zip member read into memory)."""
+    """Open a location for reading bytes (a real file, or a zip member read into memory).
+
+    Every failure is an OSError, also for a zip member that is missing or damaged.
+    """
     if is_zip_location(location):
         archive, member = split_zip_location(location)
-        with zipfile.ZipFile(archive) as handle:
-            return io.BytesIO(handle.read(member))
+        try:
+            with zipfile.ZipFile(archive) as handle:
+                return io.BytesIO(handle.read(member))
+        except KeyError as error:
+            raise FileNotFoundError(
+                errno.ENOENT, f"no member {member} in the archive", archive
+            ) from error
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as error:
+            raise OSError(errno.EIO, f"damaged zip archive ({error})", archive) from error
+        except (RuntimeError, NotImplementedError) as error:  # encrypted, odd compression
+            raise OSError(errno.EIO, f"cannot extract {member} ({error})", archive) from error
     return open(location, "rb")
 
 

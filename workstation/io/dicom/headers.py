@@ -150,19 +150,24 @@ def _parse(handle: BinaryIO, location: str) -> tuple[Dataset, bool]:
     return ds, has_pixels
 
 
-def read_header(location: str) -> Dataset:
-    """Parse the header of the DICOM file at ``location`` up to (not including) its pixels.
-
-    Raises DicomReadError (short reason in ``details``) when it is not DICOM or unreadable.
-    """
+def _parse_location(location: str) -> tuple[Dataset, bool]:
+    """Open and parse ``location``; an OSError becomes DicomReadError 'cannot open: ...'."""
     try:
         with open_binary(location) as handle:
-            return _parse(handle, location)[0]
+            return _parse(handle, location)
     except OSError as error:
         raise DicomReadError(
             f"Cannot open {display_name(location)}: {error.strerror or error}",
             f"cannot open: {error.strerror or error}",
         ) from error
+
+
+def read_header(location: str) -> Dataset:
+    """Parse the header of the DICOM file at ``location`` up to (not including) its pixels.
+
+    Raises DicomReadError (short reason in ``details``) when it is not DICOM or unreadable.
+    """
+    return _parse_location(location)[0]
 
 
 # ------------------------------------------------------------------- tolerant values
@@ -577,14 +582,7 @@ def header_from_dataset(ds: Dataset, location: str, has_pixel_data: bool) -> Fil
 
 def read_file_header(location: str) -> FileHeader:
     """Read one file's header into a FileHeader; raises DicomReadError when unreadable."""
-    try:
-        with open_binary(location) as handle:
-            ds, has_pixels = _parse(handle, location)
-    except OSError as error:
-        raise DicomReadError(
-            f"Cannot open {display_name(location)}: {error.strerror or error}",
-            f"cannot open: {error.strerror or error}",
-        ) from error
+    ds, has_pixels = _parse_location(location)
     try:
         return header_from_dataset(ds, location, has_pixels)
     except Exception as error:  # a header so odd that our tolerant reading still failed

@@ -2,8 +2,10 @@
 
 The voxels go into ONE preallocated array (int16 when every frame's rescale maps exactly
 into int16, else float32).  Uncompressed frames are read by a few threads straight into
-their slice of that array.  Uneven spacing or missing slices are resampled onto a regular
-grid (see ``slice_geometry``).
+their slice of that array; compressed ones are decoded on every core with worker processes
+(``decode_pool``).  CT keeps its Hounsfield units whatever the photometric interpretation;
+other MONOCHROME1 images are inverted so bright means high.  Uneven spacing or missing
+slices are resampled onto a regular grid (see ``slice_geometry``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pydicom
 from workstation.core.errors import NotAVolumeError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import SourceInfo, Volume
-from workstation.io.dicom import pixels
+from workstation.io.dicom import decode_pool, pixels
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.slice_geometry import ResamplePlan, SliceGeometry, analyse_frames
 from workstation.io.dicom.stacks import geometry_warnings as header_geometry_warnings
@@ -132,12 +134,27 @@ def decode_frames(
     cancel: CancelToken | None,
     workers: int | None = None,
 ) -> _Decoded:
-    """Decode and rescale ``ordered`` frames into one preallocated (n, rows, cols) array."""
+    """Decode and rescale ``ordered`` frames into one preallocated (n, rows, cols) array.
+
+    Uncompressed frames are read by threads straight into the array; compressed frames
+    (whose decoders hold the GIL) are decoded with worker processes when there are
+    enough of them (``decode_pool``).
+    """
     first = ordered[0]
     out = np.empty((len(ordered), first.rows, first.columns), dtype=choose_dtype(ordered))
     decoder = pixels.FrameDecoder()
     overflow: dict[int, np.ndarray] = {}
     padding: dict[int, np.ndarray] = {}
+
+    def store(index: int, stored: np.ndarray, rescale: bool = True) -> None:
+        if padding_applies:
+            mask = _padding_mask(stored, facts)
+            if mask is not None:
+                padding[index] = mask
+        if rescale:
+            promoted = _write_rescaled(stored, ordered[index], out[index])
+            if promoted is not None:
+                overflow[index] = promoted
 
     def load_one(index: int) -> None:
         if cancel is not None:
@@ -151,20 +168,28 @@ def decode_frames(
             and pixels.stored_dtype(frame) == out.dtype
             and decoder.read_native_into(frame, dest)
         )
-        stored = dest if direct else decoder.decode(frame)
-        if padding_applies:
-            mask = _padding_mask(stored, facts)
-            if mask is not None:
-                padding[index] = mask
-        if not direct:
-            promoted = _write_rescaled(stored, frame, dest)
-            if promoted is not None:
-                overflow[index] = promoted
+        store(index, dest if direct else decoder.decode(frame), rescale=not direct)
 
     n = len(ordered)
     for frame in ordered:
         pixels.check_monochrome(frame)
-    pixels.run_per_frame(range(n), load_one, workers, progress, cancel)
+    compressed = [index for index in range(n) if not decoder.uses_fast_path(ordered[index])]
+    processes = decode_pool.pool_processes([ordered[index] for index in compressed], workers)
+    if processes == 0:
+        pixels.run_per_frame(range(n), load_one, workers, progress, cancel)
+    else:
+        skipped = set(compressed)
+        native = [index for index in range(n) if index not in skipped]
+        split = len(native) / n
+        pixels.run_per_frame(native, load_one, workers, sub_progress(progress, 0.0, split), cancel)
+        decode_pool.decode_frames_parallel(
+            [ordered[index] for index in compressed],
+            lambda position, stored: store(compressed[position], stored),
+            processes,
+            decoder,
+            sub_progress(progress, split, 1.0),
+            cancel,
+        )
     if overflow:
         promoted = np.empty(out.shape, dtype=np.float32)
         for index in range(n):

@@ -97,6 +97,12 @@ def _candidate_offset(
     return start
 
 
+def _last_element_positions(size: int, expected: int, header_size: int) -> list[int]:
+    """Where a last element of ``expected`` bytes (or one more, padded to even) starts."""
+    lengths = sorted({expected, expected + (expected & 1)})
+    return [size - length - header_size for length in lengths if size - length - header_size >= 0]
+
+
 def find_pixel_data(handle: BinaryIO, explicit: bool, expected: int) -> int | None:
     """Offset of native Pixel Data of ``expected`` bytes in an open file, or None.
 
@@ -105,10 +111,7 @@ def find_pixel_data(handle: BinaryIO, explicit: bool, expected: int) -> int | No
     """
     size = handle.seek(0, os.SEEK_END)
     header_size = 12 if explicit else 8
-    for length in {expected, expected + (expected & 1)}:
-        position = size - length - header_size
-        if position < 0:
-            continue
+    for position in _last_element_positions(size, expected, header_size):
         handle.seek(position)
         start = _candidate_offset(handle.read(header_size), explicit, expected, position, size)
         if start is not None:
@@ -139,10 +142,7 @@ def _pread_last_element(path: str, explicit: bool, expected: int, view: memoryvi
     descriptor = os.open(path, os.O_RDONLY)
     try:
         size = os.fstat(descriptor).st_size
-        for length in {expected, expected + (expected & 1)}:
-            position = size - length - header_size
-            if position < 0:
-                continue
+        for position in _last_element_positions(size, expected, header_size):
             count = os.preadv(descriptor, [header, view], position)
             start = _candidate_offset(bytes(header), explicit, expected, position, size)
             if count >= header_size + expected and start == position + header_size:
@@ -172,6 +172,14 @@ def _j2k_codestream_signed(pixel_data: bytes) -> bool:
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 240 else text[:237] + "..."
+
+
+def unreadable_error(frame: FrameRef, error: OSError) -> DicomReadError:
+    """The error for an image file that can no longer be opened or read."""
+    return DicomReadError(
+        f"Cannot read {frame.location}: {error.strerror or error} "
+        "(was it moved, deleted or changed since the scan? scan again)"
+    )
 
 
 class FrameDecoder:
@@ -226,9 +234,7 @@ class FrameDecoder:
                 handle.seek(start + index * frame_bytes)
                 count = handle.readinto(view)
         except OSError as error:
-            raise DicomReadError(
-                f"Cannot read {display_name(frame.location)}: {error.strerror or error}"
-            ) from error
+            raise unreadable_error(frame, error) from error
         if count != frame_bytes:
             return False
         _correct_unused_bits(dest, frame)
@@ -280,6 +286,8 @@ class FrameDecoder:
                     array = self._pixel_array(dataset, frame.frame_index)
         except DicomReadError:
             raise
+        except OSError as error:
+            raise unreadable_error(frame, error) from error
         except NotImplementedError as error:
             raise DicomReadError(
                 f"Cannot decode {name}: {transfer_syntax_name(syntax)} ({syntax}) is not supported",

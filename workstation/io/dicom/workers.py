@@ -1,0 +1,87 @@
+"""Worker processes that are safe to start from any thread, including a GUI worker thread.
+
+pydicom header parsing is pure Python and the JPEG 2000 / JPEG-LS decoders of the
+pylibjpeg plugins hold the GIL, so only processes use more than one core.
+
+* From the main thread of a process running no other Python thread and no Qt, workers
+  are forked: they start in milliseconds and never re-import the main module.
+* Otherwise (a GUI worker thread, any multi-threaded program) forking could copy a lock
+  another thread holds, so workers start with "forkserver" (forked from a clean
+  single-threaded server) or "spawn".  Those take about 0.3 s to import numpy and
+  pydicom, and, as with any non-fork start method, each imports the program's main
+  module as ``__mp_main__``: a script that scans or loads from a thread must keep its
+  top-level work under ``if __name__ == "__main__":`` (the ``workstation`` command does).
+
+No pool is started inside a worker process, and a pool that cannot start gives ``None``
+so the caller works in-process instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+#: Start method for worker processes: never "fork" (see the module docstring).
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the platform has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform
+        return max(1, os.cpu_count() or 1)
+
+
+def quiet_worker() -> None:
+    """Worker initializer: pydicom's warnings about tolerated oddities stay silent."""
+    warnings.simplefilter("ignore")
+
+
+def fork_is_safe() -> bool:
+    """True when forking cannot copy a lock held by another thread.
+
+    That needs the main thread of a process with one Python thread and no Qt event
+    machinery (whose native threads Python cannot see).
+    """
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and threading.current_thread() is threading.main_thread()
+        and threading.active_count() == 1
+        and "PySide6.QtCore" not in sys.modules
+    )
+
+
+def start_method() -> str:
+    """The start method to use now: "fork" when safe, else ``START_METHOD``."""
+    return "fork" if fork_is_safe() else START_METHOD
+
+
+def processes_allowed() -> bool:
+    """False inside a worker process: pools never nest."""
+    return multiprocessing.parent_process() is None
+
+
+def start_process_pool(
+    workers: int,
+    initializer: Callable[[], None] | None = quiet_worker,
+    method: str | None = None,
+) -> ProcessPoolExecutor | None:
+    """A pool of ``workers`` processes started with ``method`` (default ``start_method()``).
+
+    Returns None when processes cannot be used.  Processes start lazily at the first
+    ``submit``; callers must also treat an OSError or ``BrokenProcessPool`` from ``submit``
+    or a result as "no pool" and work in-process.
+    """
+    if workers < 1 or not processes_allowed():
+        return None
+    try:
+        context = multiprocessing.get_context(method or start_method())
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer)
+    except (OSError, ValueError, RuntimeError, ImportError):
+        return None
