@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -244,3 +245,28 @@ def test_liver_deflate_reports_the_syntax():
     stack = scan.stacks[0]
     with pytest.raises(DicomReadError, match="Deflated Image Frame Compression"):
         load_stack(stack)
+
+
+def test_routine_brain_parts_load_exactly_and_the_whole_is_refused():
+    scan = scan_path(data_path("pydicom_test_files/dicomdirtests"))
+    lower, upper = (stack for stack in scan.stacks if stack.series_description == "Routine Brain")
+    volume = load_stack(upper)
+    datasets = sorted(
+        (pydicom.dcmread(frame.location) for frame in upper.frames),
+        key=lambda ds: float(ds.ImagePositionPatient[2]),
+    )
+    expected = np.stack(
+        [ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept) for ds in datasets]
+    )
+    assert volume.shape == expected.shape == (3, 16, 16)
+    np.testing.assert_array_equal(volume.array, expected)
+    first = np.array(datasets[0].ImagePositionPatient, dtype=float)
+    np.testing.assert_allclose(volume.affine[:3, 3], first, atol=1e-4)
+    np.testing.assert_allclose(volume.affine[:3, 0], (0.0, 0.0, 1.25), atol=1e-4)
+    assert any(w.startswith("Series split at a gap of 202.5 mm") for w in volume.warnings)
+    assert not any("interpolation" in w for w in volume.warnings)
+    assert load_stack(lower).shape == (1, 16, 16)
+
+    whole = replace(upper, stack_id=upper.series_uid, frames=lower.frames + upper.frames)
+    with pytest.raises(NotAVolumeError, match=r"Gap of 202\.5 mm \(about 161 missing slices\)"):
+        load_stack(whole)

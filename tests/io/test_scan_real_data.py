@@ -164,3 +164,29 @@ def test_sagittal_and_tiny_head_series() -> None:
     [head] = _scan("ct_head_slicer_64px").stacks
     assert stack_geometry(head.frames).spacing == pytest.approx((3.2, 3.2, 1.5), abs=1e-4)
     assert head.warnings == []
+
+
+def test_routine_brain_is_split_at_its_202_mm_gap() -> None:
+    scan = _scan("pydicom_test_files/dicomdirtests")
+    parts = [stack for stack in scan.stacks if stack.series_description == "Routine Brain"]
+    assert [len(stack.frames) for stack in parts] == [1, 3]
+    uid = parts[0].series_uid
+    assert [stack.stack_id for stack in parts] == [f"{uid}.1", f"{uid}.2"]
+    assert [stack.kind for stack in parts] == ["single-slice", "volume"]
+    assert parts[0].label.endswith("[part 1 of 2]") and parts[1].label.endswith("[part 2 of 2]")
+    # The manifest-independent truth: the positions in the files (z -99.48, then 103.02 up).
+    assert [round(frame.position[2], 2) for frame in parts[0].frames] == [-99.48]
+    assert sorted(round(frame.position[2], 2) for frame in parts[1].frames) == [
+        103.02,
+        104.27,
+        105.52,
+    ]
+    message = (
+        "Series split at a gap of 202.5 mm (about 161 missing slices) between slices at "
+        "z=-99.5 and z=103.0 mm; each part loads as its own volume"
+    )
+    for stack in parts:
+        assert message in stack.warnings
+        assert not any(warning.startswith("Missing slices") for warning in stack.warnings)
+    assert scan.find(uid) is parts[1]
+    assert parts[1].confidence > parts[0].confidence

@@ -9,10 +9,14 @@ from tests.support.dicom_factory import expected_affine, normal_of, rotation
 from workstation.core.errors import NotAVolumeError
 from workstation.io.dicom.model import FrameRef
 from workstation.io.dicom.slice_geometry import (
+    MAX_INTERPOLATED_GAP_MM,
+    MAX_INTERPOLATED_MISSING_SLICES,
     SINGLE_IMAGE_WARNING,
     analyse_frames,
     analyse_positions,
     grid_step,
+    large_gaps,
+    split_indices,
     tilt_degrees,
 )
 
@@ -227,3 +231,77 @@ def test_grid_step_rules():
     fine_but_huge = np.array([0.5] * 30 + [5.0] * 100)
     assert grid_step(fine_but_huge) == pytest.approx(5.0)
     assert grid_step(np.array([2.0] * 30 + [5.0] * 100)) == pytest.approx(2.0)
+
+
+def _run_with_gap(step: float, missing: int, before: int = 6, after: int = 6) -> np.ndarray:
+    """Regular positions with ``missing`` slices left out after the first ``before``."""
+    indices = list(range(before)) + [before + missing + i for i in range(after)]
+    return np.array(indices, dtype=float) * step
+
+
+def test_gap_limit_values():
+    # The documented limit: split only above 4 missing slices AND above 10 mm.
+    assert (MAX_INTERPOLATED_MISSING_SLICES, MAX_INTERPOLATED_GAP_MM) == (4, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("step", "missing", "large"),
+    [
+        (1.0, 1, False),  # one dropped file
+        (1.0, 3, False),
+        (1.0, 8, False),  # many thin slices but a 9 mm gap: still fine-grained
+        (1.0, 9, False),  # 10 mm exactly is not above the limit
+        (5.0, 1, False),  # one missing 5 mm slice (10 mm step)
+        (3.0, 4, False),  # 15 mm but only 4 missing slices
+        (2.0, 5, True),  # 12 mm and 5 missing slices
+        (1.0, 20, True),
+        (1.25, 161, True),  # the Routine Brain gap
+    ],
+)
+def test_large_gap_needs_both_many_slices_and_many_mm(step, missing, large):
+    along = _run_with_gap(step, missing)
+    gaps = large_gaps(along)
+    if not large:
+        assert gaps == []
+        return
+    [gap] = gaps
+    assert gap.index == 5
+    assert gap.missing == missing
+    assert gap.before_mm == pytest.approx(5 * step)
+    assert gap.size_mm == pytest.approx((missing + 1) * step)
+    assert gap.expected_mm == pytest.approx(step)
+
+
+def test_large_gaps_with_two_steps_use_the_regular_one():
+    # Three slices: a 1 mm step and a 30 mm step; the mean (15.5 mm) would hide the gap.
+    [gap] = large_gaps(np.array([0.0, 1.0, 31.0]))
+    assert (gap.index, gap.missing, gap.expected_mm) == (1, 29, 1.0)
+    assert large_gaps(np.array([0.0, 30.0])) == []  # two slices: nothing to compare with
+
+
+def test_parts_are_checked_again_with_their_own_spacing():
+    # 20 slices at 5 mm, a 65 mm gap, then 1 mm slices with a 12 mm step among them.
+    # Against the series' 5 mm the 12 mm step is one missing slice; against its own
+    # part's 1 mm it is 11 missing slices over 12 mm, so that part splits again.
+    along = np.concatenate([5.0 * np.arange(20), 160.0 + np.arange(6), 177.0 + np.arange(4)])
+    gaps = large_gaps(along)
+    assert [(gap.index, gap.missing, gap.expected_mm) for gap in gaps] == [
+        (19, 12, 5.0),
+        (25, 11, 1.0),
+    ]
+    parts = split_indices(along.size, gaps)
+    assert [(part.start, part.stop) for part in parts] == [(0, 20), (20, 26), (26, 30)]
+    for part in parts:
+        assert large_gaps(along[part.start : part.stop]) == []
+
+
+def test_uniform_sparse_slices_are_not_gaps():
+    # Slices 20 mm apart everywhere are a coarse volume, not missing slices.
+    assert large_gaps(np.arange(0.0, 200.0, 20.0)) == []
+
+
+def test_analyse_positions_refuses_a_large_gap():
+    z = _run_with_gap(1.0, 20)
+    positions = np.column_stack([np.zeros(z.size), np.zeros(z.size), z])
+    with pytest.raises(NotAVolumeError, match=r"Gap of 21\.0 mm \(about 20 missing slices\)"):
+        analyse_positions(positions, AXIAL, (1.0, 1.0))

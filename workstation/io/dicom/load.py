@@ -4,8 +4,9 @@ The voxels go into ONE preallocated array (int16 when every frame's rescale maps
 into int16, else float32).  Uncompressed frames are read by a few threads straight into
 their slice of that array; compressed ones are decoded on every core with worker processes
 (``decode_pool``).  CT keeps its Hounsfield units whatever the photometric interpretation;
-other MONOCHROME1 images are inverted so bright means high.  Uneven spacing or missing
-slices are resampled onto a regular grid (see ``slice_geometry``).
+other MONOCHROME1 images are inverted so bright means high.  Uneven spacing or a few
+missing slices are resampled onto a regular grid (see ``slice_geometry``); a gap too
+large to interpolate raises NotAVolumeError (the scan splits such a series into parts).
 """
 
 from __future__ import annotations

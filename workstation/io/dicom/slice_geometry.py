@@ -6,12 +6,15 @@ the positions themselves, so gantry tilt becomes a sheared affine; the Gantry De
 Tilt tag is never used.  Uneven spacing or missing slices cannot be one affine: the
 result then carries a resampling plan onto a regular grid that keeps the first and last
 slice exactly, with the step of the finest regularly sampled region (``grid_step``).
+A gap too large to interpolate (``large_gaps``) is refused: the scan splits the stack
+there, and the loader raises NotAVolumeError rather than invent anatomy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -43,6 +46,22 @@ REGULAR_STEP_MIN_SHARE = 0.2
 MAX_RESAMPLE_GROWTH = 3.0
 #: Interpolation weights this close to 0 or 1 copy the real slice unchanged.
 WEIGHT_SNAP = 1e-6
+#: A gap is never filled by interpolation when it has more than
+#: MAX_INTERPOLATED_MISSING_SLICES missing slices AND its two real slices are more than
+#: MAX_INTERPOLATED_GAP_MM apart; the stack is split there instead.
+#: Why these values: a few missing slices are the usual trace of files lost in transfer
+#: or deleted by hand.  With at most 4 missing, the gap is at most 5 slice steps, so no
+#: interpolated slice is more than 2.5 steps from a real one and the volume stays usable
+#: with its warning.  A longer run is no accident but a separate range of the same series
+#: (the "Routine Brain" example: one slice 202.5 mm from the rest, about 161 slices
+#: missing), and filling it would show invented anatomy.  Both conditions must hold:
+#: a thin-slice series (0.5-1 mm) that lost 5-9 slices still has a gap of at most 10 mm,
+#: the size of one missing slice in a routine 5 mm reconstruction, which the loader has
+#: always filled and which stays filled; a thick-slice series with up to 4 missing slices
+#: stays whole, since its own sampling is already that coarse.
+#: Missing slices are counted against the lower median step (``gap_reference_step``).
+MAX_INTERPOLATED_MISSING_SLICES = 4
+MAX_INTERPOLATED_GAP_MM = 10.0
 
 SINGLE_IMAGE_WARNING = "Single image: viewable in 2D, not usable for 3D models"
 
@@ -55,6 +74,22 @@ class Gap:
     size_mm: float
     expected_mm: float
     missing: int
+
+
+@dataclass(frozen=True)
+class LargeGap:
+    """A gap too large to interpolate, between sorted slices ``index`` and ``index + 1``."""
+
+    index: int
+    before_mm: float  # position along the normal of the slice before the gap
+    after_mm: float  # position along the normal of the slice after the gap
+    expected_mm: float  # the reference step the missing slices are counted with
+    missing: int
+
+    @property
+    def size_mm(self) -> float:
+        """Distance between the two real slices around the gap, along the normal."""
+        return self.after_mm - self.before_mm
 
 
 @dataclass(frozen=True)
@@ -226,6 +261,95 @@ def resample_plan(normal_offsets: np.ndarray, n_out: int) -> ResamplePlan:
     return ResamplePlan(lower.astype(np.int64), weight)
 
 
+def gap_reference_step(steps: np.ndarray) -> float:
+    """Lower median of the steps: the slice spacing that missing slices are counted in.
+
+    The lower median (not the mean of the two middle steps) so that with only two steps,
+    a regular one and a gap, the regular one is the reference.
+    """
+    ordered = np.sort(np.asarray(steps, dtype=np.float64))
+    return float(ordered[(ordered.size - 1) // 2])
+
+
+def large_gaps(normal_positions: np.ndarray) -> list[LargeGap]:
+    """Gaps too large to interpolate in sorted, duplicate-free positions along the normal.
+
+    A step is a large gap when it is longer than MAX_INTERPOLATED_GAP_MM and holds more
+    than MAX_INTERPOLATED_MISSING_SLICES missing slices of the reference step.  The parts
+    between large gaps are checked again with their own reference step, so that every
+    part this splits into has no large gap of its own.  A part of two slices has no
+    reference step and is never split.
+    """
+    positions = np.asarray(normal_positions, dtype=np.float64).ravel()
+    found: list[LargeGap] = []
+    pending = [(0, positions.size)]
+    while pending:
+        start, stop = pending.pop()
+        steps = np.diff(positions[start:stop])
+        if steps.size < 2:
+            continue
+        reference = gap_reference_step(steps)
+        if reference <= 0.0:
+            continue
+        missing = np.rint(steps / reference).astype(np.int64) - 1
+        big = np.flatnonzero(
+            (steps > MAX_INTERPOLATED_GAP_MM) & (missing > MAX_INTERPOLATED_MISSING_SLICES)
+        )
+        if big.size == 0:
+            continue
+        bounds = [start]
+        for offset in big:
+            index = start + int(offset)
+            found.append(
+                LargeGap(
+                    index,
+                    float(positions[index]),
+                    float(positions[index + 1]),
+                    reference,
+                    int(missing[offset]),
+                )
+            )
+            bounds.append(index + 1)
+        bounds.append(stop)
+        pending.extend(pairwise(bounds))
+    return sorted(found, key=lambda gap: gap.index)
+
+
+def split_indices(n_slices: int, gaps: Sequence[LargeGap]) -> list[range]:
+    """Ranges of sorted slice indices between the large gaps, in order along the normal."""
+    bounds = [0, *sorted(gap.index + 1 for gap in gaps), n_slices]
+    return [range(low, high) for low, high in pairwise(bounds)]
+
+
+def _missing_text(gap: LargeGap) -> str:
+    return f"about {gap.missing} missing slice{'s' if gap.missing != 1 else ''}"
+
+
+def large_gap_error(gaps: Sequence[LargeGap]) -> NotAVolumeError:
+    """The error for a stack with gaps too large to interpolate (one line, actionable)."""
+    gap = max(gaps, key=lambda item: item.size_mm)
+    more = f" and {len(gaps) - 1} more" if len(gaps) > 1 else ""
+    return NotAVolumeError(
+        f"Gap of {gap.size_mm:.1f} mm ({_missing_text(gap)}) between slices at "
+        f"{gap.before_mm:.1f} and {gap.after_mm:.1f} mm along the normal{more}: too large "
+        f"to fill by interpolation (limit: {MAX_INTERPOLATED_MISSING_SLICES} slices or "
+        f"{MAX_INTERPOLATED_GAP_MM:g} mm); scan the folder again, which splits the series "
+        "there, and load each part as its own volume"
+    )
+
+
+def split_warning(gap: LargeGap, axial: bool = False) -> str:
+    """User message for a series split at one large gap (``axial``: positions are z)."""
+    if axial:
+        where = f"z={gap.before_mm:.1f} and z={gap.after_mm:.1f} mm"
+    else:
+        where = f"{gap.before_mm:.1f} and {gap.after_mm:.1f} mm along the normal"
+    return (
+        f"Series split at a gap of {gap.size_mm:.1f} mm ({_missing_text(gap)}) between "
+        f"slices at {where}; each part loads as its own volume"
+    )
+
+
 def gap_warning(gap: Gap) -> str:
     """User message for one gap."""
     what = "Missing slice" if gap.missing == 1 else f"Missing {gap.missing} slices"
@@ -256,6 +380,9 @@ def analyse_positions(
 
     check_duplicates(along)
     check_collinear(ordered)
+    too_large = large_gaps(along)
+    if too_large:
+        raise large_gap_error(too_large)
     offsets = along - along[0]
     steps = np.diff(along)
     median_step = float(np.median(steps))

@@ -14,6 +14,12 @@ A series is split into stacks that can each become one volume:
 * Remaining duplicates split by count when every position holds the same number of
   images (e.g. two echoes without echo numbers); otherwise they are reported.
 
+* **Large gaps** split: a gap too large to fill by interpolation (``large_gaps`` in
+  ``slice_geometry``: more than MAX_INTERPOLATED_MISSING_SLICES missing slices and more
+  than MAX_INTERPOLATED_GAP_MM) separates the parts of a series, each its own stack
+  labelled "part i of n" in order along the slice normal and numbered in that order where
+  the whole group would have been; the largest part is rated best.
+
 Geometry warnings (tilt, uneven spacing, gaps) come from the positions projected on the
 slice normal; the loader repeats the exact analysis when it builds the volume.
 """
@@ -40,6 +46,9 @@ from workstation.io.dicom.slice_geometry import (
     ORIENTATION_TOLERANCE,
     SINGLE_IMAGE_WARNING,
     TILT_TOLERANCE_DEGREES,
+    large_gaps,
+    split_indices,
+    split_warning,
 )
 from workstation.io.sources import display_name, is_zip_location, split_zip_location
 
@@ -86,6 +95,9 @@ KIND_BASE_CONFIDENCE = {
     "secondary-capture": 0.05,
     "unsupported": 0.02,
 }
+#: A part of a series split at a large gap rates at least this much below the largest
+#: part of the same series, so the largest part is the best volume.
+SPLIT_PART_CONFIDENCE_MARGIN = 0.05
 
 
 @dataclass
@@ -116,10 +128,16 @@ class _Group:
     details: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unsupported: bool = False
+    #: For a part of a group split at large gaps: where that group started, and which part.
+    part_of: tuple[tuple[str, int], int] | None = None
 
     def first_position(self) -> tuple[str, int]:
         """Where the group starts in file order (for stable numbering)."""
         return min((item.frame.location, item.frame.frame_index or 0) for item in self.items)
+
+    def number_key(self) -> tuple[tuple[str, int], int]:
+        """Stack numbering order: file order; the parts of a split group together, in order."""
+        return self.part_of if self.part_of is not None else (self.first_position(), 0)
 
 
 @dataclass(frozen=True)
@@ -543,6 +561,50 @@ def _resolve_duplicates(group: _Group) -> list[_Group]:
     return [group]
 
 
+def _split_large_gaps(group: _Group) -> list[_Group]:
+    """Split a duplicate-free image group where a gap is too large to interpolate."""
+    items = group.items
+    if group.unsupported or len(items) < 3 or not all(_has_geometry(item) for item in items):
+        return [group]
+    normal = _normal_of(items)
+    if normal is None:
+        return [group]
+    projections = _projections(items, normal)
+    order = np.argsort(projections, kind="stable")
+    gaps = large_gaps(projections[order])
+    if not gaps:
+        return [group]
+    axial = float(np.max(np.abs(normal - (0.0, 0.0, 1.0)))) <= ORIENTATION_TOLERANCE
+    messages = [split_warning(gap, axial) for gap in gaps]
+    ranges = split_indices(len(items), gaps)
+    start = group.first_position()
+    return [
+        _Group(
+            [items[int(order[index])] for index in part],
+            group.category,
+            [*group.details, f"part {number} of {len(ranges)}"],
+            [*group.warnings, *messages],
+            group.unsupported,
+            part_of=(start, number),
+        )
+        for number, part in enumerate(ranges, start=1)
+    ]
+
+
+def _rank_split_parts(pairs: Sequence[tuple[_Group, Stack]]) -> None:
+    """Rate every part of a split series below its largest part (the best volume)."""
+    splits: dict[tuple[str, int], list[Stack]] = defaultdict(list)
+    for group, stack in pairs:
+        if group.part_of is not None:
+            splits[group.part_of[0]].append(stack)
+    for parts in splits.values():
+        largest = max(parts, key=lambda stack: (stack.loadable_3d, len(stack.frames)))
+        ceiling = largest.confidence - SPLIT_PART_CONFIDENCE_MARGIN
+        for stack in parts:
+            if stack is not largest:
+                stack.confidence = round(max(min(stack.confidence, ceiling), 0.01), 3)
+
+
 # ---------------------------------------------------------------- stack building
 
 
@@ -734,10 +796,11 @@ def _split_series(items: list[_Item]) -> tuple[list[_Group], list[str]]:
     resolved: list[_Group] = []
     for group in groups:
         if group.category == "image":
-            resolved.extend(_resolve_duplicates(group))
+            for part in _resolve_duplicates(group):
+                resolved.extend(_split_large_gaps(part))
         else:
             resolved.append(group)
-    resolved.sort(key=_Group.first_position)
+    resolved.sort(key=_Group.number_key)
     return resolved, series_warnings
 
 
@@ -758,8 +821,10 @@ def build_stacks(headers: Iterable[FileHeader]) -> list[Stack]:
     for (_, _, series_uid), items in series.items():
         groups, series_warnings = _split_series(items)
         several = len(groups) > 1
+        made = []
         for number, group in enumerate(groups, start=1):
             stack = _make_stack(group, series_uid, series_warnings)
+            made.append((group, stack))
             if several:
                 stack.stack_id = f"{series_uid}.{number}"
             stack.label = _label(stack, group.details, several)
@@ -774,5 +839,6 @@ def build_stacks(headers: Iterable[FileHeader]) -> list[Stack]:
                 number,
             )
             stacks.append((sort_key, stack))
+        _rank_split_parts(made)
     stacks.sort(key=lambda pair: pair[0])
     return [stack for _, stack in stacks]
