@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from tests.gui.conftest import BALL_HU, BIG_BALL, SMALL_BALL, SYNTH_SHAPE
 from tests.support.dicom_factory import expected_affine
@@ -95,7 +96,8 @@ def test_clicking_in_axial_moves_the_other_views(qtbot, main_window, synthetic_c
         {"lps": tuple(small_centre), "value": float(BALL_HU), "units": "HU", "view": "axial"}
     )
     assert "300 HU" in window.cursor_label.text()
-    assert "-20.0" in window.cursor_label.text()
+    # negative L/P/S coordinates read as distances to the right, anterior and inferior
+    assert "R 20.0  A 20.0  I 16.0 mm" in window.cursor_label.text()
 
 
 def test_window_level_presets_and_mouse_drag(qtbot, main_window, synthetic_ct):
@@ -154,8 +156,17 @@ def test_drop_and_recent_studies(qtbot, main_window, synthetic_ct, tmp_path):
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
+    enter = QDragEnterEvent(
+        QPointF(200, 200),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted(), "a dragged folder must be accepted"
     with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
-        window.dropEvent(event)
+        QApplication.sendEvent(window, event)
     qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
     assert window.session.volume.shape == SYNTH_SHAPE
     gone = tmp_path / "gone"
@@ -171,6 +182,32 @@ def test_drop_and_recent_studies(qtbot, main_window, synthetic_ct, tmp_path):
     assert str(gone) not in paths and str(synthetic_ct) not in paths
     window._fill_recent_menu()
     assert [a.text() for a in window.recent_menu.actions()][:10] == paths
+
+
+def test_zip_opens_and_reopens_from_the_recent_menu(qtbot, main_window, synthetic_ct, tmp_path):
+    import zipfile
+
+    window = main_window
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for path in sorted(synthetic_ct.rglob("*")):
+            if path.is_file():
+                bundle.write(path, path.relative_to(synthetic_ct))
+    volume = _open(qtbot, window, archive)
+    assert volume.shape == SYNTH_SHAPE
+    truth = expected_affine((1, 0, 0), (0, 1, 0), (1.0, 1.0), (-32, -32, -30), (0, 0, 2.0))
+    np.testing.assert_allclose(volume.affine, truth, atol=1e-6)
+    assert window.recent.paths()[0] == str(archive)
+    # open something else, then the zip again from File → Recent studies
+    other = _open(qtbot, window, synthetic_ct)
+    assert window.session.source_path == str(synthetic_ct)
+    window._fill_recent_menu()
+    action = next(a for a in window.recent_menu.actions() if a.text() == str(archive))
+    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+        action.trigger()
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
+    assert window.session.source_path == str(archive)
+    assert window.session.volume is not other and window.session.volume.shape == SYNTH_SHAPE
 
 
 def test_browser_shows_warnings_and_skipped_files(qtbot, main_window, tmp_path):
@@ -191,10 +228,25 @@ def test_browser_shows_warnings_and_skipped_files(qtbot, main_window, tmp_path):
     assert not item.icon(sb.COL_WARNINGS).isNull()
     for warning in stack.warnings:
         assert warning in item.toolTip(sb.COL_WARNINGS)
+    # the mark is in sight without scrolling the browser sideways
+    browser = window.browser
+    left = browser.columnViewportPosition(sb.COL_WARNINGS)
+    assert left >= 0 and left + browser.columnWidth(sb.COL_WARNINGS) <= browser.viewport().width()
+    assert browser.visualItemRect(item).bottom() <= browser.viewport().height()
     skipped = window.browser.skipped_item
-    assert skipped is not None and skipped.text(0) == "1 files skipped"
+    assert skipped is not None and skipped.text(0).startswith("1 file skipped (")
     assert "README.txt" in skipped.toolTip(0)
     assert window.session.scan.skipped[0].reason in skipped.toolTip(0)
+    # once loaded, the volume's own warnings stay marked in the status bar
+    assert not window.warnings_label.isVisible()
+    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+        window.load_stack(stack)
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
+    volume = window.session.volume
+    assert volume.warnings, "loading a stack with a gap must warn"
+    assert window.warnings_label.isVisible()
+    for warning in volume.warnings:
+        assert warning in window.warnings_label.toolTip()
 
 
 def test_measurement_result_reaches_the_status_bar(qtbot, main_window, synthetic_ct):

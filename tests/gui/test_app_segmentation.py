@@ -98,6 +98,14 @@ def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_c
     assert entry.statistics["volume_mm3"] == pytest.approx(true_volume, rel=0.08)
     assert models.table.item(0, mp.COL_WATERTIGHT).text() == "yes"
     assert models.table.item(0, mp.COL_TRIANGLES).text() == f"{entry.mesh.n_faces:,}"
+    # every column, statistics included, is in sight in the Tools dock without scrolling
+    table = models.table
+    qtbot.waitUntil(lambda: table.horizontalScrollBar().maximum() == 0, timeout=2000)
+    last = table.columnViewportPosition(mp.COL_WATERTIGHT) + table.columnWidth(mp.COL_WATERTIGHT)
+    assert last <= table.viewport().width()
+    summary = models.summary_label.text()
+    assert f"{entry.mesh.n_faces:,} triangles" in summary and "watertight" in summary
+    assert f"{entry.statistics['volume_mm3'] / 1000.0:,.2f} ml" in summary
     view_3d.refresh()
     changed = np.abs(view_3d.capture().astype(int) - before.astype(int)).sum(axis=2) > 30
     assert changed.sum() > 300, "the model must be drawn in the 3D view"
@@ -107,6 +115,7 @@ def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_c
     assert entry.name == "Big ball"
     models.table.item(0, mp.COL_SHOW).setCheckState(Qt.CheckState.Unchecked)
     assert entry.visible is False
+    window.views.reset_camera()  # the first model was framed; frame the scan as before
     view_3d.refresh()
     hidden = np.abs(view_3d.capture().astype(int) - before.astype(int)).sum(axis=2) > 30
     assert hidden.sum() < changed.sum() / 10
@@ -163,9 +172,10 @@ def test_keep_clicked_island_and_morphology(qtbot, main_window, synthetic_ct):
     _settle(qtbot, window)
     assert window.session.label.voxel_count < dilated
     assert window.session.undo_description() == "Erode 2 mm"
+    solid = window.session.label.voxel_count
     panel.fill_button.click()
     _settle(qtbot, window)
-    assert window.session.label.voxel_count > 0
+    assert window.session.label.voxel_count == solid  # a solid ball has nothing to fill
     assert window.session.undo_description() == "Fill holes"
 
 
@@ -209,6 +219,8 @@ def test_model_colour_and_remove_update_table_and_3d(qtbot, main_window, synthet
     assert models.table.item(0, mp.COL_NAME).text() == "Octa"
     assert models.table.item(0, mp.COL_TRIANGLES).text() == "8"
     view_3d = window.views.view_3d()
+    window.slice_outlines_action.setChecked(False)  # the axial outline is red as well
+    assert not view_3d.slice_outlines_visible()
     window.views.reset_camera()
     view_3d.refresh()
     image = view_3d.capture().astype(int)
@@ -229,3 +241,41 @@ def test_model_colour_and_remove_update_table_and_3d(qtbot, main_window, synthet
     image = view_3d.capture().astype(int)
     red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
     assert red.sum() == 0
+
+
+def test_remove_small_islands_and_fill_an_enclosed_cavity(qtbot, main_window, synthetic_ct):
+    from workstation.core.volume import LabelMap
+
+    window = main_window
+    _open(qtbot, window, synthetic_ct)
+    panel = window.segmentation_panel
+    panel.set_threshold_range(100.0, 500.0)
+    panel.apply_threshold()
+    _settle(qtbot, window)
+    both = window.session.label
+    big_mm3 = 4.0 / 3.0 * np.pi * BIG_BALL[1] ** 3
+    small_mm3 = 4.0 / 3.0 * np.pi * SMALL_BALL[1] ** 3
+    assert both.volume_mm3 == pytest.approx(big_mm3 + small_mm3, rel=0.1)
+    # islands under 1000 mm3 go: the small ball (about 270 mm3) but not the big one
+    panel.small_spin.setValue(1000.0)
+    panel.small_button.click()
+    _settle(qtbot, window)
+    big_only = window.session.label
+    assert big_only.volume_mm3 == pytest.approx(both.volume_mm3 - small_mm3, rel=0.05)
+    assert window.session.undo_description() == "Remove islands < 1000 mm³"
+    # carve a closed cavity into the big ball; Fill holes gives the solid ball back
+    hollow = big_only.array.copy()
+    centre = np.argwhere(hollow).mean(axis=0).round().astype(int)
+    s, r, c = centre
+    hollow[s - 1 : s + 2, r - 3 : r + 4, c - 3 : c + 4] = 0
+    carved = int(big_only.array.sum() - hollow.sum())
+    assert carved == 3 * 7 * 7
+    window.session.set_label(LabelMap(hollow, big_only.affine), "Carve")
+    panel.fill_button.click()
+    _settle(qtbot, window)
+    filled = window.session.label
+    assert filled.voxel_count == big_only.voxel_count
+    assert np.array_equal(filled.array.astype(bool), big_only.array.astype(bool))
+    # undo brings the cavity back exactly
+    window.session.undo()
+    assert window.session.label.voxel_count == big_only.voxel_count - carved

@@ -254,3 +254,34 @@ def test_zoom_pan_and_scale_bar(layout, qtbot):
     assert (x2 - x, y2 - y) == pytest.approx((40, 30), abs=1.5)
     qtbot.keyClick(axial, Qt.Key.Key_R)
     assert axial.mm_per_pixel() == pytest.approx(scale_before)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+@pytest.mark.parametrize("name", ["axial", "coronal", "sagittal"])
+def test_corner_texts_stay_clear_of_the_orientation_letters(layout, qtbot, name):
+    layout.resize(700, 560)  # each view about as wide as in a 1600-pixel main window
+    qtbot.wait(20)
+    layout.set_volume(_marker_volume())
+    view = layout.slice_view(name)
+    # the cursor read-out (value and position) fills the lower-left corner
+    move(view, view.width() / 2 + 15, view.height() / 2 + 10)
+    view.refresh()
+    boxes = view.annotation_boxes()
+    assert {"top", "bottom", "left", "right", "corner0", "corner2", "corner3"} <= set(boxes)
+    # the slice is named by its patient coordinate along the view normal
+    point = geometry.index_to_lps(AXIAL, [[31, 7, 9]])[0]  # a voxel centre: L-, P-, S+
+    layout.set_crosshair_lps(point)
+    axis, letters = {"axial": (2, "SI"), "coronal": (1, "PA"), "sagittal": (0, "LR")}[name]
+    value = point[axis]
+    text = view.slice_position_text()
+    letter, number, unit = text.split()
+    assert letter == (letters[0] if value >= 0 else letters[1]) and unit == "mm"
+    assert float(number) == pytest.approx(abs(value), abs=0.051)
+    assert text in view._corner.get(view._corner.UPPER_LEFT)
+    for letter in ("top", "bottom", "left", "right"):
+        for corner in ("corner0", "corner1", "corner2", "corner3"):
+            if corner in boxes:
+                assert not _overlap(boxes[letter], boxes[corner]), (letter, corner, boxes)

@@ -107,6 +107,13 @@ def test_model_appears_at_its_projected_position_in_3d(layout):
     assert np.count_nonzero(corner[..., 1] > corner[..., 0] + 60) > 20
     centre = np.array([20.0, 0.0, 8.0])  # patient left: seen from the front, screen right
     layout.add_model("bone", _sphere(centre, 6.0), (0.95, 0.9, 0.2))
+    # the first model is framed: centred and filling much of the view
+    lit = np.abs(view.capture().astype(int) - background).sum(axis=2) > 60
+    rows, cols = np.nonzero(lit[: int(0.75 * height)])
+    assert abs(cols.mean() - width / 2) < 0.05 * width
+    assert cols.max() - cols.min() > 0.3 * min(width, height)
+    # Reset camera frames the whole scan again
+    layout.reset_camera()
     pixels = view.capture().astype(int)
     x, y = view.lps_to_display(centre)
     assert x > view.width() / 2 + 10  # left of the patient on the right of the screen
@@ -198,3 +205,42 @@ def test_single_slice_volume_and_reuse_after_clear(layout):
     assert axial.slice_count() == SHAPE[0]
     grey = axial.capture()[axial.height() // 3, axial.width() // 3].astype(int)
     assert np.all(np.abs(grey - 128) <= 2)
+
+
+def _red_rows(pixels: np.ndarray) -> np.ndarray:
+    """Rows of the axial view's red outline in a 3D picture (orientation cube corner cut)."""
+    height, width = pixels.shape[:2]
+    red = (pixels[..., 0] > 170) & (pixels[..., 1] < 130) & (pixels[..., 2] < 130)
+    red[int(0.75 * height) :, : int(0.3 * width)] = False
+    return np.nonzero(red)[0]
+
+
+def test_3d_view_outlines_where_the_slices_cut(layout, qtbot):
+    layout.set_volume(marker_volume(SHAPE, AXIAL, [((10.0, -8.0, 0.0), 5.0, 1000)]))
+    view = layout.view_3d()
+    assert sorted(view.slice_outline_names()) == ["axial", "coronal", "sagittal"]
+    axial = layout.slice_view("axial")
+    corners = axial.slice_corners_lps()
+    # the axial rectangle spans the volume's columns and rows at the shown slice height
+    last = [n - 1 for n in SHAPE]
+    low, high = geometry.index_to_lps(AXIAL, [[0, 0, 0], last])
+    np.testing.assert_allclose(corners[:, :2].min(axis=0), low[:2], atol=1e-6)
+    np.testing.assert_allclose(corners[:, :2].max(axis=0), high[:2], atol=1e-6)
+    np.testing.assert_allclose(corners[:, 2], axial.slice_position_lps()[2], atol=1e-6)
+    rows_before = _red_rows(view.capture().astype(int))
+    assert rows_before.size > 50, "the axial outline must be drawn in the 3D view"
+    # moving the crosshair up (superior) moves the axial rectangle up on the screen
+    point = layout.crosshair_lps() + np.array([0.0, 0.0, 15.0])
+    layout.set_crosshair_lps(point)
+    assert layout._view_3d_timer.isActive()  # the layout redraws the 3D view shortly
+    rows_after = _red_rows(view.capture().astype(int))
+    _, y_before = view.lps_to_display(np.array([0.0, 0.0, point[2] - 15.0]))
+    _, y_after = view.lps_to_display(point)
+    assert y_after < y_before - 10
+    assert rows_after.mean() == pytest.approx(rows_before.mean() + (y_after - y_before), abs=4)
+    qtbot.waitUntil(lambda: not layout._view_3d_timer.isActive(), timeout=2000)
+    # they can be switched off (View menu) and on again
+    layout.set_slice_outlines_visible(False)
+    assert _red_rows(view.capture().astype(int)).size == 0
+    layout.set_slice_outlines_visible(True)
+    assert _red_rows(view.capture().astype(int)).size == rows_after.size

@@ -3,7 +3,8 @@
 Window/level values follow 3D Slicer's published volume display presets
 (``Modules/Loadable/Volumes/Resources/VolumeDisplayPresets.json``); volume-rendering
 transfer functions follow Slicer's ``VolumeRendering/Resources/presets.xml``
-(CT-Bone, CT-Soft-Tissue, MR-Default).  Nothing here imports Qt or VTK.
+(CT-Bone, MR-Default; CT soft tissue is a smoother variant of CT-Soft-Tissue).
+Nothing here imports Qt or VTK.
 """
 
 from __future__ import annotations
@@ -139,22 +140,24 @@ VOLUME_RENDERING_PRESETS: dict[str, VolumeRenderingPreset] = {
             specular_power=10.0,
         ),
         VolumeRenderingPreset(
+            # Slicer's CT-Soft-Tissue opacity step (-167..-160 HU) unshaded shows grey
+            # "wood-grain" rings on the skin under ray casting; a 100 HU ramp, a skin
+            # colour and shading show the body surface smoothly instead.
             key="ct_soft_tissue",
             label="CT soft tissue",
-            opacity=((-2048, 0.0), (-167.01, 0.0), (-160, 1.0), (240, 1.0), (3661, 1.0)),
+            opacity=((-2048, 0.0), (-200, 0.0), (-100, 1.0), (3661, 1.0)),
             colors=(
                 (-2048, 0.0, 0.0, 0.0),
-                (-167.01, 0.0, 0.0, 0.0),
-                (-160, 0.0556356, 0.0556356, 0.0556356),
-                (240, 1.0, 1.0, 1.0),
+                (-200, 0.85, 0.68, 0.58),
+                (240, 0.95, 0.85, 0.78),
                 (3661, 1.0, 1.0, 1.0),
             ),
             gradient_opacity=((0, 1.0), (255, 1.0)),
-            shade=False,
-            ambient=0.2,
-            diffuse=1.0,
-            specular=0.0,
-            specular_power=1.0,
+            shade=True,
+            ambient=0.25,
+            diffuse=0.75,
+            specular=0.1,
+            specular_power=10.0,
         ),
         VolumeRenderingPreset(
             key="mr_default",
@@ -191,3 +194,17 @@ def volume_rendering_preset(key: str) -> VolumeRenderingPreset:
 def default_volume_rendering_preset(volume: Volume) -> str:
     """CT bone for CT data (HU), MR default for anything else."""
     return "ct_bone" if volume.units == "HU" else "mr_default"
+
+
+def patient_position_text(lps: np.ndarray | tuple[float, ...], separator: str = "  ") -> str:
+    """'R 12.5  A 40.0  S 3.0 mm': each LPS coordinate as a distance towards a patient side.
+
+    A negative L coordinate is shown as R, a negative P as A and a negative S as I, the
+    way radiologists read positions (3D Slicer shows its RAS read-out the same way).
+    """
+    parts = []
+    for value, (positive, negative) in zip(lps, (("L", "R"), ("P", "A"), ("S", "I")), strict=True):
+        value = float(value)
+        letter = positive if value >= 0 else negative
+        parts.append(f"{letter} {abs(value):.1f}")
+    return separator.join(parts) + " mm"

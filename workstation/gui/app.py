@@ -131,13 +131,19 @@ def _error_of(value: object) -> WorkstationError:
 
 
 def segment_and_build(volume, preset: str, progress, cancel):
-    """Segment ``volume`` with a threshold preset and build its model (modeling defaults)."""
+    """The threshold label map of a preset (for the overlay) and its model.
+
+    The model is made exactly as ``workstation mesh`` makes it with that preset and the
+    modeling defaults (table and small islands removed), so the screenshot shows it.
+    """
     from workstation.core.progress import sub_progress
-    from workstation.services.modeling import ModelOptions, build_model, segment
+    from workstation.services.modeling import ModelOptions, make_model_from_volume, segment
 
     options = ModelOptions(preset=preset)
-    label = segment(volume, options, progress=sub_progress(progress, 0.0, 0.3), cancel=cancel)
-    result = build_model(label, options, progress=sub_progress(progress, 0.3, 1.0), cancel=cancel)
+    label = segment(volume, options, progress=sub_progress(progress, 0.0, 0.2), cancel=cancel)
+    result = make_model_from_volume(
+        volume, options, progress=sub_progress(progress, 0.2, 1.0), cancel=cancel
+    )
     return label, result
 
 
@@ -195,7 +201,11 @@ def run_screenshot(
                 raise _error_of(value)
             label, result = done[0]
             window.session.set_label(label, f"Threshold {mesh_preset}")
-            window.session.add_model(result.mesh, result.statistics.as_dict(), name=mesh_preset)
+            from workstation.processing.presets import get_preset
+
+            name = get_preset(mesh_preset).label
+            window.session.add_model(result.mesh, result.statistics.as_dict(), name=name)
+            window.tools_tabs.setCurrentWidget(window.models_panel)  # show its statistics
         if layout:
             window.set_layout(layout)
         for _ in range(5):

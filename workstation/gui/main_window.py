@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -33,6 +40,7 @@ from workstation.core.display_presets import (
     VOLUME_RENDERING_PRESETS,
     WINDOW_PRESETS,
     default_volume_rendering_preset,
+    patient_position_text,
     window_presets_for,
 )
 from workstation.core.errors import NotAVolumeError, SeriesNotFoundError, WorkstationError
@@ -179,7 +187,7 @@ class MainWindow(QMainWindow):
         width = max(self.width(), 800)
         self.resizeDocks(
             [self.browser_dock, self.tools_dock],
-            [min(470, int(width * 0.28)), min(330, int(width * 0.24))],
+            [min(380, int(width * 0.24)), min(430, int(width * 0.27))],
             Qt.Orientation.Horizontal,
         )
 
@@ -194,8 +202,13 @@ class MainWindow(QMainWindow):
         self.cursor_label.setObjectName("cursorLabel")
         self.cursor_label.setMinimumWidth(330)
         self.window_label = QLabel("")
+        self.warnings_label = QLabel("")
+        self.warnings_label.setObjectName("volumeWarnings")
+        self.warnings_label.setStyleSheet("color: #b35c00; font-weight: bold;")
+        self.warnings_label.setVisible(False)
         self.progress_panel = ProgressPanel(self.runner)
         bar = self.statusBar()
+        bar.addPermanentWidget(self.warnings_label)
         bar.addPermanentWidget(self.cursor_label)
         bar.addPermanentWidget(self.window_label)
         bar.addPermanentWidget(self.progress_panel)
@@ -250,6 +263,11 @@ class MainWindow(QMainWindow):
         self.volume_rendering_action = QAction("Volume rendering", self, checkable=True)
         self.volume_rendering_action.toggled.connect(self._volume_rendering_changed)
         view_menu.addAction(self.volume_rendering_action)
+        self.slice_outlines_action = QAction("Slice outlines in 3D", self, checkable=True)
+        self.slice_outlines_action.setChecked(True)
+        self.slice_outlines_action.setToolTip("Show where the slice views cut in the 3D view")
+        self.slice_outlines_action.toggled.connect(self._slice_outlines_toggled)
+        view_menu.addAction(self.slice_outlines_action)
         toolbar.addAction(self.volume_rendering_action)
         self.vr_preset_combo = QComboBox()
         for key, preset in VOLUME_RENDERING_PRESETS.items():
@@ -324,11 +342,20 @@ class MainWindow(QMainWindow):
             preset = default_volume_rendering_preset(volume)
             self.vr_preset_combo.setCurrentIndex(self.vr_preset_combo.findData(preset))
         self.browser.mark_loaded(self.session.stack.stack_id if self.session.stack else None)
+        self._show_volume_warnings(volume)
         self._fill_window_menu(volume)
         if volume is not None:
             self._window_level_changed(*self.views.window_level())
         if self.volume_rendering_action.isChecked():
             self._volume_rendering_changed()
+
+    def _show_volume_warnings(self, volume: Volume | None) -> None:
+        """Keep a mark in the status bar while the loaded volume has geometry warnings."""
+        warnings = list(volume.warnings) if volume is not None else []
+        count = len(warnings)
+        self.warnings_label.setText(f"⚠ {count} warning{'s' if count != 1 else ''}")
+        self.warnings_label.setToolTip("\n".join(f"• {warning}" for warning in warnings))
+        self.warnings_label.setVisible(bool(warnings))
 
     def _history_changed(self, state: tuple[bool, bool]) -> None:
         self.undo_action.setEnabled(state[0])
@@ -355,7 +382,8 @@ class MainWindow(QMainWindow):
         x, y, z = (float(v) for v in info["lps"])
         value = info.get("value")
         units = info.get("units") or ""
-        text = f"{info.get('view', '')}  L {x:.1f}  P {y:.1f}  S {z:.1f} mm (LPS)"
+        view = str(info.get("view", "")).capitalize()
+        text = f"{view}  {patient_position_text((x, y, z))}"
         if value is not None:
             text += f"   {float(value):.0f} {units}".rstrip()
         self.cursor_label.setText(text)
@@ -415,6 +443,11 @@ class MainWindow(QMainWindow):
             self.volume_rendering_action.isChecked(), str(self.vr_preset_combo.currentData())
         )
 
+    def _slice_outlines_toggled(self, visible: bool) -> None:
+        show = getattr(self.views, "set_slice_outlines_visible", None)
+        if callable(show):
+            show(visible)
+
     def _reset_views(self) -> None:
         self.views.reset_views()
 
@@ -473,7 +506,7 @@ class MainWindow(QMainWindow):
                     self.report_error_message("Open", NotAVolumeError(note))
 
         self._load_job = self.runner.submit(
-            f"Opening {Path(path).name}",
+            f"Opening “{Path(path).name or path}”",
             open_study,
             path,
             series,
@@ -516,6 +549,10 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
         else:
             event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        """Keep accepting a folder or file dragged over any part of the window."""
+        self.dragEnterEvent(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         urls: list[QUrl] = event.mimeData().urls()

@@ -33,7 +33,17 @@ from workstation.services.session import ModelEntry
 if TYPE_CHECKING:
     from workstation.gui.main_window import MainWindow
 
-COLUMNS = ("Show", "Name", "Colour", "Opacity", "Volume (ml)", "Triangles", "Watertight")
+#: Short headers (explained by their tooltips) so every column fits the Tools dock.
+COLUMNS = ("", "Name", "", "Opacity", "ml", "Triangles", "Closed")
+HEADER_TIPS = (
+    "Visible in the 3D view",
+    "Model name (double-click to rename)",
+    "Colour (click to change)",
+    "Opacity",
+    "Enclosed volume in millilitres",
+    "Number of triangles",
+    "Watertight: the surface is closed and can be 3D-printed",
+)
 COL_SHOW, COL_NAME, COL_COLOUR, COL_OPACITY, COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT = range(7)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -75,6 +85,19 @@ def statistics_text(statistics: dict[str, Any]) -> tuple[str, str, str]:
         "" if triangles is None else f"{int(triangles):,}",
         "" if watertight is None else ("yes" if watertight else "no"),
     )
+
+
+def model_summary(name: str, statistics: dict[str, Any]) -> str:
+    """'Bone: 512.30 ml, 120,000 triangles, watertight' for the selected model."""
+    volume, triangles, watertight = statistics_text(statistics)
+    parts = []
+    if volume:
+        parts.append(f"{volume} ml")
+    if triangles:
+        parts.append(f"{triangles} triangles")
+    if watertight:
+        parts.append("watertight" if watertight == "yes" else "not watertight (has holes)")
+    return f"{name}: " + ", ".join(parts) if parts else name
 
 
 def _default_options() -> tuple[int, float]:
@@ -120,6 +143,8 @@ class ModelsPanel(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setObjectName("modelTable")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        for column, tip in enumerate(HEADER_TIPS):
+            self.table.horizontalHeaderItem(column).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()
@@ -140,10 +165,14 @@ class ModelsPanel(QWidget):
         buttons.addWidget(self.remove_button)
         self.info_label = QLabel("")
         self.info_label.setWordWrap(True)
+        self.summary_label = QLabel("")
+        self.summary_label.setObjectName("modelSummary")
+        self.summary_label.setWordWrap(True)
 
         layout = QVBoxLayout(self)
         layout.addWidget(create_box)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_label)
         layout.addLayout(buttons)
         layout.addWidget(self.info_label)
 
@@ -210,7 +239,8 @@ class ModelsPanel(QWidget):
         self.table.setCellWidget(row, COL_COLOUR, colour)
         opacity = QSlider(Qt.Orientation.Horizontal)
         opacity.setRange(0, 100)
-        opacity.setMinimumWidth(70)
+        opacity.setMinimumWidth(50)
+        opacity.setMaximumWidth(70)
         opacity.valueChanged.connect(
             lambda value, model_id=entry.model_id: self.session.update_model(
                 model_id, opacity=value / 100.0
@@ -250,6 +280,7 @@ class ModelsPanel(QWidget):
         ):
             self.table.item(row, column).setText(text)
         self._updating = False
+        self._show_summary()
 
     def _model_removed(self, entry: ModelEntry) -> None:
         row = self._rows.pop(entry.model_id, None)
@@ -296,6 +327,16 @@ class ModelsPanel(QWidget):
         self.export_selected_button.setEnabled(selected)
         self.remove_button.setEnabled(selected)
         self.export_all_button.setEnabled(has_models)
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        """Statistics of the selected models in words under the table."""
+        lines = []
+        for model_id in self.selected_ids() if self.session.models else []:
+            entry = self.session.models.get(model_id)
+            if entry is not None:
+                lines.append(model_summary(entry.name, entry.statistics))
+        self.summary_label.setText("\n".join(lines))
 
     def remove_selected(self) -> None:
         """Remove the selected models."""

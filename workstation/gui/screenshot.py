@@ -83,6 +83,8 @@ def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
     handle, temporary = tempfile.mkstemp(prefix=".screenshot-", suffix=".png", dir=target.parent)
     os.close(handle)
     try:
+        # mkstemp makes the file private (0600); give it the usual permissions instead
+        os.chmod(temporary, 0o666 & ~_current_umask())
         if not image.save(temporary, "PNG"):
             raise ExportError(f"Cannot write the screenshot {target}.")
         os.replace(temporary, target)
@@ -90,3 +92,10 @@ def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
         if os.path.exists(temporary):
             os.remove(temporary)
     return target
+
+
+def _current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

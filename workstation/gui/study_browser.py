@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -10,8 +11,10 @@ from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
 from workstation.io.dicom.model import ScanResult, Stack
 
-COLUMNS = ("Series", "Modality", "Description", "Images", "Dims", "⚠")
-COL_NAME, COL_MODALITY, COL_DESCRIPTION, COL_IMAGES, COL_DIMS, COL_WARNINGS = range(6)
+#: The warning column comes right after the series name, so its mark is always in sight
+#: (the last columns of a narrow dock scroll out of view).
+COLUMNS = ("Series", "⚠", "Modality", "Description", "Images", "Dims")
+COL_NAME, COL_WARNINGS, COL_MODALITY, COL_DESCRIPTION, COL_IMAGES, COL_DIMS = range(6)
 STACK_ROLE = Qt.ItemDataRole.UserRole + 1
 KIND_ROLE = Qt.ItemDataRole.UserRole + 2
 
@@ -25,6 +28,13 @@ def stack_dimensions(stack: Stack) -> str:
     """'columns x rows x frames' of a stack."""
     frame = stack.frames[0]
     return f"{frame.columns}x{frame.rows}x{len(stack.frames)}"
+
+
+def stack_description(stack: Stack) -> str:
+    """The series description, plus what tells apart stacks split from one series."""
+    description = stack.series_description.strip() or "(no description)"
+    suffix = re.search(r"\[[^\]]*\]\s*$", stack.label or "")
+    return f"{description} {suffix.group(0).strip()}" if suffix else description
 
 
 def skipped_tooltip(scan: ScanResult) -> str:
@@ -97,7 +107,9 @@ class StudyBrowser(QTreeWidget):
                 studies[study_key] = study
             study.addChild(self._stack_item(stack))
         if scan.skipped:
-            item = QTreeWidgetItem([f"{len(scan.skipped)} files skipped"])
+            count = len(scan.skipped)
+            reason = Counter(s.reason for s in scan.skipped).most_common(1)[0][0]
+            item = QTreeWidgetItem([f"{count} file{'s' if count != 1 else ''} skipped ({reason})"])
             item.setData(0, KIND_ROLE, "skipped")
             item.setIcon(
                 0, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
@@ -105,31 +117,28 @@ class StudyBrowser(QTreeWidget):
             tooltip = skipped_tooltip(scan)
             for column in range(len(COLUMNS)):
                 item.setToolTip(column, tooltip)
-            item.setText(
-                COL_DESCRIPTION, Counter(s.reason for s in scan.skipped).most_common(1)[0][0]
-            )
             self.addTopLevelItem(item)
+            item.setFirstColumnSpanned(True)
             self.skipped_item = item
         self.expandAll()
         for column in range(1, len(COLUMNS)):
             self.resizeColumnToContents(column)
         self.setColumnWidth(COL_NAME, NAME_COLUMN_WIDTH)
-        self.setColumnWidth(COL_DESCRIPTION, min(self.columnWidth(COL_DESCRIPTION), 118))
+        self.setColumnWidth(COL_DESCRIPTION, min(self.columnWidth(COL_DESCRIPTION), 160))
 
     def _stack_item(self, stack: Stack) -> QTreeWidgetItem:
         name = stack.series_number or "?"
         if stack.stack_id != stack.series_uid:
             name += f" ({stack.stack_id.rsplit('.', 1)[-1]})"
-        item = QTreeWidgetItem(
-            [
-                name,
-                stack.modality,
-                stack.series_description or stack.label,
-                str(len(stack.frames)),
-                stack_dimensions(stack),
-                "",
-            ]
-        )
+        texts = {
+            COL_NAME: name,
+            COL_WARNINGS: "",
+            COL_MODALITY: stack.modality,
+            COL_DESCRIPTION: stack_description(stack),
+            COL_IMAGES: str(len(stack.frames)),
+            COL_DIMS: stack_dimensions(stack),
+        }
+        item = QTreeWidgetItem([texts[column] for column in range(len(COLUMNS))])
         item.setData(0, STACK_ROLE, stack.stack_id)
         item.setData(0, KIND_ROLE, "stack")
         item.setTextAlignment(
@@ -145,6 +154,7 @@ class StudyBrowser(QTreeWidget):
             tooltip = "\n".join(f"• {warning}" for warning in stack.warnings)
             item.setToolTip(COL_WARNINGS, tooltip)
             item.setToolTip(0, item.toolTip(0) + "\n" + tooltip)
+            item.setToolTip(COL_DESCRIPTION, f"{stack.label}\n{tooltip}")
         if not stack.loadable_3d:
             for column in range(len(COLUMNS)):
                 item.setForeground(column, self.palette().placeholderText())

@@ -23,7 +23,7 @@ from workstation.gui.views.planes import (
     patient_plane,
     volume_aligned_plane,
 )
-from workstation.gui.views.slice_view import SliceView
+from workstation.gui.views.slice_view import VIEW_COLORS, SliceView
 from workstation.gui.views.view_3d import View3D
 from workstation.gui.views.vtk_setup import configure_vtk, image_from_array, replace_image_scalars
 
@@ -33,6 +33,8 @@ _GRID_POSITIONS = {"axial": (0, 0), "3d": (0, 1), "sagittal": (1, 0), "coronal":
 _CANVAS_COLOR = (40, 40, 40)
 #: While one view scrolls, the other slice views (crosshair line only) redraw this often.
 OTHER_VIEWS_DELAY_MS = 80
+#: The 3D view shows the new slice outlines once the crosshair has rested this long.
+VIEW_3D_DELAY_MS = 150
 
 
 class ViewLayout(QWidget):
@@ -82,6 +84,10 @@ class ViewLayout(QWidget):
         self._others_timer.setSingleShot(True)
         self._others_timer.setInterval(OTHER_VIEWS_DELAY_MS)
         self._others_timer.timeout.connect(self._refresh_other_views)
+        self._view_3d_timer = QTimer(self)
+        self._view_3d_timer.setSingleShot(True)
+        self._view_3d_timer.setInterval(VIEW_3D_DELAY_MS)
+        self._view_3d_timer.timeout.connect(self._view_3d.refresh)
         for view in self._slice_views.values():
             view.set_window_level(*self._window)
 
@@ -254,6 +260,23 @@ class ViewLayout(QWidget):
     def _update_crosshair_views(self) -> None:
         for view in self._slice_views.values():
             view.set_crosshair(self._crosshair)
+        self._update_slice_outlines()
+
+    def _update_slice_outlines(self) -> None:
+        """Move the slice rectangles in the 3D view; redraw it soon (not per scroll step)."""
+        corners = {}
+        for name, view in self._slice_views.items():
+            points = view.slice_corners_lps()
+            if points is not None:
+                corners[name] = points
+        if not corners:
+            return
+        self._view_3d.set_slice_outlines(corners, VIEW_COLORS)
+        # Redrawn once the crosshair rests for VIEW_3D_DELAY_MS (restarting the timer), so
+        # scrolling never waits for a 3D frame (a large model takes 50-100 ms here); a
+        # volume rendering (up to a second per frame) shows them with its next frame.
+        if not self._view_3d.volume_rendering()[0]:
+            self._view_3d_timer.start()
 
     def scroll(self, view_name: str, steps: int) -> None:
         """Move a slice view by ``steps`` slices; the crosshair moves with it."""
@@ -300,6 +323,11 @@ class ViewLayout(QWidget):
     def set_volume_rendering(self, enabled: bool, preset: str = "") -> None:
         """Direct volume rendering in the 3D view with a preset (ct_bone, ct_soft_tissue,...)."""
         self._view_3d.set_volume_rendering(enabled, preset)
+        self._view_3d.refresh()
+
+    def set_slice_outlines_visible(self, visible: bool) -> None:
+        """Show or hide where the slice views cut, as coloured rectangles in the 3D view."""
+        self._view_3d.set_slice_outlines_visible(visible)
         self._view_3d.refresh()
 
     def reset_views(self) -> None:
@@ -369,6 +397,7 @@ class ViewLayout(QWidget):
             return
         self._shut_down = True
         self._others_timer.stop()
+        self._view_3d_timer.stop()
         self._view_3d.shutdown()
         for widget in self._all_views().values():
             widget.Finalize()

@@ -93,6 +93,8 @@ class MeasurementLayer:
         label.GetTextProperty().SetFontSize(14)
         label.GetTextProperty().BoldOn()
         label.GetTextProperty().SetVerticalJustificationToBottom()
+        label.GetTextProperty().SetBackgroundColor(0.0, 0.0, 0.0)
+        label.GetTextProperty().SetBackgroundOpacity(0.6)
         # above the shape's top edge, starting at its left edge
         anchor_u, anchor_v = float(polyline[:, 0].min()), float(polyline[:, 1].max())
         label.GetPositionCoordinate().SetCoordinateSystemToWorld()

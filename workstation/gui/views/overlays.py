@@ -41,6 +41,12 @@ def format_length(length_mm: float) -> str:
     return f"{length_mm:g} mm"
 
 
+def _shade_behind(prop) -> None:
+    """A dark translucent box behind text, so lines under it do not cross the letters."""
+    prop.SetBackgroundColor(0.0, 0.0, 0.0)
+    prop.SetBackgroundOpacity(0.55)
+
+
 _CORNERS = (
     # lower left, lower right, upper left, upper right: (x, y, justification, vertical)
     (0.01, 0.01, "Left", "Bottom"),
@@ -63,6 +69,7 @@ class OrientationLabels:
             prop.SetFontSize(18)
             prop.BoldOn()
             prop.SetColor(*LABEL_COLOR)
+            _shade_behind(prop)
             getattr(prop, f"SetJustificationTo{horizontal}")()
             getattr(prop, f"SetVerticalJustificationTo{vertical}")()
             renderer.AddViewProp(actor)

@@ -25,7 +25,8 @@ from vtkmodules.vtkRenderingCore import (
     vtkRenderer,
 )
 
-from workstation.core.display_presets import MIN_WINDOW_WIDTH
+from workstation.core import geometry
+from workstation.core.display_presets import MIN_WINDOW_WIDTH, patient_position_text
 from workstation.core.volume import Volume
 from workstation.gui.views.measurements import (
     INTERACTION_MODES,
@@ -225,6 +226,30 @@ class SliceView(QVTKRenderWindowInteractor):
         """The LPS point where the view normal through the centre meets the shown slice."""
         return self._origin + self._offset * self._plane_normal()
 
+    def slice_position_text(self) -> str:
+        """Where the shown slice lies in the patient, e.g. 'S 283.9 mm' or 'R 12.0 mm'.
+
+        The patient coordinate along the view normal (the table position for an axial
+        view), read towards the side it lies on, as scanners label their slices.
+        """
+        if self._plane is None:
+            return ""
+        normal = self._plane.normal
+        position = float(normal @ self.slice_position_lps())
+        towards = geometry.direction_letters(normal)
+        if position < 0:
+            towards = geometry.opposite_letters(towards)
+        return f"{towards} {abs(position):.1f} mm"
+
+    def slice_corners_lps(self) -> np.ndarray | None:
+        """The four LPS corners (4, 3) of the shown slice's image area, or None."""
+        if self._plane is None:
+            return None
+        low = self._pixel_first
+        high = self._pixel_first + (self._pixel_size - 1) * self._pixel_spacing
+        corners = [(low[0], low[1]), (high[0], low[1]), (high[0], high[1]), (low[0], high[1])]
+        return np.array([self._plane.to_lps(self._origin, u, v, self._offset) for u, v in corners])
+
     def offset_of(self, lps: np.ndarray) -> float:
         """Plane offset w (mm along the normal) of an LPS point."""
         if self._plane is None:
@@ -267,10 +292,11 @@ class SliceView(QVTKRenderWindowInteractor):
             self._label_reslicer.set_plane(frame)
         self._measurements.show_for_slice(self._offset, self._grid.step / 2.0)
         if self._plane is not None:
+            # two short lines, so the text stays clear of the orientation letter at the top
             self._corner.set(
                 CornerText.UPPER_LEFT,
-                f"{self.name.capitalize()}  {self.slice_index() + 1}/{self._grid.count}"
-                f"  ({self._offset:+.1f} mm)",
+                f"{self.name.capitalize()}  {self.slice_index() + 1}/{self._grid.count}\n"
+                f"{self.slice_position_text()}",
             )
 
     def _frame(self) -> np.ndarray:
@@ -355,6 +381,22 @@ class SliceView(QVTKRenderWindowInteractor):
     def orientation_labels(self) -> dict[str, str]:
         """The letters shown on the four sides."""
         return self._labels.labels()
+
+    def annotation_boxes(self) -> dict[str, tuple[float, float, float, float]]:
+        """Display boxes (x0, x1, y0, y1) of the shown texts: 'left', ..., 'corner0' .. 3.
+
+        As last rendered; empty texts are left out (for layout checks).
+        """
+        actors = {**self._labels.actors}
+        actors.update({f"corner{key}": actor for key, actor in self._corner.actors.items()})
+        boxes = {}
+        for name, actor in actors.items():
+            if actor.GetInput() and actor.GetVisibility():
+                box = [0.0, 0.0, 0.0, 0.0]
+                actor.GetBoundingBox(self._renderer, box)  # relative to the anchor point
+                x, y = actor.GetPositionCoordinate().GetComputedViewportValue(self._renderer)
+                boxes[name] = (x + box[0], x + box[1], y + box[2], y + box[3])
+        return boxes
 
     def scale_bar_length_mm(self) -> float:
         """Length in mm of the scale bar as last drawn."""
@@ -526,9 +568,10 @@ class SliceView(QVTKRenderWindowInteractor):
             "units": units,
             "view": self.name,
         }
-        text = f"L {lps[0]:.1f}  P {lps[1]:.1f}  S {lps[2]:.1f} mm"
+        # value above the position: two short lines stay clear of the bottom letter
+        text = patient_position_text(lps, separator=" ")
         if value is not None:
-            text += f"   {value:.6g} {units}".rstrip()
+            text = f"{value:.6g} {units}".rstrip() + "\n" + text
         self._corner.set(CornerText.LOWER_LEFT, text)
         self.cursor_info.emit(info)
         if self._drag is None:
