@@ -1,6 +1,7 @@
 """Benchmark `workstation mesh` on a synthetic 512x512x400 CT against hand-written pipelines.
 
-Not collected by pytest.  Run:  .venv/bin/python tests/benchmarks/bench_mesh.py [--keep DIR]
+Not collected by pytest.  Run:
+    .venv/bin/python tests/benchmarks/bench_mesh.py [--keep DIR] [--dicom2stl PATH]
 
 Compares, each in a fresh process (wall time and peak resident memory of that process),
 runs interleaved so all see the same machine load, best of ``--repeat``:
@@ -9,11 +10,13 @@ runs interleaved so all see the same machine load, best of ``--repeat``:
 2. a minimal hand-written pipeline: SimpleITK series read -> vtkFlyingEdges3D at 300 ->
    vtkWindowedSincPolyDataFilter (20 iterations) -> fast-simplification (90 %) -> STL,
    as is and with NUMPY_MADVISE_HUGEPAGE=0 (the setting `workstation mesh` uses);
-3. ``dicom2stl --disable shrink`` when that command is installed (it is a PyPI package this
-   project does not depend on; the script says so when it is missing).
+3. ``dicom2stl --disable shrink`` (smoothing 20, reduction 0.9) when that command is found
+   (``--dicom2stl PATH``, else on PATH; a PyPI package this project does not depend on).
 A separate, untimed run of each samples the memory of the whole process tree (PSS),
-since `workstation mesh` decimates in a forked worker.  Finally the label tools
-(islands, morphology) are timed in this process on the phantom's bone label.
+since `workstation mesh` decimates in forked workers.  Then decimation as the GUI runs it
+(a Qt process: in-process, or in forkserver workers) with the memory it keeps afterwards,
+with ``--quality`` the time and deviation of decimation at aggressiveness 7 and 8, and
+finally the label tools (islands, morphology) timed on the phantom's bone label.
 """
 
 from __future__ import annotations
@@ -183,6 +186,18 @@ def run_measured(command: list[str], sample_tree: bool = False) -> tuple[float, 
     return wall, own_peak, max(tree_peak / 2**20, own_peak), stdout
 
 
+def dcm_named_copy(folder: Path) -> Path:
+    """A sibling folder of ``name.dcm`` links to the phantom's files: dicom2stl looks for
+    series only among files named ``*.dcm``."""
+    linked = folder.with_name(folder.name + "-dcm")
+    linked.mkdir(exist_ok=True)
+    for path in folder.glob("IM*"):
+        link = linked / f"{path.name}.dcm"
+        if not link.exists():
+            link.symlink_to(path.resolve())
+    return linked
+
+
 def warm_cache(folder: Path) -> None:
     """Read every file once so all runs see a warm page cache."""
     for path in folder.iterdir():
@@ -191,7 +206,7 @@ def warm_cache(folder: Path) -> None:
 
 def bench_label_tools(folder: Path) -> None:
     """Time segmentation tools on the phantom's bone label (threshold 300), in this process."""
-    from workstation.cli.mesh_cmd import disable_numpy_hugepages
+    from workstation.core.runtime import disable_numpy_hugepages
     from workstation.processing import islands, morphology
     from workstation.processing.threshold import threshold
     from workstation.services.loading import load_volume
@@ -216,12 +231,121 @@ def bench_label_tools(folder: Path) -> None:
         print(f"  {name:28s} {time.perf_counter() - started:6.2f} s")
 
 
+GUI_DECIMATION = r"""
+import json, sys, time
+import numpy as np
+import psutil
+
+def main():
+    import PySide6.QtCore  # noqa: F401  - as in the GUI: workers start with forkserver
+    from workstation.io.dicom.workers import start_method
+    from workstation.processing import mesh_ops
+    from workstation.services.loading import load_volume
+    from workstation.services.modeling import ModelOptions, make_model_from_volume
+
+    workers = int(sys.argv[2])
+    volume = load_volume(sys.argv[1]).volume
+    options = ModelOptions(lower=300, preset=None, decimate_fraction=0, min_island_mm3=0)
+    smoothed = make_model_from_volume(volume, options).mesh
+    del volume
+    process = psutil.Process()
+    before = process.memory_info().rss
+    started = time.perf_counter()
+    reduced = mesh_ops.decimate(smoothed, 0.9, workers=workers)
+    seconds = time.perf_counter() - started
+    kept = (process.memory_info().rss - before) / 2**20
+    print(json.dumps({"method": start_method() if workers else "in-process", "seconds": seconds,
+                      "rss_kept_mib": kept, "triangles": reduced.n_faces,
+                      "from": smoothed.n_faces}))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def bench_gui_decimation(folder: Path, work: str, repeat: int) -> None:
+    """Decimation as the GUI runs it (a Qt process): in-process vs worker processes."""
+    script = Path(work) / "gui_decimation.py"
+    script.write_text(GUI_DECIMATION)
+    print("\nDecimation (90 %) in a process with Qt loaded, as the GUI runs it:")
+    for workers in (0, 1, 2):
+        runs = []
+        for _ in range(max(1, repeat)):
+            command = [sys.executable, str(script), str(folder), str(workers)]
+            env = {**os.environ, "PYTHONPATH": str(REPO), "NUMPY_MADVISE_HUGEPAGE": "0"}
+            done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        best = min(runs, key=lambda run: run["seconds"])
+        print(
+            f"  workers {workers} ({best['method']:10s}) {best['seconds']:6.2f} s, "
+            f"{best['from']:,} -> {best['triangles']:,} triangles, memory kept afterwards "
+            f"{best['rss_kept_mib']:6.0f} MiB"
+        )
+
+
+def bench_decimation_quality(folder: Path) -> None:
+    """Time and deviation of 90 % decimation at fast-simplification aggressiveness 7 and 8."""
+    import fast_simplification
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    from workstation.processing import mesh_ops
+    from workstation.processing.surface import extract_surface
+    from workstation.services.loading import load_volume
+
+    full = mesh_ops.smooth(extract_surface(load_volume(folder).volume, 300.0), 20)
+    reference = trimesh.Trimesh(full.vertices, full.faces, process=False)
+    samples, _ = trimesh.sample.sample_surface(reference, 6_000_000, seed=1)
+    tree = cKDTree(samples)
+    print(f"\nDecimating the smoothed {full.n_faces:,}-triangle surface by 90 % (in this process):")
+    for agg in (7.0, 8.0):
+        started = time.process_time()
+        points, faces = fast_simplification.simplify(
+            full.vertices, full.faces, target_count=full.n_faces // 10, agg=agg
+        )
+        seconds = time.process_time() - started
+        distance, _ = tree.query(points)  # decimated points to the full surface
+        volume = trimesh.Trimesh(points, faces, process=False).volume
+        print(
+            f"  agg {agg:g}: {seconds:5.2f} s CPU, distance mean {distance.mean():.3f} mm, "
+            f"99th percentile {np.percentile(distance, 99):.3f} mm, volume change "
+            f"{100 * (volume / reference.volume - 1):+.3f} %"
+        )
+
+
+def workstation_command(folder: Path, output: str, *extra: str) -> list[str]:
+    """`workstation mesh` with the benchmark's settings (threshold 300, smooth 20, 90 %)."""
+    settings = ["--threshold", "300", "--smooth", "20", "--decimate", "0.9", "--json"]
+    return [
+        sys.executable,
+        "-m",
+        "workstation",
+        "mesh",
+        str(folder),
+        "-o",
+        output,
+        *settings,
+        *extra,
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="folder for the phantom series (reused)")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each pipeline (best kept)")
     parser.add_argument(
+        "--dicom2stl",
+        default=shutil.which("dicom2stl"),
+        help="the dicom2stl command to compare with (default: dicom2stl on PATH)",
+    )
+    parser.add_argument(
         "--skip-tools", action="store_true", help="skip timing islands/morphology tools"
+    )
+    parser.add_argument(
+        "--skip-gui", action="store_true", help="skip the GUI-style decimation comparison"
+    )
+    parser.add_argument(
+        "--quality", action="store_true", help="also compare decimation aggressiveness 7 and 8"
     )
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.gettempdir()) / "workstation-bench-mesh-phantom"
@@ -233,40 +357,10 @@ def main() -> int:
         script = Path(work) / "hand_written.py"
         script.write_text(HAND_WRITTEN)
         commands = {
-            "workstation mesh": [
-                python,
-                "-m",
-                "workstation",
-                "mesh",
-                str(folder),
-                "-o",
-                f"{work}/ws.stl",
-                "--threshold",
-                "300",
-                "--smooth",
-                "20",
-                "--decimate",
-                "0.9",
-                "--json",
-            ],
-            "workstation mesh --min-island 0": [
-                python,
-                "-m",
-                "workstation",
-                "mesh",
-                str(folder),
-                "-o",
-                f"{work}/ws0.stl",
-                "--threshold",
-                "300",
-                "--smooth",
-                "20",
-                "--decimate",
-                "0.9",
-                "--min-island",
-                "0",
-                "--json",
-            ],
+            "workstation mesh": workstation_command(folder, f"{work}/ws.stl"),
+            "workstation mesh --min-island 0": workstation_command(
+                folder, f"{work}/ws0.stl", "--min-island", "0"
+            ),
             "hand-written SimpleITK+VTK": [python, str(script), str(folder), f"{work}/hand.stl"],
             # fairness: the same numpy huge-page setting `workstation mesh` uses
             "hand-written, NUMPY_MADVISE_HUGEPAGE=0": [
@@ -278,19 +372,24 @@ def main() -> int:
                 f"{work}/hand0.stl",
             ],
         }
-        if shutil.which("dicom2stl"):
+        if args.dicom2stl:
+            # its defaults but for smoothing (25 -> our 20); --reduce 0.9 is its default
             commands["dicom2stl --disable shrink"] = [
-                "dicom2stl",
+                args.dicom2stl,
                 "--disable",
                 "shrink",
                 "-i",
                 "300",
+                "--smooth",
+                "20",
+                "--reduce",
+                "0.9",
                 "-o",
                 f"{work}/d2s.stl",
-                str(folder),
+                str(dcm_named_copy(folder)),
             ]
         else:
-            print("dicom2stl is not installed (PyPI package 'dicom2stl'): comparison skipped")
+            print("dicom2stl not found (PyPI package 'dicom2stl'; --dicom2stl PATH): skipped")
         runs: dict[str, list] = {}
         for name in commands:
             runs.setdefault(name, [])
@@ -328,6 +427,11 @@ def main() -> int:
     if "dicom2stl --disable shrink" in results:
         d2s = results["dicom2stl --disable shrink"]
         print(f"workstation mesh vs dicom2stl: {d2s[0] / ours[0]:.2f}x faster (target >= 4x)")
+    if not args.skip_gui:
+        with tempfile.TemporaryDirectory() as work:
+            bench_gui_decimation(folder, work, args.repeat)
+    if args.quality:
+        bench_decimation_quality(folder)
     if not args.skip_tools:
         bench_label_tools(folder)
     return 0

@@ -199,6 +199,20 @@ def test_seed_and_largest(tmp_path, capsys):
     assert_bodies_match(read_mesh(output), [truths[0]])
 
 
+def test_keep_table_option(tmp_path, capsys):
+    truths = write_balls(tmp_path / "dicom", "axial")
+    output = tmp_path / "kept.stl"
+    summary = run_json(capsys, str(tmp_path / "dicom"), "-o", str(output), "--keep-table", *FAST)
+    assert_bodies_match(read_mesh(output), truths)
+    assert not any("outside" in line for line in summary["report"])
+    from workstation.cli.main import build_parser
+    from workstation.cli.mesh_cmd import options_from_args
+
+    parse = build_parser().parse_args
+    assert options_from_args(parse(["mesh", "in", "-o", "x.stl"])).remove_table
+    assert not options_from_args(parse(["mesh", "in", "-o", "x.stl", "--keep-table"])).remove_table
+
+
 def bad_run(capsys, tmp_path: Path, argv: list[str], code: int, text: str) -> None:
     before = set(tmp_path.rglob("*"))
     result = main(["mesh", *argv])
@@ -219,6 +233,8 @@ def test_bad_input(tmp_path, capsys):
     bad_run(capsys, tmp_path, [dicom, "-o", out, "--preset", "femur"], 6, "valid presets: bone")
     bad_run(capsys, tmp_path, [dicom, "-o", str(tmp_path / "no" / "out.stl")], 8, "does not exist")
     bad_run(capsys, tmp_path, [dicom, "-o", str(tmp_path / "out.vtk")], 8, "unknown mesh format")
+    a_file = str(tmp_path / "dicom" / next(iter(sorted(os.listdir(tmp_path / "dicom")))))
+    bad_run(capsys, tmp_path, [dicom, "-o", f"{a_file}/out.stl"], 8, "is a file, not a folder")
     bad_run(capsys, tmp_path, [dicom, "-o", out, "--seed", "1,2"], 6, "three numbers")
     bad_run(capsys, tmp_path, [dicom, "-o", out, "--seed", "900,0,0"], 6, "outside the image")
     single = tmp_path / "single"
@@ -248,42 +264,57 @@ def real(name: str) -> Path:
     return folder
 
 
-def test_real_head_ct_bone_model(tmp_path, capsys):
-    # stored values are HU + 1024 without a rescale intercept: bone starts near 1250
-    folder = real("ct_head_slicer_64px")
-    output = tmp_path / "head.stl"
-    summary = run_json(capsys, str(folder), "-o", str(output), "--threshold", "1250")
+def closed_real_model(capsys, tmp_path: Path, name: str, *options: str) -> dict:
+    """Mesh the real series ``name``; check the file and statistics say watertight, manifold."""
+    output = tmp_path / f"{name}.stl"
+    summary = run_json(capsys, str(real(name)), "-o", str(output), *options)
     stats = summary["statistics"]
     assert stats["watertight"] and stats["manifold"] and stats["volume_mm3"] > 0
     loaded = trimesh.load(output)
     assert loaded.is_watertight and len(loaded.faces) == stats["triangles"]
+    return summary
+
+
+def test_real_head_ct_bone_model(tmp_path, capsys):
+    # stored values are HU + 1024 without a rescale intercept: bone starts near 1250
+    summary = closed_real_model(capsys, tmp_path, "ct_head_slicer_64px", "--threshold", "1250")
+    stats = summary["statistics"]
     low, high = np.array(stats["bounds_min"]), np.array(stats["bounds_max"])
     assert np.all(low >= [-2.0, -2.0, -2.0]) and np.all(high <= [204.0, 204.0, 140.0])
     assert 100_000 < stats["volume_mm3"] < 2_000_000  # a skull, not the whole head
 
 
+def test_real_tilted_head_ct_bone_model(tmp_path, capsys):
+    # gantry tilt 18.5 degrees and slice steps of 1.08..7 mm (resampled): still a closed skull
+    summary = closed_real_model(
+        capsys, tmp_path, "ct_head_ge_gantry_tilt_dcmqa", "--decimate", "0.9"
+    )
+    stats = summary["statistics"]
+    assert any("tilt" in warning.lower() for warning in summary["warnings"])
+    assert 300_000 < stats["volume_mm3"] < 1_500_000  # a skull's bone, not the whole head
+    width = np.array(stats["bounds_max"]) - np.array(stats["bounds_min"])
+    assert np.all(width[:2] > 140.0) and np.all(width[:2] < 210.0)  # skull, not the FOV
+
+
 @pytest.mark.slow
 def test_real_abdomen_ct_bone_model(tmp_path, capsys):
-    folder = real("ct_abdomen_tcia_pancreas")
-    output = tmp_path / "abdomen.stl"
-    summary = run_json(capsys, str(folder), "-o", str(output), "--preset", "bone")
-    stats = summary["statistics"]
-    assert stats["watertight"] and stats["manifold"]
-    assert trimesh.load(output).is_watertight
+    summary = closed_real_model(capsys, tmp_path, "ct_abdomen_tcia_pancreas", "--preset", "bone")
     assert summary["threshold"] == {"lower": 226.0, "upper": 3071.0, "units": "HU"}
+    # the scanner table (rails and top, 258..364 mm behind the spine's front) is dropped:
+    # the skeleton ends at the patient's back, about y = 237 mm
+    assert summary["statistics"]["bounds_max"][1] < 245.0
+    assert any("outside the patient's body" in line for line in summary["report"])
 
 
-def test_mesh_layers_never_import_qt_or_vtk_rendering():
+def packages_loaded_by(modules: str, prefixes: tuple[str, ...]) -> list[str]:
+    """Which of the module name ``prefixes`` importing ``modules`` loads (in a new process)."""
+    import ast
     import subprocess
     import sys
 
     code = (
-        "import sys, workstation.cli.mesh_cmd, workstation.services.modeling, "
-        "workstation.processing.morphology, workstation.processing.islands, "
-        "workstation.processing.label_ops, workstation.io.mesh_export\n"
-        "bad = [m for m in sys.modules if m.startswith('PySide6') or "
-        "m.startswith('vtkmodules.vtkRendering')]\n"
-        "print(bad)\n"
+        f"import sys, {modules}\n"
+        f"print(sorted({{p for m in sys.modules for p in {prefixes!r} if m.startswith(p)}}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -292,4 +323,22 @@ def test_mesh_layers_never_import_qt_or_vtk_rendering():
         cwd=Path(__file__).resolve().parents[2],
         check=True,
     )
-    assert result.stdout.strip() == "[]"
+    return ast.literal_eval(result.stdout.strip())
+
+
+def test_mesh_layers_never_import_qt_or_vtk_rendering():
+    modules = (
+        "workstation.cli.mesh_cmd, workstation.services.modeling, "
+        "workstation.processing.morphology, workstation.processing.islands, "
+        "workstation.processing.label_ops, workstation.processing.mesh_ops, "
+        "workstation.processing.surface, workstation.processing.decimation, "
+        "workstation.processing.body, workstation.io.mesh_export"
+    )
+    assert packages_loaded_by(modules, ("PySide6", "vtkmodules.vtkRendering")) == []
+
+
+def test_mesh_command_imports_heavy_libraries_only_when_run():
+    """Every `workstation` command imports the mesh command to list it: keep that cheap."""
+    heavy = ("vtkmodules", "scipy", "trimesh", "skimage", "fast_simplification")
+    assert packages_loaded_by("workstation.cli.mesh_cmd", heavy) == []
+    assert "vtkmodules" in packages_loaded_by("workstation.processing.surface", heavy)

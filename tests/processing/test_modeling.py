@@ -149,3 +149,65 @@ def test_empty_segmentation_message_with_voxel_steps(phantom):
     volume, _ = phantom
     with pytest.raises(SegmentationError, match=r"The threshold 5000 HU and above selects no"):
         make_model_from_volume(volume, ModelOptions(lower=5000, largest=True))
+
+
+def patient_on_table() -> tuple[Volume, np.ndarray, float]:
+    """Axial CT: a soft-tissue body holding a bone ball, and a bone-dense table plate behind
+    it in air, as the scanner table appears.  Returns (volume, ball centre, table y) in LPS.
+
+    A threshold of 520 HU (half-way between body and ball) puts the ball's surface exactly.
+    """
+    shape, step = (30, 64, 64), 1.5
+    affine = np.diag([step, step, step, 1.0])[[2, 1, 0, 3]]  # (slice, row, col) -> (z, y, x)
+    affine[:3, 3] = (-48.0, -48.0, 0.0)
+    z, y, x = np.meshgrid(*(np.arange(n) * step for n in shape), indexing="ij")
+    x, y = x - 48.0, y - 48.0  # LPS x, y of every voxel
+    array = np.full(shape, -1000, dtype=np.int16)
+    array[(x / 36.0) ** 2 + (y / 28.0) ** 2 <= 1.0] = 40  # the body
+    centre = np.array([4.0, -2.0, 22.0])
+    array[(x - centre[0]) ** 2 + (y - centre[1]) ** 2 + (z - centre[2]) ** 2 <= 12.0**2] = 1000
+    table_y = 38.0
+    array[(np.abs(y - table_y) <= 1.5) & (np.abs(x) <= 20.0)] = 700  # the table, 10 mm behind
+    return Volume(array, affine, units="HU"), centre, table_y
+
+
+def test_default_model_drops_the_table_outside_the_body():
+    volume, centre, table_y = patient_on_table()
+    result = make_model_from_volume(volume, ModelOptions(lower=520))
+    assert result.statistics.components == 1 and result.statistics.watertight
+    assert result.statistics.bounds_max[1] < table_y - 10.0
+    assert_bodies_match(result.mesh, [(tuple(centre), 12.0)])
+    assert any("outside the patient's body" in line for line in result.report)
+    kept = make_model_from_volume(volume, ModelOptions(lower=520, remove_table=False))
+    assert kept.statistics.components == 2 and kept.statistics.bounds_max[1] > table_y
+
+    label = segment(volume, ModelOptions())  # the GUI's path: a label map first
+    table = volume.array == 700
+    assert not label.array[table].any() and label.array[volume.array == 1000].all()
+    assert segment(volume, ModelOptions(lower=520, remove_table=False)).array[table].all()
+
+
+def test_table_removal_never_applies_without_a_body(phantom):
+    volume, _ = phantom  # bone balls in air: the largest "body" is a ball
+    result = make_model_from_volume(volume, ModelOptions())
+    assert result.statistics.components == 2
+    assert not any("outside" in line for line in result.report)
+    raw = Volume(volume.array, volume.affine, units="raw")
+    assert make_model_from_volume(raw, ModelOptions(lower=0)).statistics.components == 2
+
+
+def test_statistics_after_splitting_pinched_points_match_a_fresh_measurement():
+    from tests.processing.test_mesh_ops import box
+    from workstation.core.mesh import Mesh
+    from workstation.processing import mesh_ops
+    from workstation.services import modeling
+
+    first_v, first_f = box()
+    second_v, second_f = box(low=(2.0, 3.0, 4.0), offset=8)  # shares the corner (2, 3, 4)
+    pinched = Mesh(np.concatenate([first_v, second_v]), np.concatenate([first_f, second_f]))
+    options = ModelOptions(smooth_iterations=0, decimate_fraction=0.0, min_island_mm3=0.0)
+    stages = modeling._Stages(lambda fraction, text: None, CancelToken(), {})
+    result = modeling._finish(pinched, options, stages, [])
+    assert any("pinched" in line for line in result.report)
+    assert result.statistics == mesh_ops.mesh_statistics(result.mesh)
+    assert result.statistics.components == 2 and result.statistics.manifold

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MM3",
         help=f"drop pieces smaller than this volume in mm^3 (default {_DEFAULTS.min_island_mm3:g};"
         " 0 keeps all)",
+    )
+    parser.add_argument(
+        "--keep-table",
+        action="store_true",
+        help="keep pieces outside the patient's body (by default a CT model drops the "
+        "scanner table and supports)",
     )
     parser.add_argument("--fill-holes", action="store_true", help="fill internal cavities")
     parser.add_argument(
@@ -108,38 +113,22 @@ def options_from_args(args: argparse.Namespace) -> ModelOptions:
         largest=args.largest,
         seed_lps=parse_seed(args.seed) if args.seed else None,
         min_island_mm3=args.min_island,
+        remove_table=not args.keep_table,
         fill_holes=args.fill_holes,
         smooth_iterations=args.smooth,
         pass_band=args.pass_band,
         decimate_fraction=args.decimate,
         coords=args.coords,
         name=Path(args.output).stem,
-        workers=max(1, os.cpu_count() or 1),
     )
     options.validate()
     return options
-
-
-def disable_numpy_hugepages() -> None:
-    """Stop numpy asking for transparent huge pages on big arrays in this process.
-
-    Measured on the 512x512x400 benchmark (THP mode "madvise", 2-core VM): first touches
-    of huge-page-backed arrays stalled in the kernel, and the whole command took 5.0-5.5 s
-    instead of 3.9 s (surface 0.95 -> 0.33 s, load 0.52 -> 0.25 s, same peak memory).
-    Equivalent to NUMPY_MADVISE_HUGEPAGE=0.
-    """
-    try:
-        from numpy._core.multiarray import _set_madvise_hugepage
-    except ImportError:  # pragma: no cover - older or newer numpy without the switch
-        return
-    _set_madvise_hugepage(False)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, segment, mesh and export; print statistics (JSON with --json)."""
     from workstation.services.loading import load_volume
 
-    disable_numpy_hugepages()
     options = options_from_args(args)
     output = check_output_path(args.output)
     progress = progress_for(args.json)

@@ -19,6 +19,7 @@ from scipy import ndimage
 from workstation.core import geometry
 from workstation.core.errors import SegmentationError
 from workstation.core.volume import LabelMap
+from workstation.processing.body import BodyMask
 from workstation.processing.regions import foreground_region
 
 #: Face connectivity (6 neighbours) for foreground components.
@@ -89,13 +90,54 @@ def keep_connected_to(label: LabelMap, seed_lps) -> LabelMap:
 
 def remove_small(label: LabelMap, min_mm3: float) -> LabelMap:
     """Drop 6-connected components whose volume is below ``min_mm3`` cubic millimetres."""
+    return remove_islands(label, min_mm3)[0]
+
+
+def remove_islands(
+    label: LabelMap, min_mm3: float = 0.0, body: BodyMask | None = None
+) -> tuple[LabelMap, int]:
+    """Drop components under ``min_mm3`` and those lying mostly outside ``body`` (the CT
+    table), labelling once; returns (label map, components lying outside the body)."""
     found = _components(label)
-    if found is None or min_mm3 <= 0:
-        return label.with_array(label.array.copy())
+    if found is None:
+        return label.with_array(label.array.copy()), 0
     components, count, region = found
-    voxel_mm3 = float(abs(np.linalg.det(label.affine[:3, :3])))
-    min_voxels = math.ceil(min_mm3 / voxel_mm3 - 1e-9)
     sizes = np.bincount(components.ravel(), minlength=count + 1)
-    keep = (sizes >= min_voxels).astype(np.uint8)
-    keep[0] = 0
-    return _from_keep(label, components, keep, region)
+    sizes[0] = 0
+    voxel_mm3 = float(abs(np.linalg.det(label.affine[:3, :3])))
+    keep = np.ones(count + 1, dtype=bool)
+    keep[0] = False
+    if min_mm3 > 0:
+        keep &= sizes >= math.ceil(min_mm3 / voxel_mm3 - 1e-9)
+    outside_count = 0
+    if body is not None and body.trusted_for(float(sizes.sum()) * voxel_mm3):
+        outside = _outside_components(components, count, region, body, sizes)
+        if outside is not None:
+            outside_count = int(np.count_nonzero(outside))
+            keep &= ~outside
+    return _from_keep(label, components, keep.astype(np.uint8), region), outside_count
+
+
+def _outside_components(
+    components: np.ndarray, count: int, region, body: BodyMask, sizes: np.ndarray
+) -> np.ndarray | None:
+    """Per component: True when mostly outside ``body`` (None when the largest one is)."""
+    from workstation.processing.body import outside_pieces
+
+    inside = np.zeros(count + 1, dtype=np.int64)
+    for offset, index in enumerate(range(region[0].start, region[0].stop)):
+        rows, cols = np.nonzero(components[offset])  # foreground only: a few % of voxels
+        if rows.size:
+            in_body = body.contains_indices(
+                np.stack(
+                    [np.full(rows.size, index), rows + region[1].start, cols + region[2].start],
+                    axis=1,
+                )
+            )
+            inside += np.bincount(
+                components[offset][rows[in_body], cols[in_body]], minlength=count + 1
+            )
+    outside = outside_pieces(inside, sizes, sizes)
+    if outside is not None:
+        outside[0] = False
+    return outside

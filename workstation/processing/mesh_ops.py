@@ -1,22 +1,24 @@
-"""Mesh post-processing: volume-preserving smoothing, decimation, cleaning, repair, statistics."""
+"""Mesh post-processing: volume-preserving smoothing, decimation, cleaning, repair, statistics.
+
+VTK and scipy are imported by the functions that use them: every ``workstation`` command
+lists the mesh command, which should not cost their import time (about 0.2 s).
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import fast_simplification
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components
-from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
-from vtkmodules.vtkCommonCore import VTK_ID_TYPE, vtkPoints
-from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
-from vtkmodules.vtkFiltersCore import vtkWindowedSincPolyDataFilter
 
 from workstation.core.errors import MeshError
 from workstation.core.mesh import Mesh
-from workstation.processing.surface import use_parallel_vtk
+from workstation.processing.decimation import decimate as decimate
+from workstation.processing.decimation import merge_vertices as _merge_vertices
+from workstation.processing.decimation import sorted_distinct as _distinct
+
+if TYPE_CHECKING:
+    from vtkmodules.vtkCommonDataModel import vtkPolyData
 
 #: Holes with at most this many boundary edges are filled by ``repair`` by default.
 DEFAULT_MAX_HOLE_EDGES = 100
@@ -28,6 +30,10 @@ def _replace(mesh: Mesh, vertices: np.ndarray, faces: np.ndarray, report: list[s
 
 def to_polydata(mesh: Mesh) -> vtkPolyData:
     """A vtkPolyData viewing the mesh's arrays (no copy; keep the mesh alive while used)."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk
+    from vtkmodules.vtkCommonCore import VTK_ID_TYPE, vtkPoints
+    from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
+
     points = vtkPoints()
     points.SetData(numpy_to_vtk(mesh.vertices, deep=0))
     offsets = np.arange(0, 3 * mesh.n_faces + 1, 3, dtype=np.int64)
@@ -52,6 +58,11 @@ def smooth(mesh: Mesh, iterations: int, pass_band: float = 0.1) -> Mesh:
         return mesh
     if not 0.0 < pass_band < 2.0:
         raise MeshError(f"The smoothing pass band must be between 0 and 2, got {pass_band}.")
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkFiltersCore import vtkWindowedSincPolyDataFilter
+
+    from workstation.processing.surface import use_parallel_vtk
+
     use_parallel_vtk()
     smoother = vtkWindowedSincPolyDataFilter()
     smoother.SetInputData(to_polydata(mesh))
@@ -65,137 +76,6 @@ def smooth(mesh: Mesh, iterations: int, pass_band: float = 0.1) -> Mesh:
     vertices = vtk_to_numpy(smoother.GetOutput().GetPoints().GetData()).astype(np.float64)
     report = [f"Smoothed: windowed sinc, {iterations} iterations, pass band {pass_band:g}"]
     return _replace(mesh, vertices, mesh.faces, report)
-
-
-#: Meshes with fewer triangles are decimated in one process.
-PARALLEL_MIN_FACES = 200_000
-
-#: Components are split across processes only if no share exceeds this fraction of faces.
-PARALLEL_MAX_SHARE = 0.8
-
-_FORK_PAYLOAD: list[tuple[np.ndarray, np.ndarray, int]] = []
-
-
-def _simplify(
-    vertices: np.ndarray, faces: np.ndarray, target: int
-) -> tuple[np.ndarray, np.ndarray]:
-    if target >= len(faces):
-        return vertices, faces.astype(np.int64)
-    return fast_simplification.simplify(vertices, faces.astype(np.int32), target_count=target)
-
-
-def _simplify_part(index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decimate part ``index`` of the payload (in a worker, on its own vertices only)."""
-    vertices, faces, target = _FORK_PAYLOAD[index]
-    used = _distinct(faces)
-    return _simplify(vertices[used], np.searchsorted(used, faces), target)
-
-
-def _split_components(
-    mesh: Mesh, parts: int, face_labels: np.ndarray | None
-) -> list[np.ndarray] | None:
-    """Face masks of ``parts`` groups of whole components with balanced triangle counts."""
-    if face_labels is None:
-        face_labels, count = component_labels(mesh)
-    else:
-        count = int(face_labels.max()) + 1
-    sizes = np.bincount(face_labels, minlength=count)
-    if sizes.max() > PARALLEL_MAX_SHARE * mesh.n_faces:
-        return None
-    loads = np.zeros(parts, dtype=np.int64)
-    group_of = np.empty(count, dtype=np.int64)
-    for component in np.argsort(-sizes):
-        group = int(np.argmin(loads))
-        group_of[component] = group
-        loads[group] += sizes[component]
-    if loads.max() > PARALLEL_MAX_SHARE * mesh.n_faces:
-        return None
-    groups = group_of[face_labels]
-    return [groups == group for group in range(parts)]
-
-
-def _simplify_in_workers(
-    mesh: Mesh, target: int, workers: int, face_labels: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Decimate in forked worker processes: groups of whole pieces run in parallel.
-
-    fast-simplification holds the GIL (no threads) and keeps its working buffers in
-    global C++ vectors that are never freed (about 0.4 GB per million triangles), so
-    even a single part runs in a worker: the buffers go away when the worker exits.
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    masks = _split_components(mesh, workers, face_labels) if workers > 1 else None
-    _FORK_PAYLOAD.clear()
-    if masks is None:
-        _FORK_PAYLOAD.append((mesh.vertices, mesh.faces, target))
-    else:
-        for mask in masks:
-            faces = mesh.faces[mask]  # the worker keeps only the vertices these use
-            share = round(target * len(faces) / mesh.n_faces)
-            _FORK_PAYLOAD.append((mesh.vertices, faces, max(share, 4)))
-    try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(len(_FORK_PAYLOAD), mp_context=context) as pool:
-            results = list(pool.map(_simplify_part, range(len(_FORK_PAYLOAD))))
-    finally:
-        _FORK_PAYLOAD.clear()
-    offsets = np.cumsum([0] + [len(points) for points, _ in results[:-1]])
-    vertices = np.concatenate([points for points, _ in results])
-    faces = np.concatenate([f + offset for (_, f), offset in zip(results, offsets, strict=True)])
-    return vertices, faces
-
-
-def decimate(
-    mesh: Mesh,
-    fraction: float | None = None,
-    target_triangles: int | None = None,
-    workers: int = 0,
-    face_labels: np.ndarray | None = None,
-) -> Mesh:
-    """Remove ``fraction`` (0..1) of the triangles, or reduce to ``target_triangles``.
-
-    Quadric edge collapse (fast-simplification).  ``workers`` 0 decimates in this
-    process; ``workers`` >= 1 (POSIX, meshes of at least ``PARALLEL_MIN_FACES``) uses
-    that many forked processes, splitting the mesh into groups of whole pieces (collapses
-    never cross pieces) and keeping the library's large, never-freed buffers out of this
-    process.  ``face_labels`` (piece number per triangle) saves recomputing the pieces.
-    """
-    if (fraction is None) == (target_triangles is None):
-        raise MeshError("Decimation needs either a fraction or a target triangle count.")
-    if fraction is not None:
-        if not 0.0 <= fraction < 1.0:
-            raise MeshError(f"The decimation fraction must be in [0, 1), got {fraction}.")
-        if fraction == 0.0:
-            return mesh
-        target = round(mesh.n_faces * (1.0 - fraction))
-    else:
-        target = int(target_triangles)  # type: ignore[arg-type]
-        if target < 4:
-            raise MeshError(f"The triangle target must be at least 4, got {target}.")
-    if target >= mesh.n_faces:
-        return mesh
-    in_workers = workers >= 1 and mesh.n_faces >= PARALLEL_MIN_FACES and os.name == "posix"
-    if in_workers:
-        vertices, faces = _simplify_in_workers(mesh, target, workers, face_labels)
-    else:
-        vertices, faces = _simplify(mesh.vertices, mesh.faces, target)
-    report = [f"Decimated: {mesh.n_faces:,} -> {len(faces):,} triangles"]
-    return _replace(mesh, vertices, faces, report)
-
-
-def _merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Merge vertices at identical positions; returns (vertices, faces, merged count)."""
-    if len(vertices) == 0:
-        return vertices, faces, 0
-    contiguous = np.ascontiguousarray(vertices + 0.0)  # -0.0 == 0.0
-    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * 3))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    merged = len(vertices) - len(first)
-    if merged == 0:
-        return vertices, faces, 0
-    return vertices[first], inverse.reshape(-1)[faces], merged
 
 
 def clean(mesh: Mesh) -> tuple[Mesh, list[str]]:
@@ -231,15 +111,30 @@ def clean(mesh: Mesh) -> tuple[Mesh, list[str]]:
 _EVEN_PERMUTATIONS = (5, 15, 19)
 
 
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of integer ``keys``: (first index, group of every element, size) of each distinct key."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    starts = np.flatnonzero(new)
+    return order[starts], inverse, np.diff(np.append(starts, len(keys)))
+
+
 def _unique_faces(faces: np.ndarray) -> np.ndarray:
     """Mask keeping one copy of repeated triangles; opposite-wound pairs (double walls) go."""
     order = np.argsort(faces, axis=1)
     ordered = np.take_along_axis(faces, order, axis=1).astype(np.int64)
-    keys = np.ascontiguousarray(ordered).view(np.dtype((np.void, 24))).ravel()
-    _, first, inverse, counts = np.unique(
-        keys, return_index=True, return_inverse=True, return_counts=True
-    )
-    inverse = inverse.reshape(-1)
+    n = int(ordered[:, 2].max()) + 1
+    if n < 2**21:  # one int64 key per triangle: sorting it is ~5x faster than void keys
+        first, inverse, counts = _groups((ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2])
+    else:
+        keys = np.ascontiguousarray(ordered).view(np.dtype((np.void, 24))).ravel()
+        _, first, inverse, counts = np.unique(
+            keys, return_index=True, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.reshape(-1)
     if len(first) == len(faces):
         return np.ones(len(faces), dtype=bool)
     code = order[:, 0] * 9 + order[:, 1] * 3 + order[:, 2]
@@ -278,14 +173,6 @@ class EdgeInfo:
             and self.inconsistent_edges == 0
             and self.nonmanifold_vertices == 0
         )
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values (numpy 2.4's plain ``np.unique`` hashes and is ~50x slower)."""
-    ordered = np.sort(values, axis=None)
-    if ordered.size == 0:
-        return ordered
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
 
 
 def _occurrences(keys: np.ndarray) -> np.ndarray:
@@ -336,19 +223,25 @@ def edge_info(mesh: Mesh) -> EdgeInfo:
     if len(faces) == 0:
         return EdgeInfo(0, 0, 0, 0)
     boundary, nonmanifold, inconsistent = _edge_counts(faces, mesh.n_vertices)
-    n = np.int64(max(mesh.n_vertices, 1))
-    return EdgeInfo(boundary, nonmanifold, inconsistent, _nonmanifold_vertices(faces, n))
+    fan_vertex = _fan_vertices(faces, np.int64(max(mesh.n_vertices, 1)))[1]
+    pinched = int(np.count_nonzero(np.bincount(fan_vertex) > 1))
+    return EdgeInfo(boundary, nonmanifold, inconsistent, pinched)
 
 
-def _fan_labels(faces: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray]:
-    """Per corner (face-major, 3 per face): its vertex and the id of its fan around it.
+def _fan_vertices(faces: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray]:
+    """(fan number of every corner, face-major; the vertex of every fan).
 
-    Triangles around a vertex that share edges form one fan; a manifold vertex has one.
+    Triangles around a vertex that share edges form one fan; a manifold vertex has one,
+    a pinched one several.  Each corner links its two edges ("spokes") at its vertex;
+    the fans are the connected groups of spokes.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     corners = faces.astype(np.int64).ravel()
-    link_a = np.roll(faces, -1, axis=1).astype(np.int64).ravel()
-    link_b = np.roll(faces, -2, axis=1).astype(np.int64).ravel()
-    keys = np.concatenate([corners * n + link_a, corners * n + link_b])
+    following = np.roll(faces, -1, axis=1).astype(np.int64).ravel()
+    preceding = np.roll(faces, -2, axis=1).astype(np.int64).ravel()
+    keys = np.concatenate([corners * n + following, corners * n + preceding])
     unique_keys, inverse = np.unique(keys, return_inverse=True)
     m = len(corners)
     graph = coo_matrix(
@@ -356,31 +249,22 @@ def _fan_labels(faces: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray]
         shape=(len(unique_keys), len(unique_keys)),
     )
     _, component = connected_components(graph, directed=False)
-    return corners, component[inverse[:m]]
-
-
-def _nonmanifold_vertices(faces: np.ndarray, n: np.int64) -> int:
-    """Vertices whose surrounding triangles do not form one connected fan."""
-    corners, fans = _fan_labels(faces, n)
-    pairs = _distinct(corners * np.int64(fans.max() + 1) + fans)
-    per_vertex = np.bincount(pairs // np.int64(fans.max() + 1))
-    return int((per_vertex > 1).sum())
+    fans = component[inverse[:m]]  # spokes of one fan share its vertex: fan ids are per vertex
+    fan_vertex = np.empty(int(fans.max()) + 1, dtype=np.int64)
+    fan_vertex[fans] = corners
+    return fans, fan_vertex
 
 
 def split_nonmanifold_vertices(mesh: Mesh) -> tuple[Mesh, int]:
     """Give every fan of a vertex its own copy of the vertex (same position)."""
     if mesh.n_faces == 0:
         return mesh, 0
-    corners, fans = _fan_labels(mesh.faces, np.int64(max(mesh.n_vertices, 1)))
-    width = np.int64(fans.max() + 1)
-    pairs, new_index = np.unique(corners * width + fans, return_inverse=True)
-    added = len(pairs) - len(_distinct(corners))
+    fans, fan_vertex = _fan_vertices(mesh.faces, np.int64(max(mesh.n_vertices, 1)))
+    added = len(fan_vertex) - len(_distinct(mesh.faces))
     if added == 0:
         return mesh, 0
-    vertices = mesh.vertices[pairs // width]
-    faces = new_index.reshape(-1, 3)
     report = [f"Split {added} pinched points so every point has one fan of triangles"]
-    return _replace(mesh, vertices, faces, report), added
+    return _replace(mesh, mesh.vertices[fan_vertex], fans.reshape(-1, 3), report), added
 
 
 def _faces_on_bad_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -404,16 +288,24 @@ def _faces_at_pinched_boundaries(faces: np.ndarray) -> np.ndarray:
     return pinched[faces].any(axis=1)
 
 
-def _drop_faces(mesh: Mesh, drop: np.ndarray) -> Mesh:
-    faces = mesh.faces[~drop]
+def keep_faces(mesh: Mesh, keep: np.ndarray, report: list[str] | None = None) -> Mesh:
+    """The mesh of the triangles where ``keep`` is True, without the points they leave unused."""
+    faces = mesh.faces[keep]
     used = np.zeros(mesh.n_vertices, dtype=bool)
     used[faces.ravel()] = True
     remap = np.cumsum(used) - 1
-    return _replace(mesh, mesh.vertices[used], remap[faces], [])
+    return _replace(mesh, mesh.vertices[used], remap[faces], report or [])
 
 
-def _vertex_components(mesh: Mesh) -> tuple[np.ndarray, int]:
+def _drop_faces(mesh: Mesh, drop: np.ndarray) -> Mesh:
+    return keep_faces(mesh, ~drop)
+
+
+def vertex_components(mesh: Mesh) -> tuple[np.ndarray, int]:
     """Component number of every vertex (edges of the triangles connect vertices)."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     faces = mesh.faces
     rows = np.concatenate([faces[:, 0], faces[:, 1]])
     cols = np.concatenate([faces[:, 1], faces[:, 2]])
@@ -435,22 +327,12 @@ def count_components(mesh: Mesh) -> int:
     """Number of connected pieces (triangles sharing vertices)."""
     if mesh.n_faces == 0:
         return 0
-    labels, _ = _vertex_components(mesh)
+    labels, _ = vertex_components(mesh)
     return len(_distinct(labels[_distinct(mesh.faces)]))
 
 
 #: Triangles processed at a time by the chunked geometry helpers (bounded temporaries).
 _CHUNK = 500_000
-
-
-def surface_area(vertices: np.ndarray, faces: np.ndarray, chunk: int = _CHUNK) -> float:
-    """Total triangle area (mm^2), in bounded memory."""
-    total = 0.0
-    for start in range(0, len(faces), chunk):
-        part = faces[start : start + chunk]
-        a, b, c = (vertices[part[:, i]] for i in range(3))
-        total += float(np.linalg.norm(np.cross(b - a, c - a), axis=1).sum()) / 2.0
-    return total
 
 
 def face_signed_volumes(vertices: np.ndarray, faces: np.ndarray, chunk: int = _CHUNK) -> np.ndarray:
@@ -465,51 +347,76 @@ def face_signed_volumes(vertices: np.ndarray, faces: np.ndarray, chunk: int = _C
 
 def component_labels(mesh: Mesh) -> tuple[np.ndarray, int]:
     """Component number of every triangle (pieces share vertices) and the number of pieces."""
-    labels, count = _vertex_components(mesh)
+    labels, count = vertex_components(mesh)
     return labels[mesh.faces[:, 0]], count
 
 
-def remove_small_components(mesh: Mesh, min_mm3: float) -> tuple[Mesh, int, np.ndarray]:
-    """Drop closed pieces enclosing less than ``min_mm3``.
+@dataclass
+class Pieces:
+    """Connected pieces of a mesh: piece of every point and triangle, enclosed volumes."""
 
-    Returns (mesh, pieces removed, piece number of every remaining triangle).
+    of_point: np.ndarray
+    of_face: np.ndarray
+    count: int
+    volumes: np.ndarray  # mm^3, negative for inner cavity surfaces
 
-    Inner cavity surfaces (negative enclosed volume) are always kept.  With 6-connected
-    voxel islands meshed at 0.5, each piece is one island, so this equals
+
+def pieces(mesh: Mesh) -> Pieces:
+    """Label the connected pieces of ``mesh`` and measure the volume each encloses."""
+    of_point, count = vertex_components(mesh)
+    of_face = of_point[mesh.faces[:, 0]]
+    volumes = np.bincount(
+        of_face, weights=face_signed_volumes(mesh.vertices, mesh.faces), minlength=count
+    )
+    return Pieces(of_point, of_face, count, volumes)
+
+
+def small_pieces(mesh: Mesh, parts: Pieces, min_mm3: float) -> np.ndarray:
+    """Per piece: True for closed pieces under ``min_mm3`` and the cavities inside them.
+
+    Inner cavity surfaces (negative enclosed volume) of kept pieces are kept.  With
+    6-connected voxel islands meshed at 0.5, each piece is one island, so this equals
     ``islands.remove_small`` measured by the surface's volume, at a fraction of the cost.
     """
-    face_labels, count = component_labels(mesh)
+    small = (parts.volumes > 0) & (parts.volumes < min_mm3)
+    cavities = parts.volumes < 0
+    if small.any() and cavities.any():
+        small |= _cavities_of(
+            mesh, parts.of_face, parts.count, small, cavities, parts.volumes, min_mm3
+        )
+    return small
+
+
+def remove_small_components(mesh: Mesh, min_mm3: float) -> tuple[Mesh, int, np.ndarray]:
+    """Drop closed pieces enclosing less than ``min_mm3`` (see ``small_pieces``).
+
+    Returns (mesh, pieces removed, piece number of every remaining triangle).
+    """
+    parts = pieces(mesh)
     if min_mm3 <= 0 or mesh.n_faces == 0:
-        return mesh, 0, face_labels
-    volumes = np.bincount(
-        face_labels, weights=face_signed_volumes(mesh.vertices, mesh.faces), minlength=count
-    )
-    small = (volumes > 0) & (volumes < min_mm3)
-    removed = int(np.count_nonzero(small))
+        return mesh, 0, parts.of_face
+    small = small_pieces(mesh, parts, min_mm3)
+    removed = int(np.count_nonzero(small & (parts.volumes > 0)))
     if removed == 0:
-        return mesh, 0, face_labels
-    cavities = volumes < 0
-    if cavities.any():
-        small |= _cavities_of(mesh, face_labels, count, small, cavities, volumes, min_mm3)
-    keep = ~small[face_labels]
-    faces = mesh.faces[keep]
-    used = np.zeros(mesh.n_vertices, dtype=bool)
-    used[faces.ravel()] = True
-    remap = np.cumsum(used) - 1
+        return mesh, 0, parts.of_face
+    keep = ~small[parts.of_face]
     report = [f"Removed {removed:,} pieces smaller than {min_mm3:g} mm^3"]
-    return _replace(mesh, mesh.vertices[used], remap[faces], report), removed, face_labels[keep]
+    return keep_faces(mesh, keep, report), removed, parts.of_face[keep]
 
 
 def _piece_bounds(mesh: Mesh, face_labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding box (low, high) of every piece, (count, 3) each."""
-    low = np.full((count, 3), np.inf)
-    high = np.full((count, 3), -np.inf)
-    for start in range(0, mesh.n_faces, _CHUNK):
-        corners = mesh.vertices[mesh.faces[start : start + _CHUNK]]
-        pieces = face_labels[start : start + _CHUNK]
-        np.minimum.at(low, pieces, corners.min(axis=1))
-        np.maximum.at(high, pieces, corners.max(axis=1))
-    return low, high
+    """Bounding box (low, high) of every piece, (count, 3) each (points sorted by piece)."""
+    point_piece = np.full(mesh.n_vertices, count, dtype=np.int64)  # unused points: no piece
+    point_piece[mesh.faces.ravel()] = np.repeat(face_labels, 3)
+    order = np.argsort(point_piece, kind="stable")
+    pieces = point_piece[order]
+    starts = np.flatnonzero(np.concatenate([[True], pieces[1:] != pieces[:-1]]))
+    points = mesh.vertices[order]
+    low = np.full((count + 1, 3), np.inf)
+    high = np.full((count + 1, 3), -np.inf)
+    low[pieces[starts]] = np.minimum.reduceat(points, starts, axis=0)
+    high[pieces[starts]] = np.maximum.reduceat(points, starts, axis=0)
+    return low[:count], high[:count]
 
 
 def _cavities_of(
@@ -673,7 +580,7 @@ def repair(
         mesh, split = split_nonmanifold_vertices(mesh)
         if split:
             report.append(mesh.report[-1])
-    if mesh.n_faces and face_signed_volumes(mesh.vertices, mesh.faces).sum() < 0:
+    if mesh.n_faces and mesh.signed_volume() < 0:
         mesh = _replace(mesh, mesh.vertices, mesh.faces[:, ::-1], ["Turned the surface outward"])
         report.append("Turned the surface outward (normals were pointing inwards)")
     return mesh, report
@@ -708,8 +615,8 @@ def mesh_statistics(mesh: Mesh) -> MeshStatistics:
     return MeshStatistics(
         triangles=mesh.n_faces,
         vertices=mesh.n_vertices,
-        volume_mm3=round(float(face_signed_volumes(mesh.vertices, mesh.faces).sum()), 3),
-        area_mm2=round(surface_area(mesh.vertices, mesh.faces), 3),
+        volume_mm3=round(mesh.signed_volume(), 3),
+        area_mm2=round(mesh.area(), 3),
         bounds_min=tuple(round(float(v), 4) for v in low),  # type: ignore[arg-type]
         bounds_max=tuple(round(float(v), 4) for v in high),  # type: ignore[arg-type]
         components=count_components(mesh),

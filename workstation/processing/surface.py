@@ -19,6 +19,7 @@ from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.volume import LabelMap, Volume
 from workstation.processing.regions import foreground_region, padded_block, range_region
+from workstation.processing.threshold import nothing_selected
 
 _SMP_READY = False
 
@@ -108,13 +109,7 @@ def _image_block(
     else:
         region = range_region(array, iso, upper)
     if region is None:
-        unit = " HU" if volume.units == "HU" else ""
-        bound = f"{level:g}{unit} and above" if upper is None else f"{level:g}..{upper:g}{unit}"
-        low, high = float(volume.array.min()), float(volume.array.max())
-        raise SegmentationError(
-            f"The threshold {bound} selects no voxels (image values {low:g}..{high:g}); "
-            "choose another preset or threshold."
-        )
+        raise SegmentationError(nothing_selected(volume, level, upper))
     block, _, _ = padded_block(array, region, 1, fill=outside_max)
     if mask is not None:
         chosen, _, _ = padded_block(mask.array.view(bool), region, 1, fill=False)
@@ -137,16 +132,6 @@ def outward_at_extreme(vertices: np.ndarray, faces: np.ndarray) -> bool:
     around = faces[(faces == extreme).any(axis=1)]
     a, b, c = (vertices[around[:, i]] for i in range(3))
     return float(np.cross(b - a, c - a)[:, 0].sum()) > 0.0
-
-
-def signed_volume(vertices: np.ndarray, faces: np.ndarray, chunk: int = 500_000) -> float:
-    """Enclosed signed volume (mm^3), computed in chunks to bound temporary memory."""
-    total = 0.0
-    for start in range(0, len(faces), chunk):
-        part = faces[start : start + chunk]
-        a, b, c = (vertices[part[:, i]] for i in range(3))
-        total += float(np.einsum("ij,ij->", a, np.cross(b, c)))
-    return total / 6.0
 
 
 def extract_surface(
@@ -199,8 +184,8 @@ def extract_surface(
     del points
     if np.linalg.det(matrix) < 0:
         faces[:, [0, 2]] = faces[:, [2, 0]]
-    if not outward_at_extreme(vertices, faces) and signed_volume(vertices, faces) <= 0:
-        raise MeshError("The extracted surface is inside out; please report this as a bug.")
     mesh = Mesh(vertices, faces, name=model_name)
+    if not outward_at_extreme(vertices, faces) and mesh.signed_volume() <= 0:
+        raise MeshError("The extracted surface is inside out; please report this as a bug.")
     progress(1.0, f"Surface: {mesh.n_faces:,} triangles")
     return mesh

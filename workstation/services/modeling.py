@@ -11,14 +11,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from workstation.core.errors import SegmentationError
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import LabelMap, Volume
+from workstation.io.dicom.workers import available_cpus
 from workstation.processing import mesh_ops
 from workstation.processing.presets import get_preset, resolve_threshold
-from workstation.processing.surface import extract_surface
-from workstation.processing.threshold import threshold
+from workstation.processing.threshold import describe_range, nothing_selected, threshold
 
 #: Default preset of a model when no threshold is given: CT bone.
 DEFAULT_PRESET = "bone"
@@ -28,12 +30,14 @@ DEFAULT_PRESET = "bone"
 class ModelOptions:
     """How to segment and mesh.  ``lower``/``upper`` override ``preset`` when given.
 
-    Defaults make a CT bone model: bone preset, islands under 100 mm^3 dropped (specks of
-    noise and calcification that would print as loose crumbs), 20 windowed-sinc iterations
-    with pass band 0.1 (removes the voxel staircase, keeps volume within 1 %), and 50 %
-    decimation (half the triangles, sub-voxel change).  ``decimate_fraction`` is the share
-    of triangles removed; 0 switches decimation off, as ``smooth_iterations`` 0 does
-    smoothing.
+    Defaults make a CT bone model: bone preset, pieces outside the patient's body dropped
+    (the scanner table and supports; CT in HU only, ``remove_table``), islands under
+    100 mm^3 dropped (specks of noise and calcification that would print as loose crumbs;
+    small bones such as phalanges stay), 20 windowed-sinc iterations with pass band 0.1
+    (removes the voxel staircase, keeps volume within 1 %), and 50 % decimation (half the
+    triangles, sub-voxel change) in one worker process per core.  ``decimate_fraction`` is
+    the share of triangles removed; 0 switches decimation off, as ``smooth_iterations`` 0
+    does smoothing.
     """
 
     preset: str | None = DEFAULT_PRESET
@@ -42,6 +46,7 @@ class ModelOptions:
     largest: bool = False
     seed_lps: tuple[float, float, float] | None = None
     min_island_mm3: float = 100.0
+    remove_table: bool = True
     fill_holes: bool = False
     smooth_iterations: int = 20
     pass_band: float = 0.1
@@ -50,7 +55,9 @@ class ModelOptions:
     max_hole_edges: int = mesh_ops.DEFAULT_MAX_HOLE_EDGES
     coords: str = "lps"
     name: str = ""
-    workers: int = 0  # decimation processes (0 = in this process); the CLI uses every core
+    #: decimation processes, one slab of the mesh each (0 = in this process, which then
+    #: keeps fast-simplification's buffers, ~0.4 GB per million triangles, for good)
+    workers: int = field(default_factory=available_cpus)
 
     def validate(self) -> None:
         """Raise SegmentationError for options that cannot work, before any heavy work."""
@@ -120,40 +127,38 @@ def threshold_range(volume: Volume, options: ModelOptions) -> tuple[float, float
     return resolve_threshold(options.preset or DEFAULT_PRESET, volume)
 
 
-def _describe_range(volume: Volume, lower: float, upper: float | None) -> str:
-    unit = " HU" if volume.units == "HU" else ""
-    if upper is None:
-        return f"The threshold {lower:g}{unit} and above"
-    return f"The threshold {lower:g}..{upper:g}{unit}"
-
-
-def _nothing_selected(volume: Volume, lower: float, upper: float | None) -> str:
-    low, high = volume.array.min(), volume.array.max()
-    return (
-        f"{_describe_range(volume, lower, upper)} selects no voxels (image values "
-        f"{low:g}..{high:g}); choose another preset or threshold."
-    )
+def _threshold_label(
+    volume: Volume, options: ModelOptions, lower: float, upper: float | None
+) -> LabelMap:
+    """The label map of the range; SegmentationError when it selects nothing."""
+    label = threshold(volume, lower, upper, name=options.name or _default_name(options))
+    if label.voxel_count == 0:
+        raise SegmentationError(nothing_selected(volume, lower, upper))
+    return label
 
 
 def _segment(volume: Volume, options: ModelOptions, stages: _Stages, report: list[str]) -> LabelMap:
     options.validate()
     with stages.stage("threshold", "Thresholding"):
         lower, upper = threshold_range(volume, options)
-        label = threshold(volume, lower, upper, name=options.name or _default_name(options))
-        if label.voxel_count == 0:
-            raise SegmentationError(_nothing_selected(volume, lower, upper))
+        label = _threshold_label(volume, options, lower, upper)
         stages.threshold = (lower, upper)
         report.append(
-            f"{_describe_range(volume, lower, upper)} selects {label.voxel_count:,} voxels"
+            f"{describe_range(volume, lower, upper)} selects {label.voxel_count:,} voxels"
         )
-    return _voxel_steps(label, options, stages, report)
+    return _voxel_steps(label, options, stages, report, volume)
 
 
 def _voxel_steps(
-    label: LabelMap, options: ModelOptions, stages: _Stages, report: list[str]
+    label: LabelMap,
+    options: ModelOptions,
+    stages: _Stages,
+    report: list[str],
+    volume: Volume | None = None,
 ) -> LabelMap:
-    """Seed / largest / small-island and cavity steps on a thresholded label map."""
+    """Seed / largest / table / small-island and cavity steps on a thresholded label map."""
     from workstation.processing import islands, morphology
+    from workstation.processing.body import find_body
 
     if options.seed_lps is not None:
         with stages.stage("islands", "Keeping the island at the seed point"):
@@ -163,14 +168,18 @@ def _voxel_steps(
         with stages.stage("islands", "Keeping the largest island"):
             label = islands.keep_largest(label)
             report.append(f"Kept the largest island: {label.volume_mm3:,.0f} mm^3")
-    elif options.min_island_mm3 > 0:
-        with stages.stage("islands", "Removing small islands"):
+    elif options.min_island_mm3 > 0 or (options.remove_table and volume is not None):
+        with stages.stage("islands", "Removing small islands and what lies outside the body"):
+            body = find_body(volume) if options.remove_table and volume is not None else None
             before = label.voxel_count
-            label = islands.remove_small(label, options.min_island_mm3)
-            removed = before - label.voxel_count
-            report.append(
-                f"Removed islands under {options.min_island_mm3:g} mm^3 ({removed:,} voxels)"
-            )
+            label, outside = islands.remove_islands(label, options.min_island_mm3, body)
+            if outside:
+                report.append(f"Removed {outside:,} pieces outside the patient's body")
+            if options.min_island_mm3 > 0:
+                report.append(
+                    f"Removed islands under {options.min_island_mm3:g} mm^3 "
+                    f"({before - label.voxel_count:,} voxels in all)"
+                )
             if label.voxel_count == 0:
                 raise SegmentationError(
                     f"Every island is smaller than {options.min_island_mm3:g} mm^3; "
@@ -182,6 +191,11 @@ def _voxel_steps(
             label = morphology.fill_cavities(label)
             report.append(f"Filled internal cavities ({label.voxel_count - before:,} voxels)")
     return label
+
+
+def keep_one(options: ModelOptions) -> bool:
+    """True when the options keep a single island (the largest or the one at a seed)."""
+    return options.seed_lps is not None or options.largest
 
 
 def _default_name(options: ModelOptions) -> str:
@@ -219,23 +233,40 @@ def _surface(
     upper: float | None = None,
     mask: LabelMap | None = None,
 ) -> Mesh:
+    from workstation.processing.surface import extract_surface
+
     with stages.stage("surface", "Extracting the surface") as progress:
         mesh = extract_surface(source, level, progress, stages.cancel, upper=upper, mask=mask)
         report.append(f"Surface: {mesh.n_faces:,} triangles")
     return mesh
 
 
-def _drop_small_islands(
-    mesh: Mesh, options: ModelOptions, stages: _Stages, report: list[str]
+def _drop_islands(
+    mesh: Mesh, options: ModelOptions, stages: _Stages, report: list[str], volume: Volume | None
 ) -> Mesh:
-    """Remove pieces under ``min_island_mm3`` (after decimation: same pieces, fewer triangles).
+    """Remove pieces outside the body and under ``min_island_mm3`` (after decimation).
 
     Smoothing and decimation never join or split pieces, so measuring them on the
     decimated surface finds the same islands at a tenth of the cost.
     """
-    with stages.stage("islands", "Removing small islands"):
-        mesh, removed, _ = mesh_ops.remove_small_components(mesh, options.min_island_mm3)
-        report.append(f"Removed {removed:,} islands under {options.min_island_mm3:g} mm^3")
+    from workstation.processing.body import find_body, outside_body_pieces
+
+    with stages.stage("islands", "Removing small islands and what lies outside the body"):
+        parts = mesh_ops.pieces(mesh)  # one labelling for both checks
+        drop = np.zeros(parts.count, dtype=bool)
+        body = find_body(volume) if options.remove_table and volume is not None else None
+        outside = None if body is None else outside_body_pieces(mesh, parts, body)
+        if outside is not None and outside.any():
+            drop |= outside
+            count = int(np.count_nonzero(outside & (parts.volumes > 0)))
+            report.append(f"Removed {count:,} pieces outside the patient's body")
+        if options.min_island_mm3 > 0:
+            small = mesh_ops.small_pieces(mesh, parts, options.min_island_mm3) & ~drop
+            drop |= small
+            count = int(np.count_nonzero(small & (parts.volumes > 0)))
+            report.append(f"Removed {count:,} islands under {options.min_island_mm3:g} mm^3")
+        if drop.any():
+            mesh = mesh_ops.keep_faces(mesh, ~drop[parts.of_face])
         if mesh.n_faces == 0:
             raise SegmentationError(
                 f"Every island is smaller than {options.min_island_mm3:g} mm^3; "
@@ -249,8 +280,9 @@ def _finish(
     options: ModelOptions,
     stages: _Stages,
     report: list[str],
-    drop_small_islands: bool = False,
+    islands_of: Volume | None = None,
 ) -> ModelResult:
+    """Smooth, decimate, (drop islands of the image ``islands_of``), repair and measure."""
     if options.smooth_iterations > 0:
         with stages.stage("smooth", "Smoothing"):
             mesh = mesh_ops.smooth(mesh, options.smooth_iterations, options.pass_band)
@@ -266,8 +298,8 @@ def _finish(
             if decimated is not mesh:
                 report.append(decimated.report[-1])
             mesh = decimated
-    if drop_small_islands:
-        mesh = _drop_small_islands(mesh, options, stages, report)
+    if islands_of is not None:
+        mesh = _drop_islands(mesh, options, stages, report, islands_of)
     with stages.stage("repair", "Cleaning and repairing"):
         mesh, changes = mesh_ops.repair(mesh, options.max_hole_edges, split_vertices=False)
         report.extend(changes)
@@ -275,9 +307,14 @@ def _finish(
         statistics = mesh_ops.mesh_statistics(mesh)
         if statistics.watertight and not statistics.manifold:
             mesh, split = mesh_ops.split_nonmanifold_vertices(mesh)
-            if split:
+            if split:  # same triangles and edges; each pinched point now one per fan
                 report.append(mesh.report[-1])
-                statistics = mesh_ops.mesh_statistics(mesh)
+                statistics = replace(
+                    statistics,
+                    vertices=mesh.n_vertices,
+                    components=mesh_ops.count_components(mesh),
+                    manifold=True,
+                )
     if not statistics.watertight:
         report.append("Warning: the model is not watertight; check it before printing")
     mesh.report = list(report)
@@ -313,10 +350,9 @@ def _surface_of_range(
     """The surface of the threshold range (after voxel steps), in a list the caller pops."""
     label = None
     if voxel_steps:
-        label = threshold(volume, lower, upper, name=options.name or _default_name(options))
-        if label.voxel_count == 0:
-            raise SegmentationError(_nothing_selected(volume, lower, upper))
-        label = _voxel_steps(label, replace(options, min_island_mm3=0.0), stages, report)
+        label = _threshold_label(volume, options, lower, upper)
+        options = replace(options, min_island_mm3=0.0, remove_table=False)  # done on the mesh
+        label = _voxel_steps(label, options, stages, report, volume)
     return [_surface(volume, stages, report, lower, upper, label)]
 
 
@@ -335,11 +371,11 @@ def make_model_from_volume(
     never join or split pieces, and this costs far less than labelling every voxel.
     """
     options.validate()
-    keep_one = options.seed_lps is not None or options.largest
-    voxel_steps = keep_one or options.fill_holes
+    single = keep_one(options)
+    voxel_steps = single or options.fill_holes
     order = (
         ("threshold", "islands", "fill_holes", "surface", "smooth", "decimate")
-        if keep_one
+        if single
         else ("threshold", "fill_holes", "surface", "smooth", "decimate", "islands")
     )
     weights = {**_SEGMENT_WEIGHTS, **_BUILD_WEIGHTS}
@@ -353,10 +389,10 @@ def make_model_from_volume(
         lower, upper = threshold_range(volume, options)
         stages.threshold = (lower, upper)
         # an empty range is reported by the surface step, which scans the image anyway
-        report.append(_describe_range(volume, lower, upper))
-    drop_small = not keep_one and options.min_island_mm3 > 0
+        report.append(describe_range(volume, lower, upper))
+    mesh_islands = not single and (options.min_island_mm3 > 0 or options.remove_table)
     # no local reference to the raw surface or the label map: each is freed once used
     surface = _surface_of_range(volume, options, stages, report, lower, upper, voxel_steps)
-    result = _finish(surface.pop(), options, stages, report, drop_small)
+    result = _finish(surface.pop(), options, stages, report, volume if mesh_islands else None)
     result.threshold = stages.threshold
     return result
