@@ -238,7 +238,7 @@ import psutil
 
 def main():
     import PySide6.QtCore  # noqa: F401  - as in the GUI: workers start with forkserver
-    from workstation.io.dicom.workers import start_method
+    from workstation.core.workers import start_method
     from workstation.processing import mesh_ops
     from workstation.services.loading import load_volume
     from workstation.services.modeling import ModelOptions, make_model_from_volume

@@ -4,7 +4,7 @@ Run: ``.venv/bin/python tests/benchmarks/bench_scan.py [--files 400] [--repeats 
 Prints the best and median wall-clock time of each mode (warm file cache) and files per
 second at the best time.  From the main thread worker processes are forked; from another
 thread (as in the GUI) they come from a fork server and cost more to start (see
-workstation/io/dicom/workers.py), so the default reads small inputs in-process there.
+workstation/core/workers.py), so the default reads small inputs in-process there.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.support.dicom_factory import write_series  # noqa: E402
+from workstation.core import workers as worker_processes  # noqa: E402
 from workstation.io.dicom import scan as scan_module  # noqa: E402
-from workstation.io.dicom import workers as worker_processes  # noqa: E402
 from workstation.io.dicom.scan import scan_path  # noqa: E402
 
 

@@ -13,9 +13,10 @@ import pytest
 from pydicom.uid import RLELossless
 
 from tests.support.dicom_factory import rewrite_transfer_syntax, write_series
+from workstation.core import workers
 from workstation.core.errors import Cancelled, DicomReadError
 from workstation.core.progress import CancelToken
-from workstation.io.dicom import decode_pool, workers
+from workstation.io.dicom import decode_pool
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.load import load_stack
 from workstation.io.dicom.model import FrameRef, Stack

@@ -160,7 +160,7 @@ def test_repair_of_a_good_mesh_changes_nothing(balls):
 
 @pytest.mark.parametrize("method", ["fork", "forkserver"])
 def test_decimation_in_worker_slabs_matches_the_target(balls, monkeypatch, method):
-    from workstation.io.dicom import workers as worker_processes
+    from workstation.core import workers as worker_processes
     from workstation.processing import decimation
 
     if method not in __import__("multiprocessing").get_all_start_methods():

@@ -105,7 +105,7 @@ def _simplify_in_workers(
     """
     from concurrent.futures.process import BrokenProcessPool
 
-    from workstation.io.dicom.workers import start_method, start_process_pool
+    from workstation.core.workers import start_method, start_process_pool
 
     method = start_method()
     slabs = spatial_slabs(mesh, workers) if workers > 1 else None

@@ -17,7 +17,7 @@ from workstation.core.errors import SegmentationError
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import LabelMap, Volume
-from workstation.io.dicom.workers import available_cpus
+from workstation.core.workers import available_cpus
 from workstation.processing import mesh_ops
 from workstation.processing.presets import get_preset, resolve_threshold
 from workstation.processing.threshold import describe_range, nothing_selected, threshold

@@ -18,9 +18,9 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.workers import available_cpus, start_process_pool
 from workstation.io.dicom.model import FrameRef
 from workstation.io.dicom.pixels import FrameDecoder
-from workstation.io.dicom.workers import available_cpus, start_process_pool
 
 #: Fewer compressed pixels than this (16 frames of 512x512, about 0.4 s of JPEG 2000
 #: decoding) decode in-process: a worker that is not forked needs about 0.3 s to start.

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from workstation.core.errors import DicomReadError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
+from workstation.core.workers import available_cpus, fork_is_safe, start_process_pool
 from workstation.io.dicom.headers import FileHeader, read_file_header
 from workstation.io.dicom.model import ScanResult, SkippedFile
 from workstation.io.dicom.stacks import build_stacks
-from workstation.io.dicom.workers import available_cpus, fork_is_safe, start_process_pool
 from workstation.io.sources import check_input_path, is_zip_location, iter_locations
 
 #: Below this many files, reading in-process beats starting worker processes: forked

@@ -1,7 +1,7 @@
 """Worker processes that are safe to start from any thread, including a GUI worker thread.
 
-pydicom header parsing is pure Python and the JPEG 2000 / JPEG-LS decoders of the
-pylibjpeg plugins hold the GIL, so only processes use more than one core.
+Used where Python code or a decoder holds the GIL (DICOM header parsing, JPEG 2000
+decoding, mesh decimation), so only processes use more than one core.
 
 * From the main thread of a process running no other Python thread and no Qt, workers
   are forked: they start in milliseconds and never re-import the main module.
