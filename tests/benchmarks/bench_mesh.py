@@ -239,7 +239,7 @@ import psutil
 def main():
     import PySide6.QtCore  # noqa: F401  - as in the GUI: workers start with forkserver
     from workstation.core.workers import start_method
-    from workstation.processing import mesh_ops
+    from workstation.processing.decimation import decimate
     from workstation.services.loading import load_volume
     from workstation.services.modeling import ModelOptions, make_model_from_volume
 
@@ -251,7 +251,7 @@ def main():
     process = psutil.Process()
     before = process.memory_info().rss
     started = time.perf_counter()
-    reduced = mesh_ops.decimate(smoothed, 0.9, workers=workers)
+    reduced = decimate(smoothed, 0.9, workers=workers)
     seconds = time.perf_counter() - started
     kept = (process.memory_info().rss - before) / 2**20
     print(json.dumps({"method": start_method() if workers else "in-process", "seconds": seconds,
@@ -289,11 +289,11 @@ def bench_decimation_quality(folder: Path) -> None:
     import trimesh
     from scipy.spatial import cKDTree
 
-    from workstation.processing import mesh_ops
+    from workstation.processing.mesh_smoothing import smooth
     from workstation.processing.surface import extract_surface
     from workstation.services.loading import load_volume
 
-    full = mesh_ops.smooth(extract_surface(load_volume(folder).volume, 300.0), 20)
+    full = smooth(extract_surface(load_volume(folder).volume, 300.0), 20)
     reference = trimesh.Trimesh(full.vertices, full.faces, process=False)
     samples, _ = trimesh.sample.sample_surface(reference, 6_000_000, seed=1)
     tree = cKDTree(samples)

@@ -330,7 +330,10 @@ def test_mesh_layers_never_import_qt_or_vtk_rendering():
     modules = (
         "workstation.cli.mesh_cmd, workstation.services.modeling, "
         "workstation.processing.morphology, workstation.processing.islands, "
-        "workstation.processing.label_ops, workstation.processing.mesh_ops, "
+        "workstation.processing.label_ops, workstation.processing.mesh_edit, "
+        "workstation.processing.mesh_smoothing, workstation.processing.mesh_cleaning, "
+        "workstation.processing.mesh_topology, workstation.processing.mesh_components, "
+        "workstation.processing.mesh_repair, workstation.processing.mesh_statistics, "
         "workstation.processing.surface, workstation.processing.decimation, "
         "workstation.processing.body, workstation.io.mesh_export"
     )

@@ -14,7 +14,8 @@ from workstation.core.errors import ExportError
 from workstation.core.mesh import Mesh
 from workstation.io import mesh_export
 from workstation.io.mesh_export import SUPPORTED_EXTENSIONS, export_mesh, read_mesh
-from workstation.processing.mesh_ops import decimate, smooth
+from workstation.processing.decimation import decimate
+from workstation.processing.mesh_smoothing import smooth
 from workstation.processing.surface import extract_surface
 from workstation.processing.threshold import threshold
 

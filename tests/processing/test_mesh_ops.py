@@ -8,7 +8,13 @@ import pytest
 from tests.processing.spheres import assert_bodies_match, ball_volume, grid_affine
 from workstation.core.errors import MeshError
 from workstation.core.mesh import Mesh
-from workstation.processing import mesh_ops
+from workstation.processing.decimation import decimate
+from workstation.processing.mesh_cleaning import clean
+from workstation.processing.mesh_components import count_components, remove_small_components
+from workstation.processing.mesh_repair import repair, split_nonmanifold_vertices
+from workstation.processing.mesh_smoothing import smooth
+from workstation.processing.mesh_statistics import mesh_statistics
+from workstation.processing.mesh_topology import edge_info
 from workstation.processing.surface import extract_surface
 from workstation.processing.threshold import threshold
 
@@ -52,7 +58,7 @@ def balls():
 
 def test_box_statistics():
     vertices, faces = box()
-    stats = mesh_ops.mesh_statistics(Mesh(vertices, faces))
+    stats = mesh_statistics(Mesh(vertices, faces))
     assert stats.triangles == 12 and stats.vertices == 8
     assert stats.volume_mm3 == pytest.approx(24.0)
     assert stats.area_mm2 == pytest.approx(2 * (6 + 8 + 12))
@@ -67,45 +73,45 @@ def test_two_boxes_sharing_an_edge_are_not_manifold():
     second, second_faces = box(low=(2.0, 3.0, 0.0), offset=8)
     vertices = np.concatenate([first, second])
     faces = np.concatenate([first_faces, second_faces])
-    separate = mesh_ops.mesh_statistics(Mesh(vertices, faces))
+    separate = mesh_statistics(Mesh(vertices, faces))
     assert separate.components == 2 and separate.manifold
-    merged, report = mesh_ops.clean(Mesh(vertices, faces))
+    merged, report = clean(Mesh(vertices, faces))
     assert any("Merged 2 duplicate points" in line for line in report)
-    stats = mesh_ops.mesh_statistics(merged)
+    stats = mesh_statistics(merged)
     assert stats.components == 1 and not stats.manifold  # the shared edge has 4 triangles
 
 
 def test_smoothing_keeps_volume_and_topology(balls):
     mesh, truths = balls
-    smoothed = mesh_ops.smooth(mesh, 20, 0.1)
+    smoothed = smooth(mesh, 20, 0.1)
     np.testing.assert_array_equal(smoothed.faces, mesh.faces)
     assert smoothed.area() < mesh.area()  # the voxel staircase is gone
     assert smoothed.signed_volume() == pytest.approx(mesh.signed_volume(), rel=0.01)
     assert_bodies_match(smoothed, truths)
-    assert mesh_ops.smooth(mesh, 0) is mesh
+    assert smooth(mesh, 0) is mesh
     with pytest.raises(MeshError):
-        mesh_ops.smooth(mesh, 5, pass_band=3.0)
+        smooth(mesh, 5, pass_band=3.0)
 
 
 def test_decimation_by_fraction_and_target(balls):
     mesh, truths = balls
-    reduced = mesh_ops.decimate(mesh_ops.smooth(mesh, 20), fraction=0.9)
+    reduced = decimate(smooth(mesh, 20), fraction=0.9)
     assert reduced.n_faces == pytest.approx(mesh.n_faces * 0.1, rel=0.02)
     assert_bodies_match(reduced, truths)
-    targeted = mesh_ops.decimate(mesh, target_triangles=2000)
+    targeted = decimate(mesh, target_triangles=2000)
     assert abs(targeted.n_faces - 2000) <= 20
-    assert mesh_ops.decimate(mesh, fraction=0.0) is mesh
+    assert decimate(mesh, fraction=0.0) is mesh
     with pytest.raises(MeshError):
-        mesh_ops.decimate(mesh, fraction=1.5)
+        decimate(mesh, fraction=1.5)
 
 
 def test_clean_merges_a_triangle_soup_into_a_watertight_mesh(balls):
     mesh, _ = balls
     soup = Mesh(mesh.vertices[mesh.faces.ravel()], np.arange(mesh.n_faces * 3).reshape(-1, 3))
-    assert not mesh_ops.mesh_statistics(soup).watertight
-    cleaned, report = mesh_ops.clean(soup)
+    assert not mesh_statistics(soup).watertight
+    cleaned, report = clean(soup)
     assert cleaned.n_vertices == mesh.n_vertices and cleaned.n_faces == mesh.n_faces
-    assert mesh_ops.mesh_statistics(cleaned).watertight
+    assert mesh_statistics(cleaned).watertight
     assert report and "duplicate points" in report[0]
 
 
@@ -113,7 +119,7 @@ def test_clean_drops_degenerate_duplicate_and_double_wall_triangles():
     vertices, faces = box()
     extra = np.array([[0, 0, 1], [0, 1, 3], [2, 6, 7], [7, 2, 6]])  # collapsed, copy, wall pair
     mesh = Mesh(np.concatenate([vertices, [[9.0, 9.0, 9.0]]]), np.concatenate([faces, extra]))
-    cleaned, report = mesh_ops.clean(mesh)
+    cleaned, report = clean(mesh)
     text = " ".join(report)
     assert "1 degenerate" in text and "unused points" in text and "duplicate triangles" in text
     assert cleaned.n_faces == 11  # the box's 2-7-6 face goes with its opposite copies
@@ -123,21 +129,21 @@ def test_clean_drops_degenerate_duplicate_and_double_wall_triangles():
 def test_repair_fills_small_holes_and_reports(balls):
     mesh, truths = balls
     holed = Mesh(mesh.vertices, np.delete(mesh.faces, [10, 11, 500, 2000], axis=0))
-    assert not mesh_ops.mesh_statistics(holed).watertight
-    repaired, report = mesh_ops.repair(holed, max_hole_edges=50)
+    assert not mesh_statistics(holed).watertight
+    repaired, report = repair(holed, max_hole_edges=50)
     assert any(line.startswith("Filled") for line in report)
-    stats = mesh_ops.mesh_statistics(repaired)
+    stats = mesh_statistics(repaired)
     assert stats.watertight and stats.manifold
     assert_bodies_match(repaired, truths)
-    still_open, report = mesh_ops.repair(holed, max_hole_edges=2)
+    still_open, report = repair(holed, max_hole_edges=2)
     assert any("left open" in line for line in report)
-    assert not mesh_ops.mesh_statistics(still_open).watertight
+    assert not mesh_statistics(still_open).watertight
 
 
 def test_repair_turns_an_inside_out_surface_outward(balls):
     mesh, _ = balls
     inverted = Mesh(mesh.vertices, mesh.faces[:, ::-1])
-    repaired, report = mesh_ops.repair(inverted)
+    repaired, report = repair(inverted)
     assert repaired.signed_volume() == pytest.approx(mesh.signed_volume())
     assert any("outward" in line for line in report)
 
@@ -146,15 +152,15 @@ def test_repair_makes_winding_consistent():
     vertices, faces = box()
     faces = faces.copy()
     faces[3] = faces[3, ::-1]
-    repaired, report = mesh_ops.repair(Mesh(vertices, faces))
+    repaired, report = repair(Mesh(vertices, faces))
     assert "Made triangle winding consistent" in report
-    assert mesh_ops.mesh_statistics(repaired).watertight
+    assert mesh_statistics(repaired).watertight
     assert repaired.signed_volume() == pytest.approx(24.0)
 
 
 def test_repair_of_a_good_mesh_changes_nothing(balls):
     mesh, _ = balls
-    repaired, report = mesh_ops.repair(mesh)
+    repaired, report = repair(mesh)
     assert report == [] and repaired is mesh
 
 
@@ -168,15 +174,15 @@ def test_decimation_in_worker_slabs_matches_the_target(balls, monkeypatch, metho
     mesh, truths = balls
     monkeypatch.setattr(decimation, "PARALLEL_MIN_FACES", 100)
     monkeypatch.setattr(worker_processes, "start_method", lambda: method)
-    smoothed = mesh_ops.smooth(mesh, 20)
-    serial = mesh_ops.decimate(smoothed, fraction=0.5)
+    smoothed = smooth(mesh, 20)
+    serial = decimate(smoothed, fraction=0.5)
     assert decimation._simplify_in_workers(smoothed, serial.n_faces, 2) is not None  # it ran
     for workers in (1, 2):
-        parallel = mesh_ops.decimate(smoothed, fraction=0.5, workers=workers)
+        parallel = decimate(smoothed, fraction=0.5, workers=workers)
         assert abs(parallel.n_faces - serial.n_faces) <= 0.05 * serial.n_faces
-        stats = mesh_ops.mesh_statistics(parallel)
+        stats = mesh_statistics(parallel)
         assert stats.watertight  # the slabs join exactly at their cut points
-        assert stats.components == mesh_ops.count_components(serial)
+        assert stats.components == count_components(serial)
         assert_bodies_match(parallel, truths)
         assert parallel.signed_volume() == pytest.approx(serial.signed_volume(), rel=0.002)
 
@@ -202,17 +208,17 @@ def test_remove_small_components_keeps_cavities(balls):
         np.concatenate([mesh.faces, outer_f + count, inner_f + count]),
     )
     small_ball = 4 / 3 * np.pi * 6.0**3
-    kept, removed, labels = mesh_ops.remove_small_components(combined, small_ball * 1.2)
+    kept, removed, labels = remove_small_components(combined, small_ball * 1.2)
     assert removed == 2  # the small ball and the hollow box, whose cavity goes with it
     assert len(labels) == kept.n_faces
     assert kept.signed_volume() == pytest.approx(4 / 3 * np.pi * 8.0**3, rel=0.03)
-    assert mesh_ops.count_components(kept) == 1
+    assert count_components(kept) == 1
     big_box = Mesh(*box(low=(-50.0, -50.0, -50.0), size=(20.0, 20.0, 20.0)))
     hollow = Mesh(
         np.concatenate([big_box.vertices, inner_v]),
         np.concatenate([big_box.faces, inner_f]),
     )
-    kept, removed, _ = mesh_ops.remove_small_components(hollow, 10.0)
+    kept, removed, _ = remove_small_components(hollow, 10.0)
     assert removed == 0 and kept.signed_volume() == pytest.approx(8000.0 - 1.0)
 
 
@@ -221,18 +227,18 @@ def test_repair_cuts_out_and_recloses_a_non_manifold_edge(balls):
     mesh, _ = balls
     first, first_faces = box(low=(0.0, 0.0, 0.0), size=(4.0, 4.0, 4.0))
     second, second_faces = box(low=(4.0, 4.0, 0.0), size=(4.0, 4.0, 4.0), offset=8)
-    glued, _ = mesh_ops.clean(
+    glued, _ = clean(
         Mesh(np.concatenate([first, second]), np.concatenate([first_faces, second_faces]))
     )
-    assert mesh_ops.edge_info(glued).nonmanifold_edges == 1
+    assert edge_info(glued).nonmanifold_edges == 1
     count = mesh.n_vertices
     combined = Mesh(
         np.concatenate([mesh.vertices, glued.vertices]),
         np.concatenate([mesh.faces, glued.faces + count]),
     )
-    repaired, report = mesh_ops.repair(combined)
+    repaired, report = repair(combined)
     assert any(line.startswith("Cut out") for line in report)
-    stats = mesh_ops.mesh_statistics(repaired)
+    stats = mesh_statistics(repaired)
     assert stats.watertight and stats.manifold
     # the balls are untouched; the glued boxes stay closed bodies of positive volume
     assert repaired.signed_volume() > mesh.signed_volume()
@@ -241,13 +247,13 @@ def test_repair_cuts_out_and_recloses_a_non_manifold_edge(balls):
 def test_split_pinched_vertex():
     first, first_faces = box(low=(0.0, 0.0, 0.0), size=(2.0, 2.0, 2.0))
     second, second_faces = box(low=(2.0, 2.0, 2.0), size=(2.0, 2.0, 2.0), offset=8)
-    touching, _ = mesh_ops.clean(
+    touching, _ = clean(
         Mesh(np.concatenate([first, second]), np.concatenate([first_faces, second_faces]))
     )
-    stats = mesh_ops.mesh_statistics(touching)
+    stats = mesh_statistics(touching)
     assert stats.watertight and not stats.manifold and stats.components == 1
-    split, added = mesh_ops.split_nonmanifold_vertices(touching)
+    split, added = split_nonmanifold_vertices(touching)
     assert added == 1 and split.n_vertices == 16
-    stats = mesh_ops.mesh_statistics(split)
+    stats = mesh_statistics(split)
     assert stats.watertight and stats.manifold and stats.components == 2
     assert stats.volume_mm3 == pytest.approx(16.0)

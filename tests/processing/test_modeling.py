@@ -199,7 +199,7 @@ def test_table_removal_never_applies_without_a_body(phantom):
 def test_statistics_after_splitting_pinched_points_match_a_fresh_measurement():
     from tests.processing.test_mesh_ops import box
     from workstation.core.mesh import Mesh
-    from workstation.processing import mesh_ops
+    from workstation.processing.mesh_statistics import mesh_statistics
     from workstation.services import modeling
 
     first_v, first_f = box()
@@ -209,5 +209,5 @@ def test_statistics_after_splitting_pinched_points_match_a_fresh_measurement():
     stages = modeling._Stages(lambda fraction, text: None, CancelToken(), {})
     result = modeling._finish(pinched, options, stages, [])
     assert any("pinched" in line for line in result.report)
-    assert result.statistics == mesh_ops.mesh_statistics(result.mesh)
+    assert result.statistics == mesh_statistics(result.mesh)
     assert result.statistics.components == 2 and result.statistics.manifold

@@ -9,7 +9,8 @@ from tests.processing.spheres import ORIENTATIONS, assert_bodies_match, ball_vol
 from workstation.core import geometry
 from workstation.core.errors import NotAVolumeError, SegmentationError
 from workstation.core.volume import LabelMap, Volume
-from workstation.processing.mesh_ops import clean, mesh_statistics
+from workstation.processing.mesh_cleaning import clean
+from workstation.processing.mesh_statistics import mesh_statistics
 from workstation.processing.surface import effective_level, extract_surface, flying_edges
 from workstation.processing.threshold import threshold
 

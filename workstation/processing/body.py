@@ -22,7 +22,7 @@ from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
 
 if TYPE_CHECKING:
-    from workstation.processing.mesh_ops import Pieces
+    from workstation.processing.mesh_components import Pieces
 
 #: Hounsfield units separating the body (fat is about -100 HU) from air and foam padding.
 BODY_HU = -400.0

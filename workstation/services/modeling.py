@@ -18,7 +18,16 @@ from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import LabelMap, Volume
 from workstation.core.workers import available_cpus
-from workstation.processing import mesh_ops
+from workstation.processing.decimation import decimate
+from workstation.processing.mesh_components import count_components, pieces, small_pieces
+from workstation.processing.mesh_edit import keep_faces
+from workstation.processing.mesh_repair import (
+    DEFAULT_MAX_HOLE_EDGES,
+    repair,
+    split_nonmanifold_vertices,
+)
+from workstation.processing.mesh_smoothing import smooth
+from workstation.processing.mesh_statistics import MeshStatistics, mesh_statistics
 from workstation.processing.presets import get_preset, resolve_threshold
 from workstation.processing.threshold import describe_range, nothing_selected, threshold
 
@@ -52,7 +61,7 @@ class ModelOptions:
     pass_band: float = 0.1
     decimate_fraction: float = 0.5
     target_triangles: int | None = None
-    max_hole_edges: int = mesh_ops.DEFAULT_MAX_HOLE_EDGES
+    max_hole_edges: int = DEFAULT_MAX_HOLE_EDGES
     coords: str = "lps"
     name: str = ""
     #: decimation processes, one slab of the mesh each (0 = in this process, which then
@@ -87,7 +96,7 @@ class ModelResult:
     """The finished mesh, its statistics, seconds per stage and what each stage changed."""
 
     mesh: Mesh
-    statistics: mesh_ops.MeshStatistics
+    statistics: MeshStatistics
     timings: dict[str, float] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
     threshold: tuple[float, float | None] | None = None
@@ -252,7 +261,7 @@ def _drop_islands(
     from workstation.processing.body import find_body, outside_body_pieces
 
     with stages.stage("islands", "Removing small islands and what lies outside the body"):
-        parts = mesh_ops.pieces(mesh)  # one labelling for both checks
+        parts = pieces(mesh)  # one labelling for both checks
         drop = np.zeros(parts.count, dtype=bool)
         body = find_body(volume) if options.remove_table and volume is not None else None
         outside = None if body is None else outside_body_pieces(mesh, parts, body)
@@ -261,12 +270,12 @@ def _drop_islands(
             count = int(np.count_nonzero(outside & (parts.volumes > 0)))
             report.append(f"Removed {count:,} pieces outside the patient's body")
         if options.min_island_mm3 > 0:
-            small = mesh_ops.small_pieces(mesh, parts, options.min_island_mm3) & ~drop
+            small = small_pieces(mesh, parts, options.min_island_mm3) & ~drop
             drop |= small
             count = int(np.count_nonzero(small & (parts.volumes > 0)))
             report.append(f"Removed {count:,} islands under {options.min_island_mm3:g} mm^3")
         if drop.any():
-            mesh = mesh_ops.keep_faces(mesh, ~drop[parts.of_face])
+            mesh = keep_faces(mesh, ~drop[parts.of_face])
         if mesh.n_faces == 0:
             raise SegmentationError(
                 f"Every island is smaller than {options.min_island_mm3:g} mm^3; "
@@ -285,34 +294,32 @@ def _finish(
     """Smooth, decimate, (drop islands of the image ``islands_of``), repair and measure."""
     if options.smooth_iterations > 0:
         with stages.stage("smooth", "Smoothing"):
-            mesh = mesh_ops.smooth(mesh, options.smooth_iterations, options.pass_band)
+            mesh = smooth(mesh, options.smooth_iterations, options.pass_band)
             report.append(mesh.report[-1])
     if options.target_triangles is not None or options.decimate_fraction > 0:
         with stages.stage("decimate", "Decimating"):
             if options.target_triangles is not None:
-                decimated = mesh_ops.decimate(mesh, None, options.target_triangles, options.workers)
+                decimated = decimate(mesh, None, options.target_triangles, options.workers)
             else:
-                decimated = mesh_ops.decimate(
-                    mesh, options.decimate_fraction, None, options.workers
-                )
+                decimated = decimate(mesh, options.decimate_fraction, None, options.workers)
             if decimated is not mesh:
                 report.append(decimated.report[-1])
             mesh = decimated
     if islands_of is not None:
         mesh = _drop_islands(mesh, options, stages, report, islands_of)
     with stages.stage("repair", "Cleaning and repairing"):
-        mesh, changes = mesh_ops.repair(mesh, options.max_hole_edges, split_vertices=False)
+        mesh, changes = repair(mesh, options.max_hole_edges, split_vertices=False)
         report.extend(changes)
     with stages.stage("statistics", "Measuring the model"):
-        statistics = mesh_ops.mesh_statistics(mesh)
+        statistics = mesh_statistics(mesh)
         if statistics.watertight and not statistics.manifold:
-            mesh, split = mesh_ops.split_nonmanifold_vertices(mesh)
+            mesh, split = split_nonmanifold_vertices(mesh)
             if split:  # same triangles and edges; each pinched point now one per fan
                 report.append(mesh.report[-1])
                 statistics = replace(
                     statistics,
                     vertices=mesh.n_vertices,
-                    components=mesh_ops.count_components(mesh),
+                    components=count_components(mesh),
                     manifold=True,
                 )
     if not statistics.watertight:
