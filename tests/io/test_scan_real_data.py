@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from workstation.io.dicom.header_geometry import stack_geometry
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.io.dicom.scan import scan_path
-from workstation.io.dicom.stacks import stack_geometry
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 

@@ -17,9 +17,9 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from tests.support.dicom_factory import positions_along, write_enhanced_ct, write_series
 from workstation.core.errors import Cancelled, DicomReadError, InputPathError
 from workstation.core.progress import CancelToken
+from workstation.io.dicom.header_geometry import orientation_label, stack_geometry
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.scan import PARALLEL_MIN_FILES, scan_path
-from workstation.io.dicom.stacks import orientation_label, stack_geometry
 
 SMALL = (4, 8, 8)  # slices, rows, columns of most test series
 

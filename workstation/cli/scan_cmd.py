@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from workstation.cli.progress import finish_progress, progress_for
+from workstation.io.dicom.header_geometry import stack_geometry
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.io.dicom.scan import scan_path, summarize_skipped
-from workstation.io.dicom.stacks import stack_geometry
 
 #: Table columns: (title, maximum width).
 COLUMNS = (

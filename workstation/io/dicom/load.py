@@ -22,9 +22,9 @@ from workstation.core.errors import NotAVolumeError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import SourceInfo, Volume
 from workstation.io.dicom import decode_pool, pixels
+from workstation.io.dicom.header_geometry import geometry_warnings as header_geometry_warnings
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.slice_geometry import ResamplePlan, SliceGeometry, analyse_frames
-from workstation.io.dicom.stacks import geometry_warnings as header_geometry_warnings
 from workstation.io.sources import open_binary
 
 INT16_MIN, INT16_MAX = -32768, 32767
