@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from workstation.core.errors import NotAVolumeError, SeriesNotFoundError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import Volume
+from workstation.io.dicom.header_geometry import join_words
 from workstation.io.dicom.load import load_stack
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.io.dicom.scan import scan_path
@@ -45,9 +46,7 @@ def describe_stacks(stacks: list[Stack]) -> str:
     for kind, count in counts.items():
         singular, plural = KIND_WORDS.get(kind, (f"{kind} stack", f"{kind} stacks"))
         parts.append(f"{count} {singular if count == 1 else plural}")
-    if not parts:
-        return "no images"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return join_words(parts) if parts else "no images"
 
 
 def choose_stack(

@@ -9,7 +9,11 @@ import numpy as np
 
 from workstation.core.geometry import orientation_name
 from workstation.io.dicom.model import FrameRef
-from workstation.io.dicom.slice_geometry import DUPLICATE_TOLERANCE_MM, TILT_TOLERANCE_DEGREES
+from workstation.io.dicom.slice_geometry import (
+    DUPLICATE_TOLERANCE_MM,
+    TILT_TOLERANCE_DEGREES,
+    tilt_degrees,
+)
 
 #: Two frames are at the same slice location when their distance along the normal is below.
 POSITION_TOLERANCE_MM = DUPLICATE_TOLERANCE_MM
@@ -83,11 +87,9 @@ def stack_geometry(frames: Sequence[FrameRef]) -> StackGeometry:
         sorted_projections = projections[order]
         differences = np.diff(sorted_projections)
         steps = tuple(float(step) for step in differences if step > POSITION_TOLERANCE_MM)
-        span = points[order[-1]] - points[order[0]]
-        length = float(np.linalg.norm(span))
-        if length > POSITION_TOLERANCE_MM:
-            cosine = min(abs(float(np.dot(span / length, normal))), 1.0)
-            tilt = float(np.degrees(np.arccos(cosine)))
+        start, end = points[order[0]], points[order[-1]]
+        if np.linalg.norm(end - start) > POSITION_TOLERANCE_MM:
+            tilt = tilt_degrees(start, end, normal)
     slice_spacing = float(np.median(steps)) if steps else None
     return StackGeometry(
         dims=(first.columns, first.rows, len(frames)),

@@ -178,12 +178,9 @@ def _get(ds: Dataset | None, keyword: str) -> Any:
     if ds is None:
         return None
     try:
-        element = ds.get(keyword)
+        return ds.get(keyword)
     except Exception:  # a raw element that cannot be converted
         return None
-    if element is None:
-        return None
-    return element
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -30,6 +30,7 @@ from pydicom.uid import (
 
 from workstation.core.errors import DicomReadError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.workers import available_cpus
 from workstation.io.dicom.model import FrameRef
 from workstation.io.sources import display_name, is_zip_location, open_binary
 
@@ -338,7 +339,7 @@ def default_workers() -> int:
     Reading from the page cache is memory copying and page faults, which gain nothing
     from more threads than cores (measured in tests/benchmarks/bench_load.py).
     """
-    return min(8, max(2, os.cpu_count() or 2))
+    return min(8, max(2, available_cpus()))
 
 
 def decode_stack(

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from pydicom.uid import generate_uid
 
-from workstation.io.dicom.header_geometry import geometry_warnings, stack_geometry
+from workstation.io.dicom.header_geometry import geometry_warnings, orientation_label
 from workstation.io.dicom.headers import FileHeader
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.stack_kinds import (
@@ -89,7 +89,6 @@ def _make_stack(group: FrameGroup, series_uid: str, extra_warnings: Sequence[str
         warnings.append(rescale)
     warnings.extend(_file_warnings(items))
     warnings = list(dict.fromkeys(warnings))
-    geometry = stack_geometry(frames)
     numbers = sorted(
         {item.header.series_number for item in items if item.header.series_number},
         key=lambda text: (_series_number_value(text), text),
@@ -113,7 +112,7 @@ def _make_stack(group: FrameGroup, series_uid: str, extra_warnings: Sequence[str
         warnings=warnings,
     )
     stack.confidence = stack_confidence(
-        kind, header.modality, frames, geometry.orientation, warnings
+        kind, header.modality, frames, orientation_label(frames[0].orientation), warnings
     )
     return stack
 
