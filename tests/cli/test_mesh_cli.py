@@ -87,8 +87,6 @@ def test_uneven_spacing_and_missing_slice(tmp_path, capsys):
     offsets -= offsets.mean()
     centre = affine[:3, :3] @ ((np.asarray(SHAPE) - 1) / 2) + affine[:3, 3]
     in_plane = affine[:3, 3] - (affine[:3, 3] - centre) @ normal * normal
-    uneven = affine.copy()
-    uneven[:3, 3] = in_plane + offsets[0] * normal
     positions = [in_plane + offset * normal for offset in offsets]
     row, col = ORIENTATIONS["coronal"]
     # sample the balls at the real (uneven) positions

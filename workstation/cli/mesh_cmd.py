@@ -11,7 +11,12 @@ from pathlib import Path
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.core.errors import NotAVolumeError, SegmentationError
 from workstation.core.progress import CancelToken, sub_progress
-from workstation.io.mesh_export import SUPPORTED_EXTENSIONS, check_output_path, export_mesh
+from workstation.io.mesh_export import (
+    COORDINATE_SYSTEMS,
+    SUPPORTED_EXTENSIONS,
+    check_output_path,
+    export_mesh,
+)
 from workstation.processing.presets import THRESHOLD_PRESETS
 from workstation.services.modeling import DEFAULT_PRESET, ModelOptions, make_model_from_volume
 
@@ -81,7 +86,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         " 0 = off)",
     )
     parser.add_argument(
-        "--coords", choices=("lps", "ras"), default="lps", help="coordinate system (default lps)"
+        "--coords",
+        choices=COORDINATE_SYSTEMS,
+        default="lps",
+        help="coordinate system (default lps)",
     )
     parser.add_argument("--ascii", action="store_true", help="ASCII STL instead of binary")
     parser.add_argument(

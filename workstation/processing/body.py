@@ -85,7 +85,7 @@ def find_body(volume: Volume) -> BodyMask | None:
     for index in range(body.shape[0]):  # air inside the body: lungs, airways, bowel gas
         body[index] = ndimage.binary_fill_holes(body[index])
     body = ndimage.binary_dilation(body, iterations=1)
-    coarse_mm3 = float(abs(np.linalg.det(volume.affine[:3, :3]))) * float(np.prod(stride))
+    coarse_mm3 = volume.voxel_volume_mm3 * float(np.prod(stride))
     return BodyMask(body, stride, volume.affine, float(body.sum()) * coarse_mm3)  # type: ignore[arg-type]
 
 

@@ -69,6 +69,13 @@ def own_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, n
     return vertices[used], remap[faces]
 
 
+def _slab(
+    vertices: np.ndarray, faces: np.ndarray, slabs: np.ndarray | None, slab: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The triangles of one slab (all when ``slabs`` is None) on the vertices they use."""
+    return own_vertices(vertices, faces if slabs is None else faces[slabs == slab])
+
+
 def _simplify_part(
     part: int | tuple[np.ndarray, np.ndarray, int, bool],
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -77,9 +84,7 @@ def _simplify_part(
     if not isinstance(part, int):
         return simplify(*part)
     vertices, faces, slabs, slab, target, border = _FORK_PAYLOAD[part]
-    if slabs is not None:
-        faces = faces[slabs == slab]
-    return simplify(*own_vertices(vertices, faces), target, border)
+    return simplify(*_slab(vertices, faces, slabs, slab), target, border)
 
 
 def spatial_slabs(mesh: Mesh, parts: int) -> np.ndarray:
@@ -123,10 +128,10 @@ def _simplify_in_workers(
         _FORK_PAYLOAD[:] = [(*part, border) for part in payload]
         tasks = list(range(len(payload)))
     else:  # send each worker only its slab, on the vertices it uses, as int32 (less to copy)
-        tasks = []
-        for vertices, faces, _, slab, share in payload:
-            faces = faces if slabs is None else faces[slabs == slab]
-            tasks.append((*own_vertices(vertices, faces), share, border))
+        tasks = [
+            (*_slab(vertices, faces, slabs, slab), share, border)
+            for vertices, faces, _, slab, share in payload
+        ]
     try:
         with pool:
             results = list(pool.map(_simplify_part, tasks))

@@ -58,12 +58,6 @@ def face_signed_volumes(vertices: np.ndarray, faces: np.ndarray, chunk: int = _C
     return result
 
 
-def component_labels(mesh: Mesh) -> tuple[np.ndarray, int]:
-    """Component number of every triangle (pieces share vertices) and the number of pieces."""
-    labels, count = vertex_components(mesh)
-    return labels[mesh.faces[:, 0]], count
-
-
 @dataclass
 class Pieces:
     """Connected pieces of a mesh: piece of every point and triangle, enclosed volumes."""

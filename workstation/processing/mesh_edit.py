@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from workstation.core.mesh import Mesh
+from workstation.processing.decimation import own_vertices
 
 
 def with_arrays(mesh: Mesh, vertices: np.ndarray, faces: np.ndarray, report: list[str]) -> Mesh:
@@ -14,8 +15,5 @@ def with_arrays(mesh: Mesh, vertices: np.ndarray, faces: np.ndarray, report: lis
 
 def keep_faces(mesh: Mesh, keep: np.ndarray, report: list[str] | None = None) -> Mesh:
     """The mesh of the triangles where ``keep`` is True, without the points they leave unused."""
-    faces = mesh.faces[keep]
-    used = np.zeros(mesh.n_vertices, dtype=bool)
-    used[faces.ravel()] = True
-    remap = np.cumsum(used) - 1
-    return with_arrays(mesh, mesh.vertices[used], remap[faces], report or [])
+    vertices, faces = own_vertices(mesh.vertices, mesh.faces[keep])
+    return with_arrays(mesh, vertices, faces, report or [])

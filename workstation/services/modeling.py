@@ -109,7 +109,6 @@ class _Stages:
         self.progress = progress
         self.cancel = cancel
         self.timings: dict[str, float] = {}
-        self.threshold: tuple[float, float | None] | None = None
         total = sum(weights.values()) or 1.0
         self._spans: dict[str, tuple[float, float]] = {}
         position = 0.0
@@ -151,7 +150,6 @@ def _segment(volume: Volume, options: ModelOptions, stages: _Stages, report: lis
     with stages.stage("threshold", "Thresholding"):
         lower, upper = threshold_range(volume, options)
         label = _threshold_label(volume, options, lower, upper)
-        stages.threshold = (lower, upper)
         report.append(
             f"{describe_range(volume, lower, upper)} selects {label.voxel_count:,} voxels"
         )
@@ -190,16 +188,21 @@ def _voxel_steps(
                     f"({before - label.voxel_count:,} voxels in all)"
                 )
             if label.voxel_count == 0:
-                raise SegmentationError(
-                    f"Every island is smaller than {options.min_island_mm3:g} mm^3; "
-                    "lower --min-island or change the threshold."
-                )
+                raise _no_island_left(options)
     if options.fill_holes:
         with stages.stage("fill_holes", "Filling internal cavities"):
             before = label.voxel_count
             label = morphology.fill_cavities(label)
             report.append(f"Filled internal cavities ({label.voxel_count - before:,} voxels)")
     return label
+
+
+def _no_island_left(options: ModelOptions) -> SegmentationError:
+    """The error for a model whose every island was removed."""
+    return SegmentationError(
+        f"Every island is smaller than {options.min_island_mm3:g} mm^3; "
+        "lower --min-island or change the threshold."
+    )
 
 
 def keep_one(options: ModelOptions) -> bool:
@@ -277,10 +280,7 @@ def _drop_islands(
         if drop.any():
             mesh = keep_faces(mesh, ~drop[parts.of_face])
         if mesh.n_faces == 0:
-            raise SegmentationError(
-                f"Every island is smaller than {options.min_island_mm3:g} mm^3; "
-                "lower --min-island or change the threshold."
-            )
+            raise _no_island_left(options)
     return mesh
 
 
@@ -394,12 +394,11 @@ def make_model_from_volume(
     report: list[str] = []
     with stages.stage("threshold", "Thresholding"):
         lower, upper = threshold_range(volume, options)
-        stages.threshold = (lower, upper)
         # an empty range is reported by the surface step, which scans the image anyway
         report.append(describe_range(volume, lower, upper))
     mesh_islands = not single and (options.min_island_mm3 > 0 or options.remove_table)
     # no local reference to the raw surface or the label map: each is freed once used
     surface = _surface_of_range(volume, options, stages, report, lower, upper, voxel_steps)
     result = _finish(surface.pop(), options, stages, report, volume if mesh_islands else None)
-    result.threshold = stages.threshold
+    result.threshold = (lower, upper)
     return result
