@@ -7,8 +7,9 @@ def disable_numpy_hugepages() -> None:
     """Stop numpy asking for transparent huge pages on big arrays in this process.
 
     Measured on the 512x512x400 benchmark (THP mode "madvise", 2-core VM): first touches
-    of huge-page-backed arrays stalled in the kernel, and `workstation mesh` took
-    5.0-5.5 s instead of 3.9 s (same peak memory).  Equivalent to NUMPY_MADVISE_HUGEPAGE=0.
+    of huge-page-backed arrays stall in the kernel; `workstation mesh` takes 3.5 s instead
+    of 4.0 s on a quiet machine (3.9 s instead of 5.0-5.5 s under load), at the price of
+    about 20 ms more for a plain 200 MB load.  Equivalent to NUMPY_MADVISE_HUGEPAGE=0.
     """
     try:
         from numpy._core.multiarray import _set_madvise_hugepage
