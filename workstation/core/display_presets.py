@@ -70,10 +70,18 @@ def auto_window(
     return float(low + high) / 2.0, width
 
 
-def default_window(volume: Volume) -> tuple[float, float]:
-    """The window a volume opens with: its own, else soft tissue for CT, else percentiles."""
+def _series_window(volume: Volume) -> tuple[float, float] | None:
+    """The usable (center, width) stored in the series, or None."""
     if volume.window is not None and volume.window[1] > 0:
         return float(volume.window[0]), float(volume.window[1])
+    return None
+
+
+def default_window(volume: Volume) -> tuple[float, float]:
+    """The window a volume opens with: its own, else soft tissue for CT, else percentiles."""
+    series = _series_window(volume)
+    if series is not None:
+        return series
     if volume.units == "HU":
         return WINDOW_PRESETS["soft_tissue"].window
     return auto_window(volume.array)
@@ -82,8 +90,9 @@ def default_window(volume: Volume) -> tuple[float, float]:
 def window_presets_for(volume: Volume) -> dict[str, tuple[float, float]]:
     """Menu entries for a volume: the series' own window first (if any), then CT presets."""
     entries: dict[str, tuple[float, float]] = {}
-    if volume.window is not None and volume.window[1] > 0:
-        entries[SERIES_WINDOW] = (float(volume.window[0]), float(volume.window[1]))
+    series = _series_window(volume)
+    if series is not None:
+        entries[SERIES_WINDOW] = series
     if volume.units == "HU":
         entries.update({key: preset.window for key, preset in WINDOW_PRESETS.items()})
     else:

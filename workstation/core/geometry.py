@@ -42,6 +42,11 @@ def axis_directions(affine: np.ndarray) -> np.ndarray:
     return matrix / np.linalg.norm(matrix, axis=0)
 
 
+def voxel_volume_mm3(affine: np.ndarray) -> float:
+    """Volume of one voxel in mm^3: |det| of the affine's 3x3 part (exact for shear too)."""
+    return float(abs(np.linalg.det(np.asarray(affine, dtype=np.float64)[:3, :3])))
+
+
 def slice_normal(affine: np.ndarray) -> np.ndarray:
     """Unit normal of the image planes: cross(row direction, column direction) of DICOM.
 

@@ -75,7 +75,7 @@ class Volume:
     @property
     def voxel_volume_mm3(self) -> float:
         """Volume of one voxel in mm^3 (exact for sheared grids too)."""
-        return float(abs(np.linalg.det(self.affine[:3, :3])))
+        return geometry.voxel_volume_mm3(self.affine)
 
     @property
     def orientation(self) -> str:
@@ -139,7 +139,12 @@ class LabelMap:
     @property
     def volume_mm3(self) -> float:
         """Foreground volume in mm^3."""
-        return self.voxel_count * float(abs(np.linalg.det(self.affine[:3, :3])))
+        return self.voxel_count * self.voxel_volume_mm3
+
+    @property
+    def voxel_volume_mm3(self) -> float:
+        """Volume of one voxel in mm^3 (exact for sheared grids too)."""
+        return geometry.voxel_volume_mm3(self.affine)
 
     def same_grid(self, other: LabelMap | Volume) -> bool:
         """True when ``other`` has the same shape and affine (within 1e-6 mm)."""

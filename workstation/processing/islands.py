@@ -104,7 +104,7 @@ def remove_islands(
     components, count, region = found
     sizes = np.bincount(components.ravel(), minlength=count + 1)
     sizes[0] = 0
-    voxel_mm3 = float(abs(np.linalg.det(label.affine[:3, :3])))
+    voxel_mm3 = label.voxel_volume_mm3
     keep = np.ones(count + 1, dtype=bool)
     keep[0] = False
     if min_mm3 > 0:
