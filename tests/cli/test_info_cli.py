@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tests.support.dicom_factory import expected_affine, normal_of, write_series
+from tests.support.shared_data import shared_data_path
 from workstation.cli.main import main
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 REPO = Path(__file__).resolve().parents[2]
 ROW, COL = (0.0, 1.0, 0.0), (0.0, 0.0, -1.0)  # sagittal
 SPACING = (0.8, 0.6)
@@ -142,9 +142,7 @@ def test_subprocess_json_is_the_only_stdout(series):
 
 
 def test_real_small_head(capsys):
-    folder = DATA / "ct_head_slicer_64px"
-    if not folder.exists():
-        pytest.skip("test data not available: ct_head_slicer_64px")
+    folder = shared_data_path("ct_head_slicer_64px")
     record = run_json(capsys, str(folder))
     assert record["dims"] == [64, 64, 93]
     assert record["spacing_mm"] == pytest.approx([3.2, 3.2, 1.5], abs=1e-6)

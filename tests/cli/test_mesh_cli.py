@@ -12,12 +12,12 @@ import trimesh
 
 from tests.processing.spheres import ORIENTATIONS, assert_bodies_match, ball_volume, grid_affine
 from tests.support.dicom_factory import write_enhanced_ct, write_series
+from tests.support.shared_data import shared_data_path
 from workstation.cli.main import main
 from workstation.io.mesh_export import SUPPORTED_EXTENSIONS, read_mesh
 
 pytest.importorskip("workstation.services.loading", reason="the DICOM loader is not available")
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 SHAPE = (40, 52, 52)
 FAST = ["--smooth", "10", "--decimate", "0.5", "--threshold", "0", "--min-island", "0"]
 
@@ -256,10 +256,7 @@ def test_unwritable_output(tmp_path, capsys):
 
 
 def real(name: str) -> Path:
-    folder = DATA / name
-    if not folder.is_dir():
-        pytest.skip(f"real test data {folder} is not available")
-    return folder
+    return shared_data_path(name)
 
 
 def closed_real_model(capsys, tmp_path: Path, name: str, *options: str) -> dict:

@@ -12,10 +12,10 @@ import pytest
 from pydicom.uid import generate_uid
 
 from tests.support.dicom_factory import write_series
+from tests.support.shared_data import shared_data_path
 from workstation.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = REPO / ".." / "shared" / "data"
 
 JSON_KEYS = {
     "stack_id", "series_uid", "study_uid", "patient_id", "patient_name", "study_date",
@@ -138,9 +138,7 @@ def test_json_warnings_for_split_series(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_real_gantry_tilt_json(capsys: pytest.CaptureFixture[str]) -> None:
-    folder = DATA / "ct_head_ge_gantry_tilt_dcmqa"
-    if not folder.is_dir():
-        pytest.skip(f"real test data not available at {folder}")
+    folder = shared_data_path("ct_head_ge_gantry_tilt_dcmqa")
     assert main(["scan", str(folder), "--json"]) == 0
     record = json.loads(capsys.readouterr().out)
     [stack] = record["series"]

@@ -14,14 +14,13 @@ from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 
 from tests.support.dicom_factory import write_series
+from tests.support.shared_data import shared_data_path
 from workstation.io.dicom.detect import (
     has_preamble_magic,
     is_dicom,
     looks_like_dataset,
     looks_like_dicom,
 )
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def _bare_dataset(little_endian: bool, implicit: bool) -> bytes:
@@ -112,9 +111,7 @@ def test_zip_member_detected(tmp_path: Path) -> None:
 
 
 def test_real_edge_case_files() -> None:
-    folder = DATA / "pydicom_test_files"
-    if not folder.is_dir():
-        pytest.skip(f"real test data not available at {folder}")
+    folder = shared_data_path("pydicom_test_files")
     assert is_dicom(str(folder / "CT_small.dcm"))  # TIFF header in the preamble
     assert is_dicom(str(folder / "ExplVR_BigEndNoMeta.dcm"))
     assert is_dicom(str(folder / "ExplVR_LitEndNoMeta.dcm"))

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
 
+from tests.support.shared_data import SHARED_DATA, shared_data_path
 from workstation.core.errors import DicomReadError, NotAVolumeError
 from workstation.core.geometry import LPS_TO_RAS, corner_points, index_to_lps, lps_to_index
 from workstation.core.volume import Volume
 from workstation.io.dicom.load import load_stack
 from workstation.io.dicom.scan import scan_path
 from workstation.services.loading import load_volume
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-def data_path(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"test data not available: {relative}")
-    return path
 
 
 def sitk_affine(image: sitk.Image) -> np.ndarray:
@@ -81,7 +72,7 @@ def reference_on_our_grid(volume: Volume, image: sitk.Image, array: np.ndarray) 
     ],
 )
 def test_dicom2nifti_cases_match_ground_truth(case):
-    folder = data_path(f"dicom2nifti_cases/{case}/anatomical/001")
+    folder = shared_data_path(f"dicom2nifti_cases/{case}/anatomical/001")
     image = sitk.ReadImage(str(folder) + "_ground_truth.nii.gz")
     loaded = load_volume(folder)
     volume = loaded.volume
@@ -95,7 +86,7 @@ def test_dicom2nifti_cases_match_ground_truth(case):
 
 def test_compressed_variants_give_identical_volumes():
     volumes = [
-        load_volume(data_path(f"dicom2nifti_cases/generic/compressed_{kind}/001")).volume
+        load_volume(shared_data_path(f"dicom2nifti_cases/generic/compressed_{kind}/001")).volume
         for kind in ("j2k", "jpeg", "jpegls", "rle")
     ]
     for volume in volumes[1:]:
@@ -104,7 +95,7 @@ def test_compressed_variants_give_identical_volumes():
 
 
 def test_ct_abdomen_corners_match_dcm2niix_and_air_is_minus_1000():
-    loaded = load_volume(data_path("ct_abdomen_tcia_pancreas"))
+    loaded = load_volume(shared_data_path("ct_abdomen_tcia_pancreas"))
     volume = loaded.volume
     assert volume.dims == (512, 512, 134)
     assert volume.units == "HU" and volume.array.dtype == np.int16
@@ -129,7 +120,7 @@ def test_ct_abdomen_corners_match_dcm2niix_and_air_is_minus_1000():
 
 
 def test_ge_gantry_tilt_original_voxels_keep_their_world_positions():
-    folder = data_path("ct_head_ge_gantry_tilt_dcmqa/dicom")
+    folder = shared_data_path("ct_head_ge_gantry_tilt_dcmqa/dicom")
     loaded = load_volume(folder)
     volume = loaded.volume
     datasets = [pydicom.dcmread(path) for path in sorted(folder.glob("*.dcm"))]
@@ -165,7 +156,7 @@ def test_ge_gantry_tilt_original_voxels_keep_their_world_positions():
 
 
 def test_mr_sagittal_hfp_affine_equals_dcm2niix():
-    volume = load_volume(data_path("mr_sag_t1_hfp_dcmqa_decubitus/dicom")).volume
+    volume = load_volume(shared_data_path("mr_sag_t1_hfp_dcmqa_decubitus/dicom")).volume
     assert volume.dims == (256, 256, 35)
     nifti_ras = np.array(
         [[0, 0, 4.8, -81.5998], [-1.0156, 0, 0, 130.0], [0, 1.0156, 0, -128.9844], [0, 0, 0, 1]]
@@ -180,10 +171,10 @@ def test_mr_sagittal_hfp_affine_equals_dcm2niix():
 
 
 def test_enhanced_philips_stacks_match_dcm2niix():
-    scan = scan_path(data_path("enhanced_mr_dcmqa_enh/dicom/Philips"))
+    scan = scan_path(shared_data_path("enhanced_mr_dcmqa_enh/dicom/Philips"))
     volumes = [load_stack(stack) for stack in scan.stacks]
     assert [v.shape for v in volumes] == [(32, 64, 64), (32, 64, 64)]
-    ref = DATA / "enhanced_mr_dcmqa_enh" / "ref"
+    ref = SHARED_DATA / "enhanced_mr_dcmqa_enh" / "ref"
     magnitude_image = sitk.ReadImage(str(ref / "Philips_WIP_B0_NS_801_e1.nii"))
     field_image = sitk.ReadImage(str(ref / "Philips_WIP_B0_NS_801_e2_fieldmaphz.nii"))
     field = next(v for v in volumes if v.array.min() < 0)
@@ -200,8 +191,10 @@ def test_enhanced_philips_stacks_match_dcm2niix():
 
 
 def test_enhanced_siemens_time_points_match_dcm2niix():
-    scan = scan_path(data_path("enhanced_mr_dcmqa_enh/dicom/Siemens_XA10"))
-    image = sitk.ReadImage(str(DATA / "enhanced_mr_dcmqa_enh/ref/Siemens_REST1_w_SMS_PF7-8_6.nii"))
+    scan = scan_path(shared_data_path("enhanced_mr_dcmqa_enh/dicom/Siemens_XA10"))
+    image = sitk.ReadImage(
+        str(SHARED_DATA / "enhanced_mr_dcmqa_enh/ref/Siemens_REST1_w_SMS_PF7-8_6.nii")
+    )
     reference = sitk.GetArrayFromImage(image)  # (t, k, j, i)
     volumes = [load_stack(stack) for stack in scan.stacks]
     assert len(volumes) == reference.shape[0] == 4
@@ -211,13 +204,13 @@ def test_enhanced_siemens_time_points_match_dcm2niix():
 
 
 def test_gap_case_filled_and_named():
-    volume = load_volume(data_path("dicom2nifti_cases/failing/sliceincrement/001")).volume
+    volume = load_volume(shared_data_path("dicom2nifti_cases/failing/sliceincrement/001")).volume
     assert volume.shape[0] == 5
     assert any(w.startswith("Missing slice: gap of 10.0 mm") for w in volume.warnings)
 
 
 def test_tilted_siemens_case_is_sheared_and_exact():
-    folder = data_path("dicom2nifti_cases/failing/gantrytilting/001")
+    folder = shared_data_path("dicom2nifti_cases/failing/gantrytilting/001")
     volume = load_volume(folder).volume
     assert any("Gantry tilt" in w for w in volume.warnings)
     # Every original IPP is the (0, 0) voxel of a whole-numbered slice of the sheared grid.
@@ -236,11 +229,11 @@ def test_tilted_siemens_case_is_sheared_and_exact():
 
 def test_all_images_at_one_position_is_not_a_volume():
     with pytest.raises(NotAVolumeError):
-        load_volume(data_path("dicom2nifti_cases/failing/notavolume/001"))
+        load_volume(shared_data_path("dicom2nifti_cases/failing/notavolume/001"))
 
 
 def test_liver_deflate_reports_the_syntax():
-    path = data_path("pydicom_data_store/liver_deflate.dcm")
+    path = shared_data_path("pydicom_data_store/liver_deflate.dcm")
     scan = scan_path(path)
     stack = scan.stacks[0]
     with pytest.raises(DicomReadError, match="Deflated Image Frame Compression"):
@@ -248,7 +241,7 @@ def test_liver_deflate_reports_the_syntax():
 
 
 def test_routine_brain_parts_load_exactly_and_the_whole_is_refused():
-    scan = scan_path(data_path("pydicom_test_files/dicomdirtests"))
+    scan = scan_path(shared_data_path("pydicom_test_files/dicomdirtests"))
     lower, upper = (stack for stack in scan.stacks if stack.series_description == "Routine Brain")
     volume = load_stack(upper)
     datasets = sorted(

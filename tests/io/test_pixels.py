@@ -22,24 +22,16 @@ from tests.support.dicom_factory import (
     write_enhanced_ct,
     write_series,
 )
+from tests.support.shared_data import shared_data_path
 from workstation.core.errors import Cancelled, DicomReadError
 from workstation.core.progress import CancelToken
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.model import FrameRef
 from workstation.io.dicom.pixels import FrameDecoder, decode_frame, decode_stack, run_per_frame
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
 
 def frames_of(path: Path | str) -> list[FrameRef]:
     return frames_from_dataset(read_header(str(path)), str(path))
-
-
-def data_file(relative: str) -> Path:
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"test data not available: {relative}")
-    return path
 
 
 def stored_values(shape=(3, 40, 48), dtype=np.int16) -> np.ndarray:
@@ -134,8 +126,8 @@ def test_truncated_pixel_data_is_a_clear_error(tmp_path):
 
 
 def test_compressed_multiframe_decodes_each_frame(tmp_path):
-    path = data_file("pydicom_data_store/emri_small_RLE.dcm")
-    reference = pydicom.dcmread(data_file("pydicom_data_store/emri_small.dcm")).pixel_array
+    path = shared_data_path("pydicom_data_store/emri_small_RLE.dcm")
+    reference = pydicom.dcmread(shared_data_path("pydicom_data_store/emri_small.dcm")).pixel_array
     frames = frames_of(path)
     assert len(frames) == 10
     decoder = FrameDecoder()
@@ -144,7 +136,7 @@ def test_compressed_multiframe_decodes_each_frame(tmp_path):
 
 
 def test_transfer_syntax_files_decode_identically():
-    files = [data_file(f"transfer_syntax_dcmqa_ts/dicom/{n}.dcm") for n in range(1, 10)]
+    files = [shared_data_path(f"transfer_syntax_dcmqa_ts/dicom/{n}.dcm") for n in range(1, 10)]
     arrays = [decode_frame(frames_of(path)[0]) for path in files]
     syntaxes = {frames_of(path)[0].transfer_syntax_uid for path in files}
     assert len(syntaxes) == 7
@@ -164,7 +156,7 @@ def test_transfer_syntax_files_decode_identically():
     ],
 )
 def test_signed_ct_codecs_give_air_near_minus_1000(relative):
-    (frame,) = frames_of(data_file(relative))
+    (frame,) = frames_of(shared_data_path(relative))
     hu = decode_frame(frame) * frame.rescale_slope + frame.rescale_intercept
     assert hu.max() < 4000
     # Air around or inside the body is there (padding outside the circle is lower still);
@@ -175,19 +167,19 @@ def test_signed_ct_codecs_give_air_near_minus_1000(relative):
 
 def test_j2k_signed_codestream_with_unsigned_header_becomes_signed():
     (frame,) = frames_of(
-        data_file("pylibjpeg_ct_codecs/JPEG2000Lossless/TOSHIBA_J2K_SIZ1_PixRep0.dcm")
+        shared_data_path("pylibjpeg_ct_codecs/JPEG2000Lossless/TOSHIBA_J2K_SIZ1_PixRep0.dcm")
     )
     assert frame.pixel_representation == 0
     decoded = decode_frame(frame)
     assert decoded.dtype == np.int16
     partner = frames_of(
-        data_file("pylibjpeg_ct_codecs/JPEG2000Lossless/TOSHIBA_J2K_SIZ0_PixRep1.dcm")
+        shared_data_path("pylibjpeg_ct_codecs/JPEG2000Lossless/TOSHIBA_J2K_SIZ0_PixRep1.dcm")
     )[0]
     np.testing.assert_array_equal(decoded, decode_frame(partner))
 
 
 def test_deflated_image_frame_compression_is_a_clear_error():
-    frames = frames_of(data_file("pydicom_data_store/liver_deflate.dcm"))
+    frames = frames_of(shared_data_path("pydicom_data_store/liver_deflate.dcm"))
     with pytest.raises(DicomReadError) as caught:
         decode_frame(frames[0])
     message = str(caught.value)
@@ -205,7 +197,7 @@ def test_deflated_image_frame_compression_is_a_clear_error():
     ],
 )
 def test_corrupt_real_files_raise_dicom_read_error(relative):
-    path = data_file(relative)
+    path = shared_data_path(relative)
     (frame,) = frames_of(path)
     with pytest.raises(DicomReadError) as caught:
         decode_frame(frame)
@@ -221,7 +213,7 @@ def test_corrupt_real_files_raise_dicom_read_error(relative):
     ],
 )
 def test_colour_images_refused(relative):
-    (frame,) = frames_of(data_file(relative))[:1]
+    (frame,) = frames_of(shared_data_path(relative))[:1]
     with pytest.raises(DicomReadError, match="colour images cannot be loaded as a volume"):
         decode_frame(frame)
 

@@ -7,20 +7,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.shared_data import SHARED_DATA
 from workstation.io.dicom.header_geometry import stack_geometry
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.io.dicom.scan import scan_path
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"real test data not available at {DATA}")
+pytestmark = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"real test data not available at {SHARED_DATA}"
+)
 
 _CACHE: dict[str, ScanResult] = {}
 
 
 def _scan(relative: str) -> ScanResult:
     if relative not in _CACHE:
-        _CACHE[relative] = scan_path(DATA / relative)
+        _CACHE[relative] = scan_path(SHARED_DATA / relative)
     return _CACHE[relative]
 
 
