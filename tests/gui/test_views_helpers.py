@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from tests.support.dicom_factory import expected_affine
 from workstation.core import geometry
 from workstation.core.volume import Volume
 
@@ -20,16 +21,9 @@ def affine_from(row_cosine, col_cosine, spacing, origin, slice_step=None) -> np.
     ``spacing`` = (row spacing, column spacing, slice spacing); ``slice_step`` overrides
     the slice step vector (for gantry tilt); by default it is the normal times spacing.
     """
-    row_cosine = np.asarray(row_cosine, float)
-    col_cosine = np.asarray(col_cosine, float)
-    affine = np.eye(4)
-    affine[:3, 2] = row_cosine * spacing[1]
-    affine[:3, 1] = col_cosine * spacing[0]
     if slice_step is None:
         slice_step = np.cross(row_cosine, col_cosine) * spacing[2]
-    affine[:3, 0] = slice_step
-    affine[:3, 3] = origin
-    return affine
+    return expected_affine(row_cosine, col_cosine, spacing[:2], origin, slice_step)
 
 
 def centred_affine(row_cosine, col_cosine, spacing, shape, slice_step=None) -> np.ndarray:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workstation.core import geometry
+
 ROI_SHAPES = ("rectangle", "ellipse")
 
 
@@ -130,8 +132,7 @@ def plane_roi_statistics(
 
 def sample_nearest(array: np.ndarray, affine: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Nearest-voxel values of ``array`` at (N, 3) LPS points; NaN outside the volume."""
-    inverse = np.linalg.inv(np.asarray(affine, dtype=np.float64))
-    indices = np.rint(points @ inverse[:3, :3].T + inverse[:3, 3]).astype(np.int64)
+    indices = np.rint(geometry.lps_to_index(affine, points)).astype(np.int64)
     shape = np.asarray(array.shape)
     valid = np.all((indices >= 0) & (indices < shape), axis=1)
     values = np.full(len(points), np.nan)

@@ -103,8 +103,7 @@ class ViewLayout(QWidget):
         self._label_array = None
         low, high = volume.bounds()
         self._crosshair = (low + high) / 2.0
-        background = float(volume.array[::4, ::4, ::4].min())
-        self._background = background
+        self._background = float(volume.array[::4, ::4, ::4].min())
         self._setup_slice_views()
         self._view_3d.set_volume(volume, self._image)
         self._window = default_window(volume)

@@ -62,13 +62,7 @@ class MeasurementLayer:
         self._preview = vtkPolyData()
         self._preview.SetPoints(self._preview_points)
         self._preview.SetLines(vtkCellArray())
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(self._preview)
-        self.preview_actor = vtkActor()
-        self.preview_actor.SetMapper(mapper)
-        self.preview_actor.GetProperty().SetColor(*MEASURE_COLOR)
-        self.preview_actor.GetProperty().SetLineWidth(2)
-        self.preview_actor.GetProperty().LightingOff()
+        self.preview_actor = _line_actor(self._preview)
         renderer.AddActor(self.preview_actor)
 
     def set_preview(self, polyline: np.ndarray | None) -> None:
@@ -80,13 +74,7 @@ class MeasurementLayer:
         points = vtkPoints()
         polydata = vtkPolyData()
         _fill_polyline(polydata, points, polyline)
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(polydata)
-        line = vtkActor()
-        line.SetMapper(mapper)
-        line.GetProperty().SetColor(*MEASURE_COLOR)
-        line.GetProperty().SetLineWidth(2)
-        line.GetProperty().LightingOff()
+        line = _line_actor(polydata)
         label = vtkTextActor()
         label.SetInput(text)
         label.GetTextProperty().SetColor(*MEASURE_COLOR)
@@ -119,6 +107,18 @@ class MeasurementLayer:
                 self._renderer.RemoveViewProp(actor)
         self.graphics.clear()
         self.set_preview(None)
+
+
+def _line_actor(polydata: vtkPolyData) -> vtkActor:
+    """An actor drawing ``polydata``'s lines in the measurement style."""
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(polydata)
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    actor.GetProperty().SetColor(*MEASURE_COLOR)
+    actor.GetProperty().SetLineWidth(2)
+    actor.GetProperty().LightingOff()
+    return actor
 
 
 def _fill_polyline(polydata: vtkPolyData, points: vtkPoints, polyline: np.ndarray | None) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workstation.core import geometry
+from workstation.processing.roi_statistics import step_along
 
 SLICE_VIEW_NAMES = ("axial", "coronal", "sagittal")
 
@@ -94,12 +95,6 @@ def volume_aligned_plane(name: str, affine: np.ndarray) -> ViewPlane:
     return ViewPlane(name, right, up, normal)
 
 
-def slice_step(affine: np.ndarray, direction: np.ndarray) -> float:
-    """Distance in mm along a unit direction over which some voxel index changes by one."""
-    inverse = np.linalg.inv(np.asarray(affine, dtype=np.float64)[:3, :3])
-    return float(1.0 / np.abs(inverse @ np.asarray(direction, dtype=np.float64)).max())
-
-
 @dataclass(frozen=True)
 class SliceGrid:
     """Where a view can cut the volume: ``count`` planes from ``first`` every ``step`` mm."""
@@ -123,7 +118,7 @@ def slice_grid(
     """The slice positions along a view's normal that pass through voxel centres."""
     corners = geometry.corner_points(shape, affine) - origin
     offsets = corners @ plane.normal
-    step = slice_step(affine, plane.normal)
+    step = step_along(affine, plane.normal)
     low, high = float(offsets.min()), float(offsets.max())
     count = round((high - low) / step) + 1
     return SliceGrid(low, step, max(int(count), 1))
@@ -139,7 +134,7 @@ def in_plane_extent(
     """
     corners = geometry.corner_points(shape, affine) - origin
     u_values, v_values = corners @ plane.right, corners @ plane.up
-    spacing = np.array([slice_step(affine, plane.right), slice_step(affine, plane.up)])
+    spacing = np.array([step_along(affine, plane.right), step_along(affine, plane.up)])
     anchor = np.array([(affine[:3, 3] - origin) @ plane.right, (affine[:3, 3] - origin) @ plane.up])
     low = np.array([u_values.min(), v_values.min()])
     high = np.array([u_values.max(), v_values.max()])

@@ -200,6 +200,10 @@ class SliceView(QVTKRenderWindowInteractor):
         if mode not in INTERACTION_MODES:
             raise ValueError(f"unknown interaction mode {mode!r}")
         self._mode = mode
+        self._cancel_unfinished()
+
+    def _cancel_unfinished(self) -> None:
+        """Drop a drag or measurement in progress and its preview."""
         self._pending_points.clear()
         self._drag = None
         self._measurements.set_preview(None)
@@ -504,9 +508,7 @@ class SliceView(QVTKRenderWindowInteractor):
             self.reset_view()
             self.refresh()
         elif key == Qt.Key.Key_Escape:
-            self._pending_points.clear()
-            self._drag = None
-            self._measurements.set_preview(None)
+            self._cancel_unfinished()
             self.refresh()
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:

@@ -158,10 +158,9 @@ class View3D(QVTKRenderWindowInteractor):
         actor.PickableOff()
         self._renderer.AddActor(actor)
         self._outline_actor = actor
-        if self._volume_actor is not None:
-            preset = self._volume_preset or default_volume_rendering_preset(volume)
+        if self._volume_actor is not None:  # rebuild the rendering from the new voxels
             self._remove_volume_actor()
-            self.set_volume_rendering(True, preset)
+            self.set_volume_rendering(True)
         self.reset_camera()
 
     def clear(self) -> None:

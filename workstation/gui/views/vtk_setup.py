@@ -64,9 +64,7 @@ def image_from_array(array: np.ndarray) -> tuple[vtkImageData, np.ndarray]:
     image.SetDimensions(cols, rows, slices)
     image.SetSpacing(1.0, 1.0, 1.0)
     image.SetOrigin(0.0, 0.0, 0.0)
-    scalars = numpy_to_vtk(data.reshape(-1), deep=0)
-    scalars.SetName("values")
-    image.GetPointData().SetScalars(scalars)
+    _share_scalars(image, data)
     return image, data
 
 
@@ -76,11 +74,16 @@ def replace_image_scalars(image: vtkImageData, array: np.ndarray) -> np.ndarray:
     slices, rows, cols = data.shape
     if tuple(image.GetDimensions()) != (cols, rows, slices):
         raise ValueError("new voxels must have the same shape as the image they replace")
+    _share_scalars(image, data)
+    image.Modified()
+    return data
+
+
+def _share_scalars(image: vtkImageData, data: np.ndarray) -> None:
+    """Make ``data`` (C-contiguous, kept alive by the caller) the image's voxel values."""
     scalars = numpy_to_vtk(data.reshape(-1), deep=0)
     scalars.SetName("values")
     image.GetPointData().SetScalars(scalars)
-    image.Modified()
-    return data
 
 
 def vtk_matrix(matrix: np.ndarray) -> vtkMatrix4x4:
