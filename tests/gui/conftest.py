@@ -11,27 +11,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from workstation.gui.virtual_display import start_xvfb, xvfb_available
+from tests.support.shared_data import shared_data_path
+from workstation.gui.virtual_display import ensure_display, xvfb_available
+
+#: How long a test waits for a load or another job.
+TIMEOUT_MS = 60000
 
 
 @pytest.fixture(scope="session")
 def virtual_display():
     """A DISPLAY for Qt: the existing one, or a private Xvfb for the whole session."""
-    if os.environ.get("DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "xcb"
-        yield os.environ["DISPLAY"]
-        return
-    if not xvfb_available():
+    if not os.environ.get("DISPLAY") and not xvfb_available():
         pytest.skip("GUI tests need an X display: DISPLAY is unset and Xvfb is not installed")
-    display = start_xvfb(1600, 1000)
-    os.environ["DISPLAY"] = display.display
-    os.environ["QT_QPA_PLATFORM"] = "xcb"
-    yield display.display
-    # Windows close now; the server itself ends with the pytest process (it gets
-    # SIGTERM when its parent exits): VTK keeps X connections open until the very end.
-    _close_all_windows()
+    started = ensure_display(1600, 1000)
+    yield os.environ["DISPLAY"]
+    if started is not None:
+        # Windows close now; the server itself ends with the pytest process (it gets
+        # SIGTERM when its parent exits): VTK keeps X connections open until the very end.
+        _close_all_windows()
 
 
 def _close_all_windows() -> None:
@@ -125,13 +125,31 @@ def main_window(make_main_window):
     return make_main_window()
 
 
+def settle(qtbot, window) -> None:
+    """Wait until the window runs no job."""
+    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=TIMEOUT_MS)
+
+
+def open_and_settle(qtbot, window, path, **kwargs):
+    """Open ``path``, wait for its volume and the jobs that follow; returns the volume."""
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
+        window.open_path(path, **kwargs)
+    settle(qtbot, window)
+    return window.session.volume
+
+
+def pixel_at(view, lps) -> np.ndarray:
+    """RGB of the rendered slice view at the screen position of an LPS point."""
+    view.refresh()
+    x, y = view.lps_to_display(np.asarray(lps, float))
+    ratio = view.devicePixelRatioF()
+    return view.capture()[round(y * ratio), round(x * ratio)].astype(int)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The real test data folder next to the repository, or skip."""
-    folder = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-    if not folder.is_dir():
-        pytest.skip(f"real test data not found at {folder}")
-    return folder.resolve()
+    return shared_data_path()
 
 
 #: Geometry of the synthetic CT used by the GUI tests: 1 mm pixels, 2 mm slices, axial.

@@ -8,33 +8,25 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from tests.gui.conftest import BALL_HU, BIG_BALL, SMALL_BALL, SYNTH_SHAPE
+from tests.gui.conftest import (
+    BALL_HU,
+    BIG_BALL,
+    SMALL_BALL,
+    SYNTH_SHAPE,
+    TIMEOUT_MS,
+    open_and_settle,
+    pixel_at,
+    settle,
+)
 from tests.support.dicom_factory import expected_affine
 from workstation.gui import study_browser as sb
 
 pytestmark = pytest.mark.gui
-LOAD_TIMEOUT_MS = 60000
-
-
-def _open(qtbot, window, path, **kwargs):
-    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
-        window.open_path(path, **kwargs)
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
-    return window.session.volume
-
-
-def _pixel(view, lps) -> np.ndarray:
-    """RGB of the rendered slice view at the screen position of an LPS point."""
-    view.refresh()
-    x, y = view.lps_to_display(np.asarray(lps, float))
-    image = view.capture()
-    ratio = view.devicePixelRatioF()
-    return image[round(y * ratio), round(x * ratio)].astype(int)
 
 
 def test_browser_double_click_loads_the_series(qtbot, main_window, synthetic_ct):
     window = main_window
-    with qtbot.waitSignal(window.scan_loaded, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.scan_loaded, timeout=TIMEOUT_MS):
         window.open_path(synthetic_ct, auto_load=False)
     assert window.session.volume is None
     stack = window.session.scan.stacks[0]
@@ -52,7 +44,7 @@ def test_browser_double_click_loads_the_series(qtbot, main_window, synthetic_ct)
     viewport = window.browser.viewport()
     centre = window.browser.visualItemRect(item).center()
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
-    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
         qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=centre)
     volume = window.session.volume
     assert volume.shape == SYNTH_SHAPE
@@ -67,16 +59,16 @@ def test_browser_double_click_loads_the_series(qtbot, main_window, synthetic_ct)
 
 def test_clicking_in_axial_moves_the_other_views(qtbot, main_window, synthetic_ct):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     axial = window.views.slice_view("axial")
     coronal = window.views.slice_view("coronal")
     sagittal = window.views.slice_view("sagittal")
     small_centre = np.array(SMALL_BALL[0])
     # the crosshair starts at the volume centre: the small ball is in no other view
-    assert np.all(_pixel(coronal, small_centre + np.array([2.0, 0, 2.0])) < 60)
+    assert np.all(pixel_at(coronal, small_centre + np.array([2.0, 0, 2.0])) < 60)
     # go to the small ball's slice, then click on its centre in the axial view
     window.views.set_crosshair_lps([0.0, 0.0, small_centre[2]])
-    assert np.all(_pixel(axial, small_centre + np.array([2.0, 2.0, 0])) > 200)
+    assert np.all(pixel_at(axial, small_centre + np.array([2.0, 2.0, 0])) > 200)
     x, y = axial.lps_to_display(small_centre)
     moved = []
     window.views.crosshair_moved.connect(moved.append)
@@ -88,9 +80,9 @@ def test_clicking_in_axial_moves_the_other_views(qtbot, main_window, synthetic_c
     assert abs(coronal.slice_position_lps()[1] - small_centre[1]) <= 1.0
     assert abs(sagittal.slice_position_lps()[0] - small_centre[0]) <= 1.0
     # ... and show it: bright inside the ball (off the crosshair lines), dark outside it
-    assert np.all(_pixel(coronal, small_centre + np.array([2.0, 0, 2.0])) > 200)
-    assert np.all(_pixel(sagittal, small_centre + np.array([0, 2.0, 2.0])) > 200)
-    assert np.all(_pixel(coronal, small_centre + np.array([8.0, 0, 6.0])) < 60)
+    assert np.all(pixel_at(coronal, small_centre + np.array([2.0, 0, 2.0])) > 200)
+    assert np.all(pixel_at(sagittal, small_centre + np.array([0, 2.0, 2.0])) > 200)
+    assert np.all(pixel_at(coronal, small_centre + np.array([8.0, 0, 6.0])) < 60)
     # the status bar shows the position and HU under the cursor
     window.views.cursor_info.emit(
         {"lps": tuple(small_centre), "value": float(BALL_HU), "units": "HU", "view": "axial"}
@@ -102,16 +94,16 @@ def test_clicking_in_axial_moves_the_other_views(qtbot, main_window, synthetic_c
 
 def test_window_level_presets_and_mouse_drag(qtbot, main_window, synthetic_ct):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     axial = window.views.slice_view("axial")
     centre = np.array(BIG_BALL[0])
     assert window.views.window_level() == (40.0, 400.0)  # the series' own window
     inside = centre + np.array([3.0, 3.0, 0])  # off the crosshair lines
-    assert np.all(_pixel(axial, inside) == 255)  # 300 HU is above 40 + 200
+    assert np.all(pixel_at(axial, inside) == 255)  # 300 HU is above 40 + 200
     window.apply_window_preset("bone")
     assert window.views.window_level() == (400.0, 1000.0)
     expected = (BALL_HU - (400 - 500)) / 1000 * 255  # 102
-    assert np.all(np.abs(_pixel(axial, inside) - expected) <= 3)
+    assert np.all(np.abs(pixel_at(axial, inside) - expected) <= 3)
     assert window.window_label.text() == "W 1000  L 400"
     # the menu lists the series window and the CT presets
     labels = [action.text() for action in window.window_menu.actions()]
@@ -129,7 +121,7 @@ def test_window_level_presets_and_mouse_drag(qtbot, main_window, synthetic_ct):
 
 def test_layout_switch_and_volume_rendering(qtbot, main_window, synthetic_ct):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     window.layout_actions["axial"].trigger()
     assert window.views.layout_name() == "axial"
     assert not window.views.view_3d().isVisible()
@@ -165,9 +157,9 @@ def test_drop_and_recent_studies(qtbot, main_window, synthetic_ct, tmp_path):
     )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted(), "a dragged folder must be accepted"
-    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
         QApplication.sendEvent(window, event)
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
+    settle(qtbot, window)
     assert window.session.volume.shape == SYNTH_SHAPE
     gone = tmp_path / "gone"
     gone.mkdir()
@@ -193,19 +185,19 @@ def test_zip_opens_and_reopens_from_the_recent_menu(qtbot, main_window, syntheti
         for path in sorted(synthetic_ct.rglob("*")):
             if path.is_file():
                 bundle.write(path, path.relative_to(synthetic_ct))
-    volume = _open(qtbot, window, archive)
+    volume = open_and_settle(qtbot, window, archive)
     assert volume.shape == SYNTH_SHAPE
     truth = expected_affine((1, 0, 0), (0, 1, 0), (1.0, 1.0), (-32, -32, -30), (0, 0, 2.0))
     np.testing.assert_allclose(volume.affine, truth, atol=1e-6)
     assert window.recent.paths()[0] == str(archive)
     # open something else, then the zip again from File → Recent studies
-    other = _open(qtbot, window, synthetic_ct)
+    other = open_and_settle(qtbot, window, synthetic_ct)
     assert window.session.source_path == str(synthetic_ct)
     window._fill_recent_menu()
     action = next(a for a in window.recent_menu.actions() if a.text() == str(archive))
-    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
         action.trigger()
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
+    settle(qtbot, window)
     assert window.session.source_path == str(archive)
     assert window.session.volume is not other and window.session.volume.shape == SYNTH_SHAPE
 
@@ -219,7 +211,7 @@ def test_browser_shows_warnings_and_skipped_files(qtbot, main_window, tmp_path):
     write_series(folder / "ct", array, positions=positions, series_description="Gap")
     (folder / "README.txt").write_text("not DICOM")
     window = main_window
-    with qtbot.waitSignal(window.scan_loaded, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.scan_loaded, timeout=TIMEOUT_MS):
         window.open_path(folder, auto_load=False)
     stack = window.session.scan.stacks[0]
     assert stack.warnings, "the scan must warn about the missing slice"
@@ -239,9 +231,9 @@ def test_browser_shows_warnings_and_skipped_files(qtbot, main_window, tmp_path):
     assert window.session.scan.skipped[0].reason in skipped.toolTip(0)
     # once loaded, the volume's own warnings stay marked in the status bar
     assert not window.warnings_label.isVisible()
-    with qtbot.waitSignal(window.volume_loaded, timeout=LOAD_TIMEOUT_MS):
+    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
         window.load_stack(stack)
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=LOAD_TIMEOUT_MS)
+    settle(qtbot, window)
     volume = window.session.volume
     assert volume.warnings, "loading a stack with a gap must warn"
     assert window.warnings_label.isVisible()
@@ -251,7 +243,7 @@ def test_browser_shows_warnings_and_skipped_files(qtbot, main_window, tmp_path):
 
 def test_measurement_result_reaches_the_status_bar(qtbot, main_window, synthetic_ct):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     window.set_tool("distance")
     axial = window.views.slice_view("axial")
     a = np.array([-10.0, 0.0, 0.0])
@@ -274,7 +266,7 @@ def test_sample_study_opens_like_at_startup(qtbot, main_window):
     sample = sample_study_dir()
     if not sample.is_dir():
         pytest.skip(f"bundled sample study missing at {sample}")
-    volume = _open(qtbot, main_window, sample)
+    volume = open_and_settle(qtbot, main_window, sample)
     assert volume.shape == (134, 512, 512)
     assert volume.units == "HU"
     assert float(volume.array[60, 5:15, 5:15].mean()) == pytest.approx(-1000, abs=60)

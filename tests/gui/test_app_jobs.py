@@ -15,20 +15,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
+from tests.gui.conftest import TIMEOUT_MS, open_and_settle
 from workstation.core.errors import DicomReadError
 from workstation.gui import main_window as main_window_module
 from workstation.gui.screenshot import qimage_to_array
 from workstation.gui.workers import JobRunner
 
 pytestmark = pytest.mark.gui
-TIMEOUT_MS = 60000
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _open(qtbot, window, path):
-    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
-        window.open_path(path)
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=TIMEOUT_MS)
 
 
 def test_runner_delivers_results_on_the_main_thread(qtbot, qapp):
@@ -56,7 +50,7 @@ def test_cancel_a_running_load_keeps_the_previous_volume(
     qtbot, main_window, synthetic_ct, monkeypatch
 ):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     previous = window.session.volume
     stack = window.session.scan.stacks[0]
     started = threading.Event()
@@ -105,7 +99,7 @@ def test_unexpected_error_shows_the_traceback_as_details(
     qtbot, main_window, synthetic_ct, monkeypatch
 ):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     previous = window.session.volume
 
     def broken_load(stack, progress, cancel):
@@ -121,7 +115,7 @@ def test_unexpected_error_shows_the_traceback_as_details(
     dialog.close()
 
 
-def _screenshot(args, tmp_path, display=False):
+def _screenshot(args):
     env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
     env.pop("QT_QPA_PLATFORM", None)
     return subprocess.run(
@@ -145,8 +139,7 @@ def test_screenshot_command_renders_views_and_model(synthetic_ct, tmp_path):
             "1200x800",
             "--mesh-preset",
             "bone",
-        ],
-        tmp_path,
+        ]
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(output.resolve())
@@ -174,21 +167,21 @@ def test_screenshot_command_renders_views_and_model(synthetic_ct, tmp_path):
 
 def test_screenshot_command_errors_are_one_line(tmp_path):
     output = tmp_path / "never.png"
-    result = _screenshot([str(tmp_path / "missing"), "--screenshot", str(output)], tmp_path)
+    result = _screenshot([str(tmp_path / "missing"), "--screenshot", str(output)])
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "No such file" in result.stderr
     assert not output.exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "junk.txt").write_text("junk")
-    result = _screenshot([str(empty), "--screenshot", str(output)], tmp_path)
+    result = _screenshot([str(empty), "--screenshot", str(output)])
     assert result.returncode == DicomReadError.exit_code, result.stderr
     assert result.stderr.strip().count("\n") == 0 and "No DICOM" in result.stderr
     assert not output.exists()
 
 
 def test_window_without_display_is_a_clear_error(tmp_path):
-    result = _screenshot([], tmp_path)
+    result = _screenshot([])
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "No display" in result.stderr and "--screenshot" in result.stderr

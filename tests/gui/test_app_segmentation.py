@@ -8,35 +8,42 @@ import pytest
 import trimesh
 from PySide6.QtCore import QPoint, Qt
 
-from tests.gui.conftest import BALL_HU, BIG_BALL, SMALL_BALL
+from tests.gui.conftest import (
+    BALL_HU,
+    BIG_BALL,
+    SMALL_BALL,
+    TIMEOUT_MS,
+    open_and_settle,
+    pixel_at,
+    settle,
+)
 from workstation.gui import models_panel as mp
 from workstation.gui.segmentation_panel import LABEL_COLOR, PREVIEW_COLOR
 from workstation.processing.threshold import threshold_mask
 
 pytestmark = pytest.mark.gui
-TIMEOUT_MS = 60000
 
 
-def _open(qtbot, window, path):
-    with qtbot.waitSignal(window.volume_loaded, timeout=TIMEOUT_MS):
-        window.open_path(path)
-    _settle(qtbot, window)
+def _open_and_threshold(qtbot, window, path):
+    """Open ``path`` and apply the threshold 100..500 (both balls); returns the panel."""
+    open_and_settle(qtbot, window, path)
+    panel = window.segmentation_panel
+    panel.set_threshold_range(100.0, 500.0)
+    panel.apply_threshold()
+    settle(qtbot, window)
+    return panel
 
 
-def _settle(qtbot, window):
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=TIMEOUT_MS)
-
-
-def _tint(view, lps) -> np.ndarray:
-    view.refresh()
-    x, y = view.lps_to_display(np.asarray(lps, float))
-    ratio = view.devicePixelRatioF()
-    return view.capture()[round(y * ratio), round(x * ratio)].astype(int)
+def _red_pixels(view_3d) -> int:
+    """How many pixels of the 3D view are pure red."""
+    view_3d.refresh()
+    image = view_3d.capture().astype(int)
+    return int(((image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)).sum())
 
 
 def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_ct, tmp_path):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     panel = window.segmentation_panel
     volume = window.session.volume
     axial = window.views.slice_view("axial")
@@ -46,29 +53,29 @@ def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_c
     assert panel.preset_combo.currentData() == "bone"
     low, high = panel.threshold_range()
     assert low <= BALL_HU <= high
-    grey = _tint(axial, big)
+    grey = pixel_at(axial, big)
     assert grey[0] == grey[1] == grey[2]
 
     # live preview while the bounds change, coloured in the preview colour
     panel.set_threshold_range(100.0, 500.0)
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=TIMEOUT_MS)
     assert panel.preview_active()
-    tinted = _tint(axial, big)
+    tinted = pixel_at(axial, big)
     assert tinted[2] > tinted[0], f"preview must tint blue-ish {PREVIEW_COLOR}, got {tinted}"
 
     # apply at full resolution: the Session holds the exact threshold
     qtbot.mouseClick(panel.apply_button, Qt.MouseButton.LeftButton)
-    _settle(qtbot, window)
+    settle(qtbot, window)
     label = window.session.label
     expected = threshold_mask(volume.array, 100.0, 500.0)
     assert np.array_equal(label.mask, expected)
-    tinted = _tint(axial, big)
+    tinted = pixel_at(axial, big)
     assert tinted[0] > tinted[2], f"label overlay must be orange {LABEL_COLOR}, got {tinted}"
     both = label.voxel_count
 
     # keep the largest island: the small ball goes
     qtbot.mouseClick(panel.largest_button, Qt.MouseButton.LeftButton)
-    _settle(qtbot, window)
+    settle(qtbot, window)
     largest = window.session.label
     small_index = np.round(np.linalg.solve(volume.affine, [*SMALL_BALL[0], 1.0])[:3]).astype(int)
     assert largest.array[tuple(small_index)] == 0
@@ -91,7 +98,7 @@ def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_c
     models.decimate_spin.setValue(0.0)
     models.smooth_spin.setValue(10)
     qtbot.mouseClick(models.create_button, Qt.MouseButton.LeftButton)
-    _settle(qtbot, window)
+    settle(qtbot, window)
     assert models.table.rowCount() == 1
     entry = next(iter(window.session.models.values()))
     true_volume = 4.0 / 3.0 * np.pi * BIG_BALL[1] ** 3
@@ -142,11 +149,7 @@ def test_threshold_islands_undo_model_and_export(qtbot, main_window, synthetic_c
 
 def test_keep_clicked_island_and_morphology(qtbot, main_window, synthetic_ct):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
-    panel = window.segmentation_panel
-    panel.set_threshold_range(100.0, 500.0)
-    panel.apply_threshold()
-    _settle(qtbot, window)
+    panel = _open_and_threshold(qtbot, window, synthetic_ct)
     both = window.session.label.voxel_count
     # pick the small ball in the axial view
     small = np.array(SMALL_BALL[0])
@@ -156,7 +159,7 @@ def test_keep_clicked_island_and_morphology(qtbot, main_window, synthetic_ct):
     axial = window.views.slice_view("axial")
     x, y = axial.lps_to_display(small)
     qtbot.mouseClick(axial, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
-    _settle(qtbot, window)
+    settle(qtbot, window)
     assert window.views.interaction_mode() == "navigate"
     kept = window.session.label
     assert 0 < kept.voxel_count < both / 10
@@ -165,23 +168,23 @@ def test_keep_clicked_island_and_morphology(qtbot, main_window, synthetic_ct):
     # dilate by 2 mm grows it; erode back shrinks it; fill holes keeps a solid ball
     panel.radius_spin.setValue(2.0)
     panel.morph_buttons["dilate"].click()
-    _settle(qtbot, window)
+    settle(qtbot, window)
     dilated = window.session.label.voxel_count
     assert dilated > kept.voxel_count
     panel.morph_buttons["erode"].click()
-    _settle(qtbot, window)
+    settle(qtbot, window)
     assert window.session.label.voxel_count < dilated
     assert window.session.undo_description() == "Erode 2 mm"
     solid = window.session.label.voxel_count
     panel.fill_button.click()
-    _settle(qtbot, window)
+    settle(qtbot, window)
     assert window.session.label.voxel_count == solid  # a solid ball has nothing to fill
     assert window.session.undo_description() == "Fill holes"
 
 
 def test_histogram_drag_moves_the_bounds(qtbot, main_window, synthetic_ct):
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     panel = window.segmentation_panel
     histogram = panel.histogram
     low, high = histogram.value_range()
@@ -206,7 +209,7 @@ def test_model_colour_and_remove_update_table_and_3d(qtbot, main_window, synthet
     from workstation.core.mesh import Mesh
 
     window = main_window
-    _open(qtbot, window, synthetic_ct)
+    open_and_settle(qtbot, window, synthetic_ct)
     # an octahedron of radius 10 mm at the volume centre
     vertices = np.array(
         [[10, 0, 0], [-10, 0, 0], [0, 10, 0], [0, -10, 0], [0, 0, 10], [0, 0, -10]], float
@@ -222,36 +225,23 @@ def test_model_colour_and_remove_update_table_and_3d(qtbot, main_window, synthet
     window.slice_outlines_action.setChecked(False)  # the axial outline is red as well
     assert not view_3d.slice_outlines_visible()
     window.views.reset_camera()
-    view_3d.refresh()
-    image = view_3d.capture().astype(int)
-    red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
-    assert red.sum() == 0
+    assert _red_pixels(view_3d) == 0
     monkeypatch.setattr(QColorDialog, "getColor", lambda *args, **kwargs: QColor(255, 0, 0))
     models.table.cellWidget(0, mp.COL_COLOUR).click()
     assert entry.color == (1.0, 0.0, 0.0)
-    view_3d.refresh()
-    image = view_3d.capture().astype(int)
-    red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
-    assert red.sum() > 100, "the recoloured model must be drawn red"
+    assert _red_pixels(view_3d) > 100, "the recoloured model must be drawn red"
     models.table.selectRow(0)
     assert models.remove_button.isEnabled()
     models.remove_button.click()
     assert models.table.rowCount() == 0 and not window.session.models
-    view_3d.refresh()
-    image = view_3d.capture().astype(int)
-    red = (image[..., 0] > 150) & (image[..., 1] < 80) & (image[..., 2] < 80)
-    assert red.sum() == 0
+    assert _red_pixels(view_3d) == 0
 
 
 def test_remove_small_islands_and_fill_an_enclosed_cavity(qtbot, main_window, synthetic_ct):
     from workstation.core.volume import LabelMap
 
     window = main_window
-    _open(qtbot, window, synthetic_ct)
-    panel = window.segmentation_panel
-    panel.set_threshold_range(100.0, 500.0)
-    panel.apply_threshold()
-    _settle(qtbot, window)
+    panel = _open_and_threshold(qtbot, window, synthetic_ct)
     both = window.session.label
     big_mm3 = 4.0 / 3.0 * np.pi * BIG_BALL[1] ** 3
     small_mm3 = 4.0 / 3.0 * np.pi * SMALL_BALL[1] ** 3
@@ -259,7 +249,7 @@ def test_remove_small_islands_and_fill_an_enclosed_cavity(qtbot, main_window, sy
     # islands under 1000 mm3 go: the small ball (about 270 mm3) but not the big one
     panel.small_spin.setValue(1000.0)
     panel.small_button.click()
-    _settle(qtbot, window)
+    settle(qtbot, window)
     big_only = window.session.label
     assert big_only.volume_mm3 == pytest.approx(both.volume_mm3 - small_mm3, rel=0.05)
     assert window.session.undo_description() == "Remove islands < 1000 mm³"
@@ -272,7 +262,7 @@ def test_remove_small_islands_and_fill_an_enclosed_cavity(qtbot, main_window, sy
     assert carved == 3 * 7 * 7
     window.session.set_label(LabelMap(hollow, big_only.affine), "Carve")
     panel.fill_button.click()
-    _settle(qtbot, window)
+    settle(qtbot, window)
     filled = window.session.label
     assert filled.voxel_count == big_only.voxel_count
     assert np.array_equal(filled.array.astype(bool), big_only.array.astype(bool))

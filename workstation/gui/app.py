@@ -37,10 +37,9 @@ def install_error_hook(window) -> None:
     previous = sys.excepthook
 
     def hook(kind, error, trace) -> None:
-        if issubclass(kind, KeyboardInterrupt):
-            previous(kind, error, trace)
-            return
         previous(kind, error, trace)
+        if issubclass(kind, KeyboardInterrupt):
+            return
         with contextlib.suppress(Exception):  # the window may be gone; stderr has it
             window.report_error(job_error_from_exception("Operation", error))
 

@@ -239,16 +239,12 @@ class MainWindow(QMainWindow):
         view_menu = menu.addMenu("&View")
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("mainToolbar")
-        self.layout_actions: dict[str, QAction] = {}
-        layout_group = QActionGroup(self)
-        for key, text, shortcut in LAYOUTS:
-            action = QAction(text, self, checkable=True)
-            action.setShortcut(QKeySequence(shortcut))
-            action.triggered.connect(lambda _=False, key=key: self.set_layout(key))
-            layout_group.addAction(action)
-            view_menu.addAction(action)
-            toolbar.addAction(action)
-            self.layout_actions[key] = action
+        self.layout_actions = self._exclusive_actions(
+            LAYOUTS,
+            (view_menu, toolbar),
+            self.set_layout,
+            lambda action, shortcut: action.setShortcut(QKeySequence(shortcut)),
+        )
         self.layout_actions["four"].setChecked(True)
         view_menu.addSeparator()
         toolbar.addSeparator()
@@ -277,16 +273,9 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
 
         tools_menu = menu.addMenu("&Tools")
-        self.tool_actions: dict[str, QAction] = {}
-        tool_group = QActionGroup(self)
-        for key, text, tip in TOOLS:
-            action = QAction(text, self, checkable=True)
-            action.setToolTip(tip)
-            action.triggered.connect(lambda _=False, key=key: self.set_tool(key))
-            tool_group.addAction(action)
-            tools_menu.addAction(action)
-            toolbar.addAction(action)
-            self.tool_actions[key] = action
+        self.tool_actions = self._exclusive_actions(
+            TOOLS, (tools_menu, toolbar), self.set_tool, QAction.setToolTip
+        )
         self.tool_actions["navigate"].setChecked(True)
         toolbar.addSeparator()
         reset_view = view_menu.addAction("Reset &views", self._reset_views)
@@ -295,6 +284,30 @@ class MainWindow(QMainWindow):
         toolbar.addAction(reset_view)
         toolbar.addAction(reset_camera)
         self._fill_window_menu(None)
+
+    def _exclusive_actions(
+        self,
+        entries: tuple[tuple[str, str, str], ...],
+        places: tuple[QWidget, ...],
+        choose: Callable[[str], None],
+        configure: Callable[[QAction, str], None],
+    ) -> dict[str, QAction]:
+        """One checkable action per (key, text, extra), one checked at a time, in ``places``.
+
+        Triggering an action calls ``choose(key)``; ``configure(action, extra)`` adds its
+        shortcut or tooltip.
+        """
+        group = QActionGroup(self)
+        actions: dict[str, QAction] = {}
+        for key, text, extra in entries:
+            action = QAction(text, self, checkable=True)
+            configure(action, extra)
+            action.triggered.connect(lambda _=False, key=key: choose(key))
+            group.addAction(action)
+            for place in places:
+                place.addAction(action)
+            actions[key] = action
+        return actions
 
     def _connect_session(self) -> None:
         session = self.session
@@ -336,8 +349,7 @@ class MainWindow(QMainWindow):
         else:
             self.views.set_volume(volume)
             name = volume.source.series_description or volume.name or "volume"
-            patient = volume.source.patient_name.replace("^", " ").strip()
-            title = " — ".join(p for p in (patient, name) if p)
+            title = " — ".join(p for p in (volume.source.patient_name, name) if p)
             self.setWindowTitle(f"{title} — Surgical Planning Workstation")
             preset = default_volume_rendering_preset(volume)
             self.vr_preset_combo.setCurrentIndex(self.vr_preset_combo.findData(preset))
@@ -444,9 +456,7 @@ class MainWindow(QMainWindow):
         )
 
     def _slice_outlines_toggled(self, visible: bool) -> None:
-        show = getattr(self.views, "set_slice_outlines_visible", None)
-        if callable(show):
-            show(visible)
+        self.views.set_slice_outlines_visible(visible)
 
     def _reset_views(self) -> None:
         self.views.reset_views()
@@ -489,8 +499,6 @@ class MainWindow(QMainWindow):
     ):
         """Scan a folder, file or zip and load its best (or the given) stack; returns the Job."""
         path = str(path)
-        if self._load_job is not None and not self._load_job.done:
-            self._load_job.cancel()
 
         def done(result: tuple[ScanResult, Stack | None, Volume | None, str]) -> None:
             scan, stack, volume, note = result
@@ -505,32 +513,37 @@ class MainWindow(QMainWindow):
                 if self.headless:
                     self.report_error_message("Open", NotAVolumeError(note))
 
-        self._load_job = self.runner.submit(
+        return self._start_load(
             f"Opening “{Path(path).name or path}”",
             open_study,
             path,
             series,
             auto_load,
             on_result=done,
-            on_error=self.report_error,
         )
-        return self._load_job
 
     def load_stack(self, stack: Stack):
         """Load one stack of the current scan (double-click in the browser); returns the Job."""
-        if self._load_job is not None and not self._load_job.done:
-            self._load_job.cancel()
 
         def done(volume: Volume) -> None:
             self.session.set_volume(volume, stack)
             self._announce_volume(volume)
 
-        self._load_job = self.runner.submit(
+        return self._start_load(
             f"Loading {stack.label or stack.series_description or 'series'}",
             load_stack_job,
             stack,
             on_result=done,
-            on_error=self.report_error,
+        )
+
+    def _start_load(
+        self, title: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None]
+    ) -> Any:
+        """Run an open or load job in place of the one still running (which is cancelled)."""
+        if self._load_job is not None and not self._load_job.done:
+            self._load_job.cancel()
+        self._load_job = self.runner.submit(
+            title, fn, *args, on_result=on_result, on_error=self.report_error
         )
         return self._load_job
 
@@ -580,7 +593,5 @@ class MainWindow(QMainWindow):
     # -- closing --------------------------------------------------------------------
     def closeEvent(self, event) -> None:
         self.runner.shutdown()
-        shutdown = getattr(self.views, "shutdown", None)
-        if callable(shutdown):
-            shutdown()
+        self.views.shutdown()
         super().closeEvent(event)

@@ -101,13 +101,10 @@ def model_summary(name: str, statistics: dict[str, Any]) -> str:
 
 
 def _default_options() -> tuple[int, float]:
-    try:
-        from workstation.services.modeling import ModelOptions
+    from workstation.services.modeling import ModelOptions
 
-        defaults = ModelOptions()
-        return int(defaults.smooth_iterations), float(defaults.decimate_fraction)
-    except Exception:  # modeling not importable: the panel still shows sensible values
-        return 20, 0.5
+    defaults = ModelOptions()
+    return int(defaults.smooth_iterations), float(defaults.decimate_fraction)
 
 
 class ModelsPanel(QWidget):

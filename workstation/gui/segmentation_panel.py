@@ -28,7 +28,7 @@ from workstation.core.errors import SegmentationError
 from workstation.core.volume import LabelMap, Volume
 from workstation.gui.histogram_widget import HistogramWidget, compute_histogram
 from workstation.processing.presets import THRESHOLD_PRESETS, resolve_threshold
-from workstation.processing.threshold import threshold, threshold_mask
+from workstation.processing.threshold import nothing_selected, threshold, threshold_mask
 
 if TYPE_CHECKING:
     from workstation.gui.main_window import MainWindow
@@ -210,9 +210,7 @@ class SegmentationPanel(QWidget):
 
     def show_label_overlay(self) -> None:
         """Show the session's label map (not the preview) on the slice views."""
-        views = self.window_.views
-        if views is not None:
-            views.set_label_overlay(self.session.label, LABEL_COLOR, OVERLAY_OPACITY)
+        self.window_.views.set_label_overlay(self.session.label, LABEL_COLOR, OVERLAY_OPACITY)
 
     # -- threshold ------------------------------------------------------------------
     def threshold_range(self) -> tuple[float, float]:
@@ -235,7 +233,7 @@ class SegmentationPanel(QWidget):
             self.status_label.setText(str(error))
             return
         self._set_range(lower, upper, source=None)
-        self._range_edited(from_preset=True)
+        self._range_edited()
 
     def _set_range(self, lower: float, upper: float, source: object) -> None:
         low, high = self.histogram.value_range()
@@ -265,7 +263,7 @@ class SegmentationPanel(QWidget):
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(CUSTOM))
         self.preset_combo.blockSignals(False)
 
-    def _range_edited(self, from_preset: bool = False) -> None:
+    def _range_edited(self) -> None:
         if self.preview_check.isChecked() and self.session.volume is not None:
             self._preview_enabled = True
             self.request_preview(*self.threshold_range())
@@ -298,9 +296,7 @@ class SegmentationPanel(QWidget):
 
     def _preview_ready(self, volume: Volume, label: LabelMap) -> None:
         if volume is self.session.volume and self._preview_enabled:
-            views = self.window_.views
-            if views is not None:
-                views.set_label_overlay(label, PREVIEW_COLOR, OVERLAY_OPACITY)
+            self.window_.views.set_label_overlay(label, PREVIEW_COLOR, OVERLAY_OPACITY)
 
     def _preview_finished(self) -> None:
         self._preview_job = None
@@ -320,9 +316,7 @@ class SegmentationPanel(QWidget):
         def run(progress, cancel):
             label = threshold(volume, lower, upper)
             if label.voxel_count == 0:
-                raise SegmentationError(
-                    f"The threshold {lower:g}..{upper:g} selects no voxels; widen the range."
-                )
+                raise SegmentationError(nothing_selected(volume, lower, upper))
             return label
 
         self._run_edit(f"Threshold {lower:g}..{upper:g}", run, volume)
@@ -371,8 +365,6 @@ class SegmentationPanel(QWidget):
 
     def _pick_toggled(self, checked: bool) -> None:
         views = self.window_.views
-        if views is None:
-            return
         if checked:
             self._picking = True
             views.set_interaction_mode("pick_seed")

@@ -86,7 +86,7 @@ class StudyBrowser(QTreeWidget):
             patient_key = stack.patient_id or stack.patient_name or "(no patient id)"
             patient = patients.get(patient_key)
             if patient is None:
-                name = str(stack.patient_name or "").replace("^", " ").strip()
+                name = stack.patient_name  # already "Family Given" (headers.py)
                 title = f"{name} ({stack.patient_id})" if name else patient_key
                 patient = QTreeWidgetItem([title])
                 patient.setData(0, KIND_ROLE, "patient")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
+from workstation.core.display_presets import window_to_gray
 from workstation.core.errors import DicomReadError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.io.dicom.model import FrameRef, ScanResult, Stack
@@ -22,36 +23,20 @@ def middle_frame(stack: Stack) -> FrameRef:
 
 
 def decode_frame_values(frame: FrameRef) -> np.ndarray:
-    """Stored pixel values of one frame (the loader's decoder, else pydicom)."""
-    try:
-        from workstation.io.dicom.pixels import decode_frame
-    except ImportError:
-        decode_frame = None
-    if decode_frame is not None:
-        return np.asarray(decode_frame(frame))
-    import pydicom
+    """Stored pixel values of one frame (the loader's decoder)."""
+    from workstation.io.dicom.pixels import decode_frame
 
-    from workstation.io.sources import open_binary
-
-    with open_binary(frame.location) as handle:
-        dataset = pydicom.dcmread(handle, force=True)
-        array = dataset.pixel_array
-    if frame.frame_index is not None and array.ndim >= 3:
-        array = array[frame.frame_index]
-    return np.asarray(array)
+    return np.asarray(decode_frame(frame))
 
 
 def window_to_uint8(values: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
     """Map values to 0..255 with (center, width), or the 1st..99th percentiles without one."""
-    values = values.astype(np.float32)
-    if window is not None and window[1] > 0:
-        low, high = window[0] - window[1] / 2.0, window[0] + window[1] / 2.0
-    else:
+    if window is None or window[1] <= 0:
         low, high = (float(v) for v in np.percentile(values, [1, 99]))
-    if high <= low:
-        high = low + 1.0
-    scaled = (values - low) * (255.0 / (high - low))
-    return np.clip(scaled, 0, 255).astype(np.uint8)
+        if high <= low:
+            high = low + 1.0
+        window = ((low + high) / 2.0, high - low)
+    return window_to_gray(values, *window).astype(np.uint8)
 
 
 def shrink(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:

@@ -190,22 +190,19 @@ class Session:
 
     def undo(self) -> bool:
         """Go back one label-map edit; False when there is nothing to undo."""
-        if not self._undo or self.volume is None:
-            return False
-        previous = self._undo.pop()
-        self._redo.append(_snapshot(self.label, previous.description))
-        self.label = _restore(previous, self.volume.affine)
-        self._emit("label", self.label)
-        self._emit("history", self.history_state())
-        return True
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> bool:
         """Re-apply the last undone edit; False when there is nothing to redo."""
-        if not self._redo or self.volume is None:
+        return self._step(self._redo, self._undo)
+
+    def _step(self, source: list[_Snapshot], target: list[_Snapshot]) -> bool:
+        """Restore the last snapshot of ``source``, saving the current label map to ``target``."""
+        if not source or self.volume is None:
             return False
-        following = self._redo.pop()
-        self._undo.append(_snapshot(self.label, following.description))
-        self.label = _restore(following, self.volume.affine)
+        snapshot = source.pop()
+        target.append(_snapshot(self.label, snapshot.description))
+        self.label = _restore(snapshot, self.volume.affine)
         self._emit("label", self.label)
         self._emit("history", self.history_state())
         return True
