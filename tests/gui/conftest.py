@@ -89,11 +89,11 @@ def make_main_window(qapp, qtbot, tmp_path, no_dangling_workers):
     before = _open_windows(qapp)
     windows: list[MainWindow] = []
 
-    def factory(view_factory=None, headless: bool = False, show: bool = True) -> MainWindow:
+    def factory(headless: bool = False, show: bool = True) -> MainWindow:
         settings = QSettings(
             str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat
         )
-        window = MainWindow(settings=settings, view_factory=view_factory, headless=headless)
+        window = MainWindow(settings=settings, headless=headless)
         windows.append(window)
         if show:
             window.show()

@@ -7,11 +7,10 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEventLoop, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 from workstation.core.errors import WorkstationError
 from workstation.gui.error_dialog import job_error_from_exception
@@ -57,10 +56,10 @@ def shutdown_application() -> None:
     gc.collect()  # VTK render windows hold their own X connections: release them now
 
 
-def _make_window(headless: bool, view_factory: Callable[[], QWidget] | None):
+def _make_window(headless: bool):
     from workstation.gui.main_window import MainWindow
 
-    return MainWindow(view_factory=view_factory, headless=headless)
+    return MainWindow(headless=headless)
 
 
 def run_interactive(
@@ -73,7 +72,7 @@ def run_interactive(
     from workstation.resources_path import sample_study_dir
 
     app = create_application()
-    window = _make_window(headless=False, view_factory=None)
+    window = _make_window(headless=False)
     install_error_hook(window)
     if size:
         window.resize(*size)
@@ -153,7 +152,6 @@ def run_screenshot(
     mesh_preset: str | None = None,
     layout: str | None = None,
     size: tuple[int, int] | None = None,
-    view_factory: Callable[[], QWidget] | None = None,
 ) -> Path:
     """Load, render (with a model for ``mesh_preset``), save a PNG of the window, close."""
     from workstation.gui.screenshot import capture_window, save_png
@@ -166,7 +164,7 @@ def run_screenshot(
     if not output_path.resolve().parent.is_dir():
         raise WorkstationError(f"Cannot write {output_path}: its folder does not exist.")
     app = create_application()
-    window = _make_window(headless=True, view_factory=view_factory)
+    window = _make_window(headless=True)
     try:
         window.resize(*(size or (1600, 1000)))
         window.show()

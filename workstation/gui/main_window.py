@@ -53,6 +53,7 @@ from workstation.gui.recent_studies import RecentStudies
 from workstation.gui.segmentation_panel import SegmentationPanel
 from workstation.gui.study_browser import StudyBrowser
 from workstation.gui.thumbnails import make_thumbnails, to_qimage
+from workstation.gui.views.layout import ViewLayout
 from workstation.gui.workers import JobError, JobRunner
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.services.session import ModelEntry, Session
@@ -120,13 +121,6 @@ def load_stack_job(stack: Stack, progress: ProgressCallback, cancel: CancelToken
     return load_stack(stack, progress=progress, cancel=cancel)
 
 
-def default_view_factory() -> QWidget:
-    """The real four-view layout."""
-    from workstation.gui.views.layout import ViewLayout
-
-    return ViewLayout()
-
-
 class MainWindow(QMainWindow):
     """The application window; ``headless`` reports errors by signal instead of dialogs."""
 
@@ -137,7 +131,6 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         settings: QSettings | None = None,
-        view_factory: Callable[[], QWidget] | None = None,
         headless: bool = False,
     ) -> None:
         super().__init__()
@@ -152,7 +145,7 @@ class MainWindow(QMainWindow):
         self.last_error_dialog: QMessageBox | None = None
         self._load_job = None
 
-        self.views = (view_factory or default_view_factory)()
+        self.views = ViewLayout()
         self.setCentralWidget(self.views)
         self.browser = StudyBrowser()
         self.browser.stack_activated.connect(self.load_stack)
