@@ -10,7 +10,7 @@ from typing import Any
 
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.io.dicom.header_geometry import stack_geometry
-from workstation.io.dicom.model import ScanResult, Stack
+from workstation.io.dicom.model import ScanResult, Stack, format_dicom_date
 from workstation.io.dicom.scan import scan_path, summarize_skipped
 
 #: Table columns: (title, maximum width).
@@ -90,12 +90,6 @@ def _cell(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _date(text: str) -> str:
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text
-
-
 def _label_detail(stack: Stack) -> str:
     """The ' [detail]' part of a split stack's label (echo, orientation...), or ''."""
     start = stack.label.rfind(" [")
@@ -115,7 +109,7 @@ def format_table(scan: ScanResult, verbose: bool = False) -> str:
         rows.append(
             [
                 patient,
-                _date(stack.study_date),
+                format_dicom_date(stack.study_date),
                 stack.series_number,
                 (stack.series_description or "(no description)") + _label_detail(stack),
                 stack.modality,

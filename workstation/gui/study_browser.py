@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
-from workstation.io.dicom.model import ScanResult, Stack
+from workstation.io.dicom.model import ScanResult, Stack, format_dicom_date
 
 #: The warning column comes right after the series name, so its mark is always in sight
 #: (the last columns of a narrow dock scroll out of view).
@@ -96,7 +96,7 @@ class StudyBrowser(QTreeWidget):
             study_key = (patient_key, stack.study_uid)
             study = studies.get(study_key)
             if study is None:
-                date = _format_date(stack.study_date)
+                date = format_dicom_date(stack.study_date)
                 study = QTreeWidgetItem(
                     [" ".join(p for p in (date, stack.study_description) if p) or "Study"]
                 )
@@ -184,9 +184,3 @@ class StudyBrowser(QTreeWidget):
         stack_id = item.data(0, STACK_ROLE)
         if stack_id and self.scan is not None:
             self.stack_activated.emit(self.scan.find(stack_id))
-
-
-def _format_date(value: str) -> str:
-    if len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
-    return value

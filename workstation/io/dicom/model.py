@@ -136,3 +136,10 @@ class ScanResult:
         if not candidates:
             return None
         return max(candidates, key=lambda stack: (stack.confidence, len(stack.frames)))
+
+
+def format_dicom_date(value: str) -> str:
+    """A DICOM DA value 'YYYYMMDD' as 'YYYY-MM-DD'; anything else unchanged."""
+    if len(value) == 8 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+    return value
