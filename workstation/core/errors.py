@@ -66,3 +66,9 @@ class Cancelled(WorkstationError):
 
     def __init__(self, message: str = "Cancelled by the user.", details: str = "") -> None:
         super().__init__(message, details)
+
+
+class MemoryLimitError(WorkstationError):
+    """An operation would need more memory than the configured limit allows."""
+
+    exit_code = 9

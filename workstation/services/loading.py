@@ -49,6 +49,14 @@ def describe_stacks(stacks: list[Stack]) -> str:
     return join_words(parts) if parts else "no images"
 
 
+def _first_reason(stacks: list[Stack]) -> str:
+    """' (why: ...)' from the first unsupported stack's first warning, or ''."""
+    for stack in stacks:
+        if stack.kind == "unsupported" and stack.warnings:
+            return f" ({stack.warnings[0]})"
+    return ""
+
+
 def choose_stack(
     scan: ScanResult, series: str | None, path: str | os.PathLike[str]
 ) -> tuple[Stack, bool, str]:
@@ -64,7 +72,10 @@ def choose_stack(
         return stack, False, f"series {series} was requested"
     stack = scan.best_volume()
     if stack is None:
-        raise NotAVolumeError(f"No 3D image stack in {path}: found {describe_stacks(scan.stacks)}")
+        raise NotAVolumeError(
+            f"No 3D image stack in {path}: found {describe_stacks(scan.stacks)}"
+            + _first_reason(scan.stacks)
+        )
     others = [other for other in scan.stacks if other is not stack]
     if not others:
         return stack, True, "it is the only image stack"

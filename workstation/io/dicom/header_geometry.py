@@ -54,8 +54,12 @@ def orientation_label(orientation: Sequence[float] | None) -> str:
 
 
 def has_geometry(frame: FrameRef) -> bool:
-    """Whether a frame has both Image Position and Image Orientation (Patient)."""
-    return frame.position is not None and frame.orientation is not None
+    """Whether a frame has usable Image Position and Image Orientation (Patient)."""
+    return (
+        frame.position is not None
+        and frame.orientation is not None
+        and frame.geometry_problem is None
+    )
 
 
 def _mm(value: float) -> str:

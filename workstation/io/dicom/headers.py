@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-import pydicom
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.tag import Tag
+from pydicom.filereader import read_partial
+from pydicom.tag import BaseTag, Tag
 from pydicom.uid import (
     UID,
     ExplicitVRBigEndian,
@@ -30,8 +30,19 @@ from pydicom.uid import (
 )
 
 from workstation.core.errors import DicomReadError
-from workstation.io.dicom.detect import looks_like_dicom, read_head
+from workstation.io.dicom.bounded_reader import BoundedReader, HeaderTimeLimitExceeded
+from workstation.io.dicom.deflate_check import check_inflated_size
+from workstation.io.dicom.detect import has_preamble_magic, looks_like_dicom, read_head
+from workstation.io.dicom.header_checks import (
+    SPACING_RANGE_MM,
+    bits_problem,
+    check_orientation,
+    check_position,
+    check_spacing,
+    frames_problem,
+)
 from workstation.io.dicom.model import FrameRef
+from workstation.io.dicom.pixel_extent import PixelExtent, read_pixel_extent
 from workstation.io.sources import display_name, open_binary
 
 #: Pixel Data, Float Pixel Data and Double Float Pixel Data, as (group, element).
@@ -40,6 +51,10 @@ PIXEL_DATA_TAGS = ((0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009))
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 DEFLATED_EXPLICIT_VR = "1.2.840.10008.1.2.1.99"
 UNDEFINED_LENGTH = 0xFFFFFFFF
+#: Zero bytes that, where a data element should start, mark an incomplete file.
+ZERO_RUN_PROBE = 64
+#: (0002,0000) UL right after ``DICM``, as explicit VR little endian writes it.
+META_GROUP_LENGTH = b"\x02\x00\x00\x00UL"
 
 #: Functional-group sequences whose item carries FrameType, in the order tried.
 FRAME_TYPE_SEQUENCES = (
@@ -90,14 +105,31 @@ class FileHeader:
 # ----------------------------------------------------------------------------- reading
 
 
-def _pixel_data_follows(handle: BinaryIO) -> bool:
+def _pixel_tag_at(handle: BinaryIO) -> bool:
     """True when the bytes at the handle's position are a Pixel Data tag (either endian)."""
+    position = handle.tell()
     tag = handle.read(4)
+    handle.seek(position)
     if len(tag) < 4:
         return False
     little = struct.unpack("<HH", tag)
     big = struct.unpack(">HH", tag)
     return little in PIXEL_DATA_TAGS or big in PIXEL_DATA_TAGS
+
+
+def _stop_at_pixels_or_junk(tag: BaseTag, vr: str | None, length: int) -> bool:
+    """Stop the header parse at Pixel Data, or at a group-0000 tag (zero bytes, junk).
+
+    Group 0000 never belongs in a stored data set; a run of zero bytes after a header
+    (a partial or preallocated download) parses as such tags, 8 bytes at a time.
+    """
+    return (tag.group, tag.element) in PIXEL_DATA_TAGS or tag.group == 0x0000
+
+
+def _zero_run_after(handle: BinaryIO, position: int) -> bool:
+    """True when the bytes at ``position`` start a run of zeros (no data element there)."""
+    handle.seek(position)
+    return handle.read(ZERO_RUN_PROBE) == bytes(ZERO_RUN_PROBE)
 
 
 def truncation_problem(ds: Dataset) -> str | None:
@@ -116,22 +148,89 @@ def truncation_problem(ds: Dataset) -> str | None:
     return None
 
 
-def _parse(handle: BinaryIO, location: str) -> tuple[Dataset, bool]:
-    """Parse the header from an open handle; returns (dataset, has pixel data)."""
+def _meta_end(head: bytes) -> tuple[int, str] | None:
+    """Offset where the data set starts and the transfer syntax, from the file meta.
+
+    Read from the first bytes: ``DICM`` then the File Meta Information Group Length
+    (0002,0000) as UL, as every conforming file has it; None otherwise.
+    """
+    if not has_preamble_magic(head) or head[132:138] != META_GROUP_LENGTH:
+        return None
+    (length,) = struct.unpack_from("<I", head, 140)
+    start = 144 + length
+    meta = head[132:start]
+    syntax = DEFLATED_EXPLICIT_VR if DEFLATED_EXPLICIT_VR.encode() in meta else ""
+    return start, syntax
+
+
+def _check_before_parse(reader: BinaryIO, head: bytes, location: str) -> None:
+    """Refuse, before pydicom runs, data sets that are zeros or inflate without bound."""
+    meta = _meta_end(head)
+    if meta is None:
+        return
+    start, syntax = meta
+    if _zero_run_after(reader, start):
+        raise DicomReadError(
+            f"Cannot read {display_name(location)}: zero bytes where the data set should "
+            "start (an incomplete or preallocated file)",
+            "incomplete file: zero bytes after the file meta information",
+        )
+    if syntax == DEFLATED_EXPLICIT_VR:
+        reader.seek(start)
+        check_inflated_size(reader, location)
+    reader.seek(0)
+
+
+def _read_dataset(reader: BinaryIO) -> Dataset:
+    """pydicom's parse up to Pixel Data (or junk), tolerant of a missing preamble."""
+    try:
+        return read_partial(reader, stop_when=_stop_at_pixels_or_junk)
+    except InvalidDicomError:
+        reader.seek(0)
+        return read_partial(reader, stop_when=_stop_at_pixels_or_junk, force=True)
+
+
+def _extent_after_header(
+    reader: BinaryIO, ds: Dataset, size: int | None, location: str
+) -> PixelExtent | None:
+    """The Pixel Data extent where the parse stopped; None when the file has no pixels."""
+    if _pixel_tag_at(reader):
+        implicit, little = ds.original_encoding
+        if size is None:
+            return PixelExtent(None, None)
+        return read_pixel_extent(reader, bool(implicit), bool(little), size)
+    position = reader.tell()
+    if "Rows" in ds and size is not None and _zero_run_after(reader, position):
+        raise DicomReadError(
+            f"Cannot read {display_name(location)}: the header is followed by zero bytes "
+            f"from offset {position} on, where the image data should be (an incomplete "
+            "or preallocated file)",
+            "incomplete file: zero bytes after the header",
+        )
+    if transfer_syntax_of(ds) == DEFLATED_EXPLICIT_VR and "Rows" in ds and "Columns" in ds:
+        # pydicom inflated the data set into its own buffer: our handle says nothing.
+        return PixelExtent(None, None)
+    return None
+
+
+def _parse(handle: BinaryIO, location: str) -> tuple[Dataset, PixelExtent | None]:
+    """Parse the header from an open handle; returns (dataset, extent of its pixel data)."""
     head, size = read_head(handle)
     if not looks_like_dicom(head, size):
         raise DicomReadError(f"{display_name(location)} is not a DICOM file", "not a DICOM file")
+    reader: BinaryIO = BoundedReader(handle, size) if size is not None else handle  # type: ignore[assignment]
     try:
-        try:
-            ds = pydicom.dcmread(handle, stop_before_pixels=True)
-        except InvalidDicomError:
-            handle.seek(0)
-            ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
-        has_pixels = _pixel_data_follows(handle)
-        if not has_pixels and transfer_syntax_of(ds) == DEFLATED_EXPLICIT_VR:
-            # pydicom inflated the data set into its own buffer: our handle says nothing.
-            has_pixels = "Rows" in ds and "Columns" in ds
-        problem = None if has_pixels else truncation_problem(ds)
+        _check_before_parse(reader, head, location)
+        ds = _read_dataset(reader)
+        extent = _extent_after_header(reader, ds, size, location)
+        problem = None if extent is not None else truncation_problem(ds)
+    except DicomReadError:
+        raise
+    except HeaderTimeLimitExceeded as error:
+        raise DicomReadError(
+            f"Cannot read {display_name(location)}: {error} (a damaged or hostile file)",
+            f"unreadable header: {error}",
+        ) from error
     except (EOFError, struct.error) as error:
         raise DicomReadError(
             f"Cannot read {display_name(location)}: the DICOM header is truncated",
@@ -147,10 +246,10 @@ def _parse(handle: BinaryIO, location: str) -> tuple[Dataset, bool]:
             f"Cannot read {display_name(location)}: the DICOM header is truncated ({problem})",
             f"truncated header: {problem}",
         )
-    return ds, has_pixels
+    return ds, extent
 
 
-def _parse_location(location: str) -> tuple[Dataset, bool]:
+def _parse_location(location: str) -> tuple[Dataset, PixelExtent | None]:
     """Open and parse ``location``; an OSError becomes DicomReadError 'cannot open: ...'."""
     try:
         with open_binary(location) as handle:
@@ -340,7 +439,10 @@ def _window(reader: _Reader, ds: Dataset | None) -> tuple[float, float] | None:
     return (centers[0], widths[0])
 
 
-def _orientation(reader: _Reader, ds: Dataset | None) -> tuple[float, ...] | None:
+def _orientation(
+    reader: _Reader, ds: Dataset | None, problems: list[str]
+) -> tuple[float, ...] | None:
+    """Orthonormalised IOP; a vector too far from unit/perpendicular is kept but refused."""
     values = reader.numbers(ds, "ImageOrientationPatient", 6)
     if values is None:
         return None
@@ -348,17 +450,50 @@ def _orientation(reader: _Reader, ds: Dataset | None) -> tuple[float, ...] | Non
     if sum(v * v for v in row) < 1e-6 or sum(v * v for v in col) < 1e-6:
         reader._bad("ImageOrientationPatient", values)
         return None
-    return tuple(values)
+    checked = check_orientation(values)
+    if checked.problem:
+        problems.append(checked.problem)
+        return tuple(values)
+    if checked.note and checked.note not in reader.warnings:
+        reader.warnings.append(checked.note)
+    return checked.value
 
 
-def _spacing(reader: _Reader, ds: Dataset | None, keyword: str) -> tuple[float, float] | None:
+def _spacing(
+    reader: _Reader, ds: Dataset | None, keyword: str, problems: list[str]
+) -> tuple[float, float] | None:
+    """A pixel spacing pair; one outside the physical range is kept but refused."""
     values = reader.numbers(ds, keyword, 2)
     if values is None:
         return None
-    if values[0] <= 0 or values[1] <= 0:
-        reader._bad(keyword, values)
-        return None
+    checked = check_spacing(values, keyword)
+    if checked.problem:
+        problems.append(checked.problem)
     return (values[0], values[1])
+
+
+def _position(reader: _Reader, ds: Dataset | None, problems: list[str]) -> tuple[float, ...] | None:
+    """Image Position (Patient); one implausibly far from the origin is kept but refused."""
+    values = reader.numbers(ds, "ImagePositionPatient", 3)
+    if values is None:
+        return None
+    checked = check_position(values)
+    if checked.problem:
+        problems.append(checked.problem)
+    return tuple(values)
+
+
+def _thickness(reader: _Reader, ds: Dataset | None) -> float | None:
+    """Slice Thickness within the physical spacing range, else treated as missing."""
+    value = reader.number(ds, "SliceThickness")
+    if value is not None and not SPACING_RANGE_MM[0] <= value <= SPACING_RANGE_MM[1]:
+        reader._bad("SliceThickness", value)
+        return None
+    return value
+
+
+def _problem_text(problems: list[str]) -> str | None:
+    return "; ".join(dict.fromkeys(problems)) or None
 
 
 def _rescale(reader: _Reader, item: Dataset | None) -> tuple[float, float] | None:
@@ -400,6 +535,29 @@ def _number_of_frames(reader: _Reader, ds: Dataset) -> int:
     return count if count is not None and count > 0 else 1
 
 
+def check_frames_held(
+    reader: _Reader, ds: Dataset, extent: PixelExtent | None, location: str
+) -> None:
+    """Raise DicomReadError when the image data cannot hold what the header claims.
+
+    Runs before any frame is described, so a huge Number of Frames or Rows/Columns costs
+    nothing but this arithmetic.
+    """
+    common = _common_fields(reader, ds, location)
+    problem = bits_problem(common["bits_allocated"], common["bits_stored"]) or frames_problem(
+        _number_of_frames(reader, ds),
+        common["rows"],
+        common["columns"],
+        common["samples_per_pixel"],
+        common["bits_allocated"],
+        extent,
+    )
+    if problem:
+        raise DicomReadError(
+            f"Cannot use {display_name(location)}: {problem}", f"damaged image data: {problem}"
+        )
+
+
 def _is_mosaic(image_type: tuple[str, ...]) -> bool:
     return "MOSAIC" in image_type
 
@@ -409,16 +567,21 @@ def _classic_frames(reader: _Reader, ds: Dataset, location: str) -> list[FrameRe
     common = _common_fields(reader, ds, location)
     count = _number_of_frames(reader, ds)
     image_type = _image_type(_get(ds, "ImageType"))
-    position = reader.numbers(ds, "ImagePositionPatient", 3)
+    problems: list[str] = []
+    position = _position(reader, ds, problems)
     if _is_mosaic(image_type):
         position = None  # a mosaic tile grid is not one plane at this position
-    spacing = _spacing(reader, ds, "PixelSpacing") or _spacing(reader, ds, "ImagerPixelSpacing")
+    spacing = _spacing(reader, ds, "PixelSpacing", problems) or _spacing(
+        reader, ds, "ImagerPixelSpacing", problems
+    )
+    orientation = _orientation(reader, ds, problems)
     rescale = _rescale(reader, ds) or (1.0, 0.0)
     echo = reader.number(ds, "EchoNumbers")
     shared = {
         **common,
         "position": tuple(position) if position else None,
-        "orientation": _orientation(reader, ds),
+        "orientation": orientation,
+        "geometry_problem": _problem_text(problems),
         "pixel_spacing": spacing,
         "rescale_slope": rescale[0],
         "rescale_intercept": rescale[1],
@@ -427,7 +590,7 @@ def _classic_frames(reader: _Reader, ds: Dataset, location: str) -> list[FrameRe
         "image_type": image_type,
         "window": _window(reader, ds),
         "number_of_frames": count,
-        "slice_thickness": reader.number(ds, "SliceThickness"),
+        "slice_thickness": _thickness(reader, ds),
     }
     if count == 1:
         return [FrameRef(frame_index=None, **shared)]
@@ -470,10 +633,13 @@ def _enhanced_frames(
     frames, keys = [], []
     for index in range(count):
         item = per_frame_items[index] if per_frame_items else None
-        position = reader.numbers(
-            _group(item, shared, "PlanePositionSequence"), "ImagePositionPatient", 3
-        )
+        problems: list[str] = []
+        position = _position(reader, _group(item, shared, "PlanePositionSequence"), problems)
         measures = _group(item, shared, "PixelMeasuresSequence")
+        orientation = _orientation(
+            reader, _group(item, shared, "PlaneOrientationSequence"), problems
+        )
+        spacing = _spacing(reader, measures, "PixelSpacing", problems)
         content = _group(item, shared, "FrameContentSequence")
         frame_type: tuple[str, ...] = ()
         for keyword in FRAME_TYPE_SEQUENCES:
@@ -503,8 +669,9 @@ def _enhanced_frames(
             FrameRef(
                 frame_index=index,
                 position=None if _is_mosaic(image_type) or not position else tuple(position),
-                orientation=_orientation(reader, _group(item, shared, "PlaneOrientationSequence")),
-                pixel_spacing=_spacing(reader, measures, "PixelSpacing"),
+                orientation=orientation,
+                pixel_spacing=spacing,
+                geometry_problem=_problem_text(problems),
                 rescale_slope=rescale[0],
                 rescale_intercept=rescale[1],
                 echo_number=echo,
@@ -513,7 +680,7 @@ def _enhanced_frames(
                 image_type=image_type,
                 window=_window(reader, _group(item, shared, "FrameVOILUTSequence")) or top_window,
                 number_of_frames=count,
-                slice_thickness=reader.number(measures, "SliceThickness"),
+                slice_thickness=_thickness(reader, measures),
                 **common,
             )
         )
@@ -542,7 +709,9 @@ def frames_from_dataset(ds: Dataset, location: str) -> list[FrameRef]:
 # ------------------------------------------------------------------- file level
 
 
-def header_from_dataset(ds: Dataset, location: str, has_pixel_data: bool) -> FileHeader:
+def header_from_dataset(
+    ds: Dataset, location: str, has_pixel_data: bool, extent: PixelExtent | None = None
+) -> FileHeader:
     """Per-file facts and frames of a parsed header; sets ``skip_reason`` for non-images."""
     reader = _Reader()
     sop_class = sop_class_of(ds)
@@ -566,6 +735,7 @@ def header_from_dataset(ds: Dataset, location: str, has_pixel_data: bool) -> Fil
     if not has_pixel_data:
         header.skip_reason = f"no image data ({sop_class_name(sop_class)})"
         return header
+    check_frames_held(reader, ds, extent, location)
     frames, keys = _frames_and_keys(reader, ds, location)
     if not frames or frames[0].rows <= 0 or frames[0].columns <= 0:
         header.skip_reason = "image size (Rows/Columns) missing or unreadable"
@@ -579,9 +749,11 @@ def header_from_dataset(ds: Dataset, location: str, has_pixel_data: bool) -> Fil
 
 def read_file_header(location: str) -> FileHeader:
     """Read one file's header into a FileHeader; raises DicomReadError when unreadable."""
-    ds, has_pixels = _parse_location(location)
+    ds, extent = _parse_location(location)
     try:
-        return header_from_dataset(ds, location, has_pixels)
+        return header_from_dataset(ds, location, extent is not None, extent)
+    except DicomReadError:
+        raise
     except Exception as error:  # a header so odd that our tolerant reading still failed
         raise DicomReadError(
             f"Cannot interpret the header of {display_name(location)}: {error}",

@@ -49,6 +49,8 @@ class FrameRef:
     number_of_frames: int = 1
     slice_thickness: float | None = None
     gantry_tilt: float | None = None  # informational only, never used for geometry
+    #: Why this frame's geometry cannot be used for 3D (refused header values), or None.
+    geometry_problem: str | None = None
 
     @property
     def normal(self) -> np.ndarray | None:

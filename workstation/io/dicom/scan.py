@@ -25,10 +25,16 @@ from pathlib import Path
 from workstation.core.errors import DicomReadError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.workers import available_cpus, fork_is_safe, start_process_pool
+from workstation.io.dicom.duplicates import drop_identical_copies
 from workstation.io.dicom.headers import FileHeader, read_file_header
 from workstation.io.dicom.model import ScanResult, SkippedFile
 from workstation.io.dicom.stacks import build_stacks
-from workstation.io.sources import check_input_path, is_zip_location, iter_locations
+from workstation.io.sources import (
+    check_input_path,
+    display_name,
+    is_zip_location,
+    iter_locations,
+)
 
 #: Below this many files, reading in-process beats starting worker processes: forked
 #: workers start in milliseconds, spawned ones (from a thread, see ``workers``) take
@@ -166,10 +172,13 @@ def scan_path(
         workers,
         executor_kind,
     )
-    headers = [result for result in results if isinstance(result, FileHeader)]
-    skipped = [result for result in results if isinstance(result, SkippedFile)]
+    copies = drop_identical_copies([result for result in results if isinstance(result, FileHeader)])
+    skipped = [result for result in results if isinstance(result, SkippedFile)] + [
+        SkippedFile(copy, f"byte-identical copy of {display_name(original)}")
+        for copy, original in copies.copy_of.items()
+    ]
     progress(0.96, "Grouping series")
-    stacks = build_stacks(headers)
+    stacks = build_stacks(copies.headers, copies)
     scan = ScanResult(
         root=str(root), stacks=stacks, skipped=skipped, n_files_examined=len(locations)
     )

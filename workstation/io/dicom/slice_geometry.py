@@ -20,6 +20,7 @@ import numpy as np
 
 from workstation.core.errors import NotAVolumeError
 from workstation.io.dicom.model import FrameRef
+from workstation.io.sources import display_name
 
 #: Two slices whose positions along the normal differ by less than this are duplicates.
 DUPLICATE_TOLERANCE_MM = 0.01
@@ -438,6 +439,12 @@ def analyse_frames(frames: Sequence[FrameRef]) -> SliceGeometry:
         raise NotAVolumeError(
             f"Images of different sizes ({', '.join(f'{c}x{r}' for r, c in sorted(sizes))}) "
             "cannot form one volume"
+        )
+    refused = next((frame for frame in frames if frame.geometry_problem), None)
+    if refused is not None:
+        raise NotAVolumeError(
+            f"{display_name(refused.location)}: {refused.geometry_problem}; "
+            "the images cannot be placed in 3D"
         )
     first = frames[0]
     if len(frames) == 1 and (first.position is None or first.orientation is None):

@@ -8,6 +8,7 @@ from workstation.io.dicom.header_geometry import has_geometry
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.pixels import MONOCHROME
 from workstation.io.dicom.slice_geometry import SINGLE_IMAGE_WARNING
+from workstation.io.sources import display_name
 
 SECONDARY_CAPTURE_PREFIX = "1.2.840.10008.5.1.4.1.1.7"
 SEGMENTATION_SOP_CLASSES = frozenset(
@@ -96,7 +97,10 @@ def category_warnings(category: str, frames: Sequence[FrameRef]) -> list[str]:
         warnings.append("Secondary capture (screenshot-like image): not for 3D use")
     elif category == "localizer":
         warnings.append("Localizer (scout) image: not for 3D use")
-    missing = sum(1 for frame in frames if not has_geometry(frame))
+    refused = [frame for frame in frames if frame.geometry_problem]
+    if refused:
+        warnings.append(geometry_problem_warning(refused, len(frames)))
+    missing = sum(1 for frame in frames if not has_geometry(frame) and not frame.geometry_problem)
     if missing and category != "unsupported:mosaic":
         warnings.append(
             f"Missing geometry: {missing} of {len(frames)} images have no "
@@ -105,6 +109,18 @@ def category_warnings(category: str, frames: Sequence[FrameRef]) -> list[str]:
     if len(frames) == 1 and category == "image":
         warnings.append(SINGLE_IMAGE_WARNING)
     return warnings
+
+
+def geometry_problem_warning(refused: Sequence[FrameRef], total: int) -> str:
+    """Why frames were refused for 3D, naming the first file and how many there are."""
+    first = refused[0]
+    files = list(dict.fromkeys(frame.location for frame in refused))
+    where = display_name(files[0])
+    if len(files) > 1:
+        where += f" and {len(files) - 1} more files"
+    return (
+        f"Not usable for 3D ({len(refused)} of {total} images, {where}): {first.geometry_problem}"
+    )
 
 
 def stack_confidence(

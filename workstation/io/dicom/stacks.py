@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from pydicom.uid import generate_uid
 
+from workstation.io.dicom.duplicates import Copies
 from workstation.io.dicom.header_geometry import geometry_warnings, orientation_label
 from workstation.io.dicom.headers import FileHeader
 from workstation.io.dicom.model import FrameRef, Stack
@@ -124,22 +125,31 @@ def _series_number_value(text: str) -> float:
         return math.inf
 
 
-def build_stacks(headers: Iterable[FileHeader]) -> list[Stack]:
+def build_stacks(headers: Iterable[FileHeader], copies: Copies | None = None) -> list[Stack]:
     """Group image file headers into series and split them into labelled, scored stacks.
+
+    ``copies`` (from ``drop_identical_copies``) adds a note to the series of each kept
+    file that had byte-identical copies.
 
     Returns stacks sorted by patient, study date, series number and then stack number.
     """
     series: dict[tuple[str, str, str], list[FrameItem]] = defaultdict(list)
+    notes: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for header in headers:
         if header.skip_reason or not header.frames:
             continue
         key = (header.patient_id, header.study_uid, _series_key(header))
+        note = copies.note_for(header.location) if copies is not None else None
+        if note:
+            notes[key].append(note)
         keys = header.frame_keys or [() for _ in header.frames]
         for frame, dimension_key in zip(header.frames, keys, strict=True):
             series[key].append(FrameItem(frame, header, dimension_key))
     stacks: list[tuple[tuple[object, ...], Stack]] = []
-    for (_, _, series_uid), items in series.items():
+    for key, items in series.items():
+        series_uid = key[2]
         groups, series_warnings = split_series(items)
+        series_warnings = series_warnings + notes.get(key, [])
         several = len(groups) > 1
         made = []
         for number, group in enumerate(groups, start=1):
