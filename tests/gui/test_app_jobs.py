@@ -159,7 +159,7 @@ def test_screenshot_command_renders_views_and_model(synthetic_ct, tmp_path):
     # views; the orange label overlay of the slice views is elsewhere): warm, bright pixels
     warm = (pixels[..., 0] > 150) & (pixels[..., 0] > pixels[..., 2] + 30)
     assert warm[100:380, 565:800].sum() > 200
-    assert not list(tmp_path.glob(".screenshot-*"))
+    assert not list(tmp_path.glob(".ws-*.part"))
     umask = os.umask(0o022)
     os.umask(umask)
     assert output.stat().st_mode & 0o777 == 0o666 & ~umask  # not private like a temp file

@@ -49,10 +49,15 @@ def _stack(frames: list[FrameRef]) -> Stack:
     )
 
 
+@pytest.fixture(autouse=True)
+def chunks_of_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tasks of 4 small test frames, as 512x512 frames get: 5 chunks for the series."""
+    monkeypatch.setattr(decode_pool, "CHUNK_PIXELS", 4 * SHAPE[1] * SHAPE[2])
+
+
 @pytest.fixture
 def pool_for_small_frames(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Let the small test frames use a pool; record every pool started."""
-    monkeypatch.setattr(decode_pool, "POOL_MIN_PIXELS", 0)
+    """Record every pool started."""
     started: list[object] = []
     real = decode_pool.start_process_pool
 
@@ -65,14 +70,14 @@ def pool_for_small_frames(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     return started
 
 
-def test_pool_processes_thresholds(rle_series) -> None:
+def test_pool_processes_for_every_compressed_stack(rle_series, monkeypatch) -> None:
     frames, _ = rle_series
-    assert decode_pool.pool_processes(frames, workers=2) == 0  # 20 small frames: too little
-    big = [FrameRef(**{**frames[0].__dict__, "rows": 512, "columns": 512})] * 16
-    assert decode_pool.pool_processes(big, workers=2) == 1  # the caller is the second core
-    assert decode_pool.pool_processes(big, workers=4) == 3
-    assert decode_pool.pool_processes(big, workers=1) == 0
-    assert decode_pool.pool_processes(big[:15], workers=4) == 0
+    assert decode_pool.pool_processes(frames, workers=2) == 2  # 5 chunks, 2 cores
+    assert decode_pool.pool_processes(frames[:1], workers=4) == 1  # one image: one worker
+    assert decode_pool.pool_processes(frames, workers=1) == 1
+    assert decode_pool.pool_processes([], workers=4) == 0
+    monkeypatch.setattr(decode_pool, "processes_allowed", lambda: False)  # in a worker
+    assert decode_pool.pool_processes(frames, workers=4) == 0
 
 
 def test_worker_processes_give_identical_volume_from_a_thread(rle_series, pool_for_small_frames):
@@ -110,14 +115,14 @@ class _CountingDecoder(FrameDecoder):
 
 
 @pytest.mark.parametrize("in_thread", [False, True], ids=["main-thread", "worker-thread"])
-def test_workers_decode_part_of_the_frames(rle_series, in_thread):
+def test_workers_decode_every_frame(rle_series, in_thread):
     frames, hu = rle_series
     local = _CountingDecoder()
     decoded: dict[int, np.ndarray] = {}
 
     def consume(index: int, array: np.ndarray) -> None:
         decoded[index] = array
-        time.sleep(0.05)  # a slow caller leaves chunks to the worker
+        time.sleep(0.01)  # a slow caller still leaves every frame to the workers
 
     def run() -> None:
         decode_pool.decode_frames_parallel(frames, consume, 1, local)
@@ -129,7 +134,7 @@ def test_workers_decode_part_of_the_frames(rle_series, in_thread):
     else:
         run()
     assert sorted(decoded) == list(range(len(frames)))
-    assert 0 < local.count < len(frames)  # both the caller and the worker decoded
+    assert local.count == 0  # isolated: the calling process decoded nothing
     for index, frame in enumerate(frames):
         slice_index = int(np.argmin([abs(frame.position[2] - 1.5 * k) for k in range(SHAPE[0])]))
         np.testing.assert_array_equal(decoded[index], hu[slice_index])
@@ -144,7 +149,6 @@ def test_worker_processes_from_the_main_thread(rle_series, pool_for_small_frames
 
 def test_pool_that_cannot_start_decodes_in_process(rle_series, monkeypatch):
     frames, hu = rle_series
-    monkeypatch.setattr(decode_pool, "POOL_MIN_PIXELS", 0)
     monkeypatch.setattr(decode_pool, "start_process_pool", lambda *args, **kwargs: None)
     volume = load_stack(_stack(frames), workers=2)
     np.testing.assert_array_equal(volume.array, hu)
@@ -170,7 +174,6 @@ class _BrokenPool:
 def test_broken_pool_falls_back_to_in_process(rle_series, monkeypatch):
     frames, hu = rle_series
     pool = _BrokenPool()
-    monkeypatch.setattr(decode_pool, "POOL_MIN_PIXELS", 0)
     monkeypatch.setattr(decode_pool, "start_process_pool", lambda *args, **kwargs: pool)
     volume = load_stack(_stack(frames), workers=2)
     np.testing.assert_array_equal(volume.array, hu)

@@ -137,3 +137,24 @@ def test_read_mesh_errors(tmp_path):
     bad.write_bytes(b"not a ply file at all")
     with pytest.raises(ExportError, match="Could not read"):
         read_mesh(bad)
+
+
+def test_longest_name_works_with_a_short_temporary_name(tmp_path, model, monkeypatch):
+    from workstation.io.atomic_write import TEMP_NAME_MAX, temporary_prefix
+
+    mesh, _ = model
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    target = tmp_path / ("m" * (limit - 4) + ".stl")
+    seen: list[str] = []
+    original = mesh_export._write_stl_binary
+
+    def spying_writer(handle, mesh, vertices, space):
+        seen.extend(os.listdir(tmp_path))  # mid-write: only the temporary file exists
+        original(handle, mesh, vertices, space)
+
+    monkeypatch.setattr(mesh_export, "_write_stl_binary", spying_writer)
+    export_mesh(mesh, target)
+    assert len(seen) == 1 and seen[0].startswith(temporary_prefix(target))
+    assert len(seen[0]) <= TEMP_NAME_MAX
+    assert os.listdir(tmp_path) == [target.name]
+    assert len(trimesh.load(target).faces) == mesh.n_faces

@@ -10,6 +10,12 @@ from typing import Any
 import numpy as np
 
 from workstation.cli.progress import finish_progress, progress_for
+from workstation.cli.warning_report import (
+    HELP_NOTE,
+    add_to_record,
+    add_verbose_argument,
+    print_library_warnings,
+)
 from workstation.core.geometry import (
     direction_letters,
     is_sheared,
@@ -29,13 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="load a DICOM volume and print its geometry, intensities and warnings",
         description="Load the best 3D image stack under PATH (or --series) and print its "
         "dimensions, spacing, orientation, index-to-LPS affine, bounds, intensity "
-        "statistics and any geometry warnings.",
+        "statistics and any geometry warnings. " + HELP_NOTE,
     )
     parser.add_argument("path", metavar="PATH", help="folder, DICOM file, DICOMDIR or .zip")
     parser.add_argument(
         "--series", metavar="UID", default=None, help="stack id or series UID to load"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    add_verbose_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -151,8 +158,9 @@ def run(args: argparse.Namespace) -> int:
         finish_progress(progress)
     record = info_record(loaded)
     if args.json:
-        json.dump(record, sys.stdout, indent=2)
+        json.dump(add_to_record(record, args), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(format_text(record, loaded))
+        print_library_warnings(args)
     return 0

@@ -2,20 +2,27 @@
 
 With no subcommand it opens the desktop workstation on the bundled sample study.
 Errors a user can act on print one line on stderr and exit non-zero; they never show
-a traceback (``--debug`` shows it for developers).
+a traceback (``--debug`` shows it for developers).  Library warnings are collected, not
+printed (see ``warning_report``).  Ctrl+C exits 130; SIGTERM and SIGHUP are handled the
+same way (clean-up runs, no temporary file is left) and exit 128 + the signal number
+(143, 129).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 import traceback
 from collections.abc import Sequence
 
 from workstation import __version__
+from workstation.cli.signals import StoppedBySignal, stop_on_signals
+from workstation.cli.warning_report import library_warning_lines
 from workstation.core.errors import Cancelled, WorkstationError
 from workstation.core.runtime import disable_numpy_hugepages
+from workstation.core.warning_capture import capture_library_warnings
 
 #: Subcommand modules; each has ``register(subparsers)`` that sets ``func(args) -> int``.
 COMMAND_MODULES = (
@@ -27,12 +34,20 @@ COMMAND_MODULES = (
 
 EXIT_INTERNAL_ERROR = 70
 
+EPILOG = (
+    "Exit codes: 0 done; 1-8 an error the message explains (2 input path, 3 DICOM, "
+    "4 not a volume, 5 series not found, 6 segmentation, 7 mesh, 8 output); 70 internal "
+    "error; 130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. Errors are one line on stderr; outputs "
+    "are replaced only when complete. Library warnings are shown only with a command's -v."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="workstation",
         description="Surgical planning workstation: DICOM to exact, printable 3D models.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -53,20 +68,46 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     disable_numpy_hugepages()
+    arguments = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.command is None:
-        args = parser.parse_args(["view", *(argv or [])])
+        args = parser.parse_args([*arguments, "view"])
+    try:
+        with stop_on_signals(), capture_library_warnings() as collected:
+            args.library_warnings = collected
+            return _run(args)
+    except StoppedBySignal as stop:
+        return _stopped(stop)
+
+
+def _stopped(stop: StoppedBySignal) -> int:
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        print(f"workstation: {stop}.", file=sys.stderr)
+    return stop.exit_code
+
+
+def _error_line(text: str, args: argparse.Namespace) -> None:
+    """Our one stderr line; with -v the collected library warnings follow it, indented."""
+    print(text, file=sys.stderr)
+    if getattr(args, "verbose", False):
+        for line in library_warning_lines(args):
+            print(f"    {line}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
+    except StoppedBySignal:
+        raise  # reported once the handlers are restored (see main)
     except Cancelled as error:
-        print(f"workstation: {error}", file=sys.stderr)
+        _error_line(f"workstation: {error}", args)
         return error.exit_code
     except KeyboardInterrupt:
-        print("workstation: cancelled by the user.", file=sys.stderr)
+        _error_line("workstation: cancelled by the user.", args)
         return Cancelled.exit_code
     except WorkstationError as error:
-        print(f"workstation: error: {error}", file=sys.stderr)
+        _error_line(f"workstation: error: {error}", args)
         if args.debug and error.details:
             print(error.details, file=sys.stderr)
         return error.exit_code
@@ -75,10 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if args.debug:
             traceback.print_exc()
-        print(
+        _error_line(
             f"workstation: internal error: {type(error).__name__}: {error} "
             "(run with --debug for details and please report it)",
-            file=sys.stderr,
+            args,
         )
         return EXIT_INTERNAL_ERROR
 

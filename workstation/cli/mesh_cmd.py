@@ -9,6 +9,12 @@ import time
 from pathlib import Path
 
 from workstation.cli.progress import finish_progress, progress_for
+from workstation.cli.warning_report import (
+    HELP_NOTE,
+    add_to_record,
+    add_verbose_argument,
+    print_library_warnings,
+)
 from workstation.core.errors import NotAVolumeError, SegmentationError
 from workstation.core.progress import CancelToken, sub_progress
 from workstation.io.mesh_export import (
@@ -32,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Segment a DICOM series by threshold and write a watertight surface model in "
             "patient millimetres. Defaults make a CT bone model. Formats by extension: "
             + ", ".join(SUPPORTED_EXTENSIONS)
+            + ". The output is replaced only when complete (a killed run leaves the previous "
+            "file). " + HELP_NOTE
         ),
     )
     parser.add_argument("path", help="DICOM folder, file or .zip")
@@ -95,6 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print statistics and timings as one JSON object"
     )
+    add_verbose_argument(parser)
     parser.set_defaults(func=run)
 
 
@@ -177,10 +186,11 @@ def run(args: argparse.Namespace) -> int:
         "warnings": list(volume.warnings),
     }
     if args.json:
-        json.dump(summary, sys.stdout)
+        json.dump(add_to_record(summary, args), sys.stdout)
         sys.stdout.write("\n")
     else:
         _print_summary(summary)
+        print_library_warnings(args)
     return 0
 
 

@@ -9,9 +9,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from workstation.cli.progress import finish_progress, progress_for
+from workstation.cli.warning_report import (
+    HELP_NOTE,
+    add_to_record,
+    add_verbose_argument,
+    print_library_warnings,
+)
 from workstation.io.dicom.header_geometry import stack_geometry
 from workstation.io.dicom.model import ScanResult, Stack, format_dicom_date
 from workstation.io.dicom.scan import scan_path, summarize_skipped
+from workstation.io.sources import printable
 
 #: Table columns: (title, maximum width).
 COLUMNS = (
@@ -33,15 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "scan",
         help="list the DICOM image stacks under a folder, file or zip",
         description="Read DICOM headers under PATH and list every image stack found "
-        "(one row per loadable stack), with warnings and skipped files.",
+        "(one row per loadable stack), with warnings and skipped files. " + HELP_NOTE,
     )
     parser.add_argument("path", metavar="PATH", help="folder, DICOM file, DICOMDIR or .zip")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object instead of a table"
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="list every skipped file with its reason"
-    )
+    add_verbose_argument(parser, also="list every skipped file with its reason and ")
     parser.add_argument(
         "--workers", type=int, default=None, help="header-reading processes (default: CPUs)"
     )
@@ -140,7 +145,7 @@ def format_table(scan: ScanResult, verbose: bool = False) -> str:
         )
         lines.append(f"{len(scan.skipped)} files skipped ({summary})")
         if verbose:
-            lines.extend(f"    {item.path}: {item.reason}" for item in scan.skipped)
+            lines.extend(f"    {printable(item.path)}: {item.reason}" for item in scan.skipped)
         else:
             lines.append("    (use -v to list them)")
     return "\n".join(lines)
@@ -154,8 +159,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         finish_progress(progress)
     if args.json:
-        json.dump(scan_record(scan), sys.stdout, indent=2, ensure_ascii=False)
+        record = add_to_record(scan_record(scan), args)
+        json.dump(record, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(format_table(scan, verbose=args.verbose))
+        print_library_warnings(args)
     return 0

@@ -1,6 +1,8 @@
 """`workstation view [PATH]`: open the desktop workstation, or save a screenshot and exit.
 
 Qt is imported only when the command runs, so the rest of the CLI stays Qt-free.
+SIGTERM and SIGHUP end the window at once, as by default: Python signal handlers would
+run only between Qt events (the screenshot is written atomically either way).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 import os
 import sys
 
+from workstation.cli.signals import restore_default_signals
 from workstation.core.errors import WorkstationError
 
 LAYOUT_CHOICES = ("four", "axial", "coronal", "sagittal", "3d")
@@ -52,7 +55,11 @@ def run(args: argparse.Namespace) -> int:
         from workstation.io.sources import check_input_path
 
         check_input_path(args.path)
+    restore_default_signals()
     if args.screenshot:
+        from workstation.io.atomic_write import check_writable_path
+
+        check_writable_path(args.screenshot)  # a bad name fails before the window opens
         return _screenshot(args, size)
     from workstation.gui.app import display_is_available
 

@@ -16,6 +16,10 @@ class WorkstationError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        """Keep message and details when the error crosses from a worker process."""
+        return (type(self), (self.message, self.details))
+
 
 class InputPathError(WorkstationError):
     """A path given by the user does not exist or cannot be read."""

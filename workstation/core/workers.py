@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -39,8 +40,13 @@ def available_cpus() -> int:
 
 
 def quiet_worker() -> None:
-    """Worker initializer: pydicom's warnings about tolerated oddities stay silent."""
+    """Worker initializer: silent about tolerated oddities, and deaf to Ctrl+C.
+
+    Ctrl+C reaches the whole process group; only the parent acts on it (it stops the
+    pool), so a worker interrupted mid-task cannot leave the pool hanging.
+    """
     warnings.simplefilter("ignore")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def fork_is_safe() -> bool:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QPoint
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 
 from workstation.core.errors import ExportError
+from workstation.io.atomic_write import atomic_write, check_writable_path
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:
@@ -76,26 +76,15 @@ def composite_window(window: QWidget, views: QWidget) -> QImage:
 
 
 def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
-    """Write ``image`` as PNG atomically (temporary file, then rename)."""
-    target = Path(path).expanduser().resolve()
-    if not target.parent.is_dir():
-        raise ExportError(f"Cannot write {target}: folder {target.parent} does not exist.")
-    handle, temporary = tempfile.mkstemp(prefix=".screenshot-", suffix=".png", dir=target.parent)
-    os.close(handle)
-    try:
-        # mkstemp makes the file private (0600); give it the usual permissions instead
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        if not image.save(temporary, "PNG"):
-            raise ExportError(f"Cannot write the screenshot {target}.")
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    """Write ``image`` as PNG atomically (``atomic_write``: umask-honouring, no partial file)."""
+    target = check_writable_path(Path(path).expanduser().resolve())
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    saved = image.save(buffer, "PNG")
+    buffer.close()
+    if not saved:
+        raise ExportError(f"Cannot write the screenshot {target}: the image could not be encoded.")
+    with atomic_write(target) as handle:
+        handle.write(data.data())
     return target
-
-
-def _current_umask() -> int:
-    """The process umask (read by setting it and putting it back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

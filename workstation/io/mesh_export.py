@@ -3,8 +3,8 @@
 Coordinates are patient LPS by default or RAS on request; the file names the system
 where the format allows it: the STL header/solid name carries ``SPACE=LPS`` as 3D
 Slicer writes it, OBJ and PLY carry comments, 3MF declares ``unit="millimeter"`` and
-metadata.  Every writer fills a temporary file in the destination folder and moves it
-into place with ``os.replace``, so a failure never leaves a partial file behind.
+metadata.  Every writer goes through ``atomic_write`` (a temporary file in the
+destination folder, moved into place), so a failure never leaves a partial file behind.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from workstation import __version__
 from workstation.core.errors import ExportError
 from workstation.core.geometry import lps_to_ras_points
 from workstation.core.mesh import Mesh
+from workstation.io.atomic_write import atomic_write, check_writable_path
 
 #: File extensions export_mesh understands (format chosen by extension).
 SUPPORTED_EXTENSIONS = (".stl", ".obj", ".ply", ".3mf")
@@ -172,19 +172,9 @@ def _writer_for(path: Path, binary: bool) -> Writer:
 
 
 def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Validate an output path (known extension, existing writable folder) before any work."""
-    target = Path(path).expanduser()
-    _writer_for(target, True)
-    folder = target.parent if str(target.parent) else Path(".")
-    if folder.exists() and not folder.is_dir():
-        raise ExportError(f"Cannot write {target}: {folder} is a file, not a folder.")
-    if not folder.is_dir():
-        raise ExportError(f"Cannot write {target}: the folder {folder} does not exist.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ExportError(f"Cannot write {target}: no permission to write in {folder}.")
-    if target.is_dir():
-        raise ExportError(f"Cannot write {target}: it is a folder.")
-    return target
+    """Validate an output path (known extension, writable folder, name length) before any work."""
+    _writer_for(Path(path), True)  # the format first: it needs no disk access
+    return check_writable_path(path)
 
 
 def export_mesh(
@@ -199,24 +189,8 @@ def export_mesh(
     if mesh.n_faces == 0:
         raise ExportError(f"Cannot write {target}: the model has no triangles.")
     vertices = lps_to_ras_points(mesh.vertices) if space == "ras" else mesh.vertices
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".part", dir=target.parent
-        )
-    except OSError as error:
-        raise ExportError(f"Could not write {target}: {error.strerror or error}.") from error
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            writer(handle, mesh, vertices, space.upper())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ExportError(f"Could not write {target}: {error.strerror or error}.") from error
-        raise
+    with atomic_write(target) as handle:
+        writer(handle, mesh, vertices, space.upper())
     return target
 
 

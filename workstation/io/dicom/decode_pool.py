@@ -1,58 +1,139 @@
-"""Decode compressed frames on every core: worker processes beside the calling thread.
+"""Decode compressed frames in worker processes, each frame within a time limit.
 
-The pylibjpeg decoders hold the GIL, so threads decode compressed frames one at a time.
-For a stack with enough such frames (``pool_processes``), ``decode_frames_parallel``
-hands chunks of frames to ``cpus - 1`` worker processes (see ``workers``) while the
-calling thread decodes chunks itself; it alone receives the results, reports progress
-and checks cancellation between chunks.  If the pool cannot start or breaks, the
-remaining frames are decoded in-process: the result is the same either way.
+The pylibjpeg decoders hold the GIL and run C or Rust code that cannot be interrupted,
+so whenever processes may be used (``pool_processes``) every compressed frame is decoded
+in a worker process: several cores work at once, a decoder that crashes (segfault) cannot
+take the caller down, and one that loops on damaged data is killed after
+``decode_timeout()`` seconds per frame.  Both end as a DicomReadError naming the file.
+The calling thread only hands out chunks of frames, receives the results, reports
+progress and checks cancellation.  Where no pool can start (inside a worker process, or
+the platform refuses), frames are decoded in-process and no time limit applies.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import multiprocessing
+import os
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import numpy as np
 
+from workstation.core.errors import DicomReadError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
-from workstation.core.workers import available_cpus, start_process_pool
+from workstation.core.workers import (
+    available_cpus,
+    processes_allowed,
+    quiet_worker,
+    start_method,
+    start_process_pool,
+)
 from workstation.io.dicom.model import FrameRef
-from workstation.io.dicom.pixels import FrameDecoder
+from workstation.io.dicom.pixels import PASS_THROUGH, FrameDecoder, one_line, transfer_syntax_name
+from workstation.io.sources import display_name
 
-#: Fewer compressed pixels than this (16 frames of 512x512, about 0.4 s of JPEG 2000
-#: decoding) decode in-process: a worker that is not forked needs about 0.3 s to start.
-POOL_MIN_PIXELS = 16 * 512 * 512
-#: Frames per task: enough to amortise the hand-over, few enough for smooth progress.
-CHUNK_FRAMES = 4
-#: Seconds the calling thread waits for a worker result when it has nothing to decode.
+#: Seconds one frame may take to decode before its worker is killed (a 512x512 JPEG 2000
+#: frame takes about 0.03 s); the environment variable overrides it.
+DECODE_TIMEOUT_SECONDS = 30.0
+TIMEOUT_VARIABLE = "WORKSTATION_DECODE_TIMEOUT"
+#: Pixels per task: enough to amortise the hand-over, few enough for smooth progress.
+CHUNK_PIXELS = 4 * 512 * 512
+#: Most frames in one task.
+MAX_CHUNK_FRAMES = 64
+#: Seconds the calling thread waits for results between cancel and deadline checks.
 WAIT_SECONDS = 0.1
+#: Tasks queued per worker: one running and one ready, so no worker waits for the caller.
+TASKS_PER_WORKER = 2
+#: Doubles per worker in the shared status array: pid, start time, frame position.
+_SLOT = 3
 
 #: The decoder of a worker process: caches datasets of multi-frame files across tasks.
 _worker_decoder: FrameDecoder | None = None
+#: In a worker: the shared status array and this worker's slot in it.
+_status: Any = None
+_slot = -1
 
 
-def decode_chunk(frames: Sequence[FrameRef]) -> list[np.ndarray]:
-    """Worker task: the stored values of each frame (runs in a worker process)."""
+def decode_timeout() -> float:
+    """Seconds allowed per frame: ``WORKSTATION_DECODE_TIMEOUT`` if a positive number."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    try:
+        value = float(text) if text else DECODE_TIMEOUT_SECONDS
+    except ValueError:
+        return DECODE_TIMEOUT_SECONDS
+    return value if value > 0 and math.isfinite(value) else DECODE_TIMEOUT_SECONDS
+
+
+def _init_worker(status: Any, counter: Any) -> None:
+    """Worker initializer: silence tolerated-oddity warnings and claim a status slot."""
+    global _status, _slot
+    quiet_worker()
+    with counter.get_lock():
+        _slot = counter.value
+        counter.value += 1
+    _status = status
+    if (_slot + 1) * _SLOT <= len(status):
+        status[_slot * _SLOT] = os.getpid()
+        status[_slot * _SLOT + 2] = -1
+
+
+def _mark(position: int) -> None:
+    """Record in the shared status which frame this worker decodes now (-1: none)."""
+    if _status is not None and _slot >= 0 and (_slot + 1) * _SLOT <= len(_status):
+        _status[_slot * _SLOT + 1] = time.monotonic()  # before the position: see _running
+        _status[_slot * _SLOT + 2] = position
+
+
+def decode_chunk(
+    positions: Sequence[int],
+    frames: Sequence[FrameRef],
+    decode: Callable[[FrameRef], np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Worker task: the stored values of each frame (``decode`` replaces the decoder in tests)."""
     global _worker_decoder
-    if _worker_decoder is None:
-        _worker_decoder = FrameDecoder()
-    return [_worker_decoder.decode(frame) for frame in frames]
+    if decode is None:
+        if _worker_decoder is None:
+            _worker_decoder = FrameDecoder()
+        decode = _worker_decoder.decode
+    arrays = []
+    try:
+        for position, frame in zip(positions, frames, strict=True):
+            _mark(position)
+            try:
+                arrays.append(decode(frame))
+            except PASS_THROUGH:
+                raise
+            except BaseException as error:  # a panic, or anything that would not pickle
+                message = f"Cannot decode {_describe(frame)}: {one_line(error)}"
+                raise DicomReadError(message) from None
+    finally:
+        _mark(-1)
+    return arrays
 
 
 def pool_processes(frames: Sequence[FrameRef], workers: int | None = None) -> int:
-    """Worker processes worth starting to decode ``frames`` (0 = decode in-process).
+    """Worker processes to decode compressed ``frames`` (0 = in-process: no pool possible).
 
-    ``workers`` is the total number of decoding cores wanted (the calling thread counts
-    as one); None means every available CPU.
+    ``workers`` is the number of decoding cores wanted; None means every available CPU.
     """
-    pixels = sum(frame.rows * frame.columns for frame in frames)
-    if pixels < POOL_MIN_PIXELS:
+    if not frames or not processes_allowed():
         return 0
     total = workers if workers is not None else available_cpus()
-    return max(0, min(total - 1, len(frames) // CHUNK_FRAMES - 1))
+    return max(1, min(total, len(_chunks(frames))))
+
+
+def _chunks(frames: Sequence[FrameRef]) -> list[list[int]]:
+    """Positions of ``frames`` in tasks of about ``CHUNK_PIXELS`` pixels."""
+    pixels = max(1, max(frame.rows * frame.columns for frame in frames))
+    size = max(1, min(MAX_CHUNK_FRAMES, CHUNK_PIXELS // pixels))
+    starts = range(0, len(frames), size)
+    return [list(range(start, min(start + size, len(frames)))) for start in starts]
 
 
 def decode_frames_parallel(
@@ -62,78 +143,182 @@ def decode_frames_parallel(
     decoder: FrameDecoder | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    worker_decode: Callable[[FrameRef], np.ndarray] | None = None,
 ) -> None:
     """Decode every frame and call ``consume(index, stored values)`` on the calling thread.
 
-    ``processes`` worker processes help (0 decodes in-process only).  Progress is reported
-    per frame from the calling thread; a set ``cancel`` stops at the next chunk boundary
-    with ``Cancelled``; the first decoding error is raised as the in-process one would be.
+    ``processes`` worker processes decode (0, or a pool that cannot start: in-process,
+    without a time limit).  Progress is reported per frame from the calling thread; a set
+    ``cancel`` stops within ``WAIT_SECONDS`` with ``Cancelled`` (workers are killed).  A
+    frame that takes longer than ``decode_timeout()`` or crashes its worker raises
+    DicomReadError naming its file; any other decoding error is raised as in-process.
+    ``worker_decode`` (a picklable function) replaces the workers' decoder, for tests.
     """
-    local = decoder or FrameDecoder()
     total = len(frames)
-    pending = deque(
-        list(range(start, min(start + CHUNK_FRAMES, total)))
-        for start in range(0, total, CHUNK_FRAMES)
-    )
-    in_flight: dict[Future[list[np.ndarray]], list[int]] = {}
     done = 0
 
-    def finish(chunk: list[int], arrays: Sequence[np.ndarray]) -> None:
+    def finish(chunk: Sequence[int], arrays: Sequence[np.ndarray]) -> None:
         nonlocal done
         for index, array in zip(chunk, arrays, strict=True):
             consume(index, array)
             done += 1
             progress(done / total, f"Decoding image {done} of {total}")
 
-    def check() -> None:
+    pending = deque(_chunks(frames)) if frames else deque()
+    pool = _WorkerPool.start(processes) if processes > 0 and pending else None
+    if pool is not None:
+        try:
+            pending = pool.run(frames, pending, finish, cancel, worker_decode)
+        except BaseException:
+            pool.kill()
+            raise
+        pool.close()
+    local = decoder or FrameDecoder()
+    while pending:
         if cancel is not None:
             cancel.raise_if_cancelled()
+        chunk = pending.popleft()
+        finish(chunk, [local.decode(frames[index]) for index in chunk])
+    if cancel is not None:
+        cancel.raise_if_cancelled()
 
-    executor = start_process_pool(processes) if processes > 0 else None
-    try:
+
+class _WorkerPool:
+    """A process pool with a shared status array telling which frame each worker decodes."""
+
+    def __init__(self, executor: Any, status: Any, processes: int) -> None:
+        self.executor = executor
+        self.status = status
+        self.processes = processes
+        self.known: dict[int, multiprocessing.process.BaseProcess] = {}
+
+    @classmethod
+    def start(cls, processes: int) -> _WorkerPool | None:
+        """A pool of ``processes`` workers, or None when processes cannot be used."""
+        try:
+            context = multiprocessing.get_context(start_method())
+            status = context.RawArray("d", [0.0, 0.0, -1.0] * processes)  # all idle
+            counter = context.Value("i", 0)
+        except (OSError, ValueError, RuntimeError, ImportError):
+            return None
+        initializer = functools.partial(_init_worker, status, counter)
+        executor = start_process_pool(processes, initializer)
+        return None if executor is None else cls(executor, status, processes)
+
+    def run(
+        self,
+        frames: Sequence[FrameRef],
+        pending: deque[list[int]],
+        finish: Callable[[Sequence[int], Sequence[np.ndarray]], None],
+        cancel: CancelToken | None,
+        worker_decode: Callable[[FrameRef], np.ndarray] | None,
+    ) -> deque[list[int]]:
+        """Decode the pending chunks; returns those left to decode in-process (pool broke
+        before decoding anything)."""
+        in_flight: dict[Future[list[np.ndarray]], list[int]] = {}
+        timeout = decode_timeout()
         while pending or in_flight:
-            check()
-            # Keep each worker busy with one chunk and one queued behind it.
-            while executor is not None and pending and len(in_flight) < 2 * processes:
-                chunk = pending.popleft()
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            while pending and len(in_flight) < TASKS_PER_WORKER * self.processes:
+                chunk = pending[0]
                 try:
-                    future = executor.submit(decode_chunk, [frames[i] for i in chunk])
+                    future = self.executor.submit(
+                        decode_chunk, chunk, [frames[i] for i in chunk], worker_decode
+                    )
                 except (OSError, RuntimeError, BrokenProcessPool):
-                    pending.appendleft(chunk)
-                    _abandon(executor, in_flight, pending)
-                    executor = None
-                    break
+                    return self._broken(frames, pending, in_flight)
+                pending.popleft()
                 in_flight[future] = chunk
-            for future in [future for future in in_flight if future.done()]:
-                chunk = in_flight.pop(future)
+            self._remember_processes()
+            finished, _ = wait(list(in_flight), timeout=WAIT_SECONDS, return_when=FIRST_COMPLETED)
+            for future in finished:
                 try:
                     arrays = future.result()
                 except (BrokenProcessPool, OSError):
-                    pending.appendleft(chunk)
-                    if executor is not None:
-                        _abandon(executor, in_flight, pending)
-                    executor = None
-                    break
-                finish(chunk, arrays)
-            if pending:
-                chunk = pending.pop()  # from the far end: workers take the near end
-                finish(chunk, [local.decode(frames[i]) for i in chunk])
-            elif in_flight:
-                wait(list(in_flight), timeout=WAIT_SECONDS, return_when=FIRST_COMPLETED)
-        check()
-    finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+                    return self._broken(frames, pending, in_flight)
+                finish(in_flight.pop(future), arrays)
+            self._check_deadlines(frames, timeout)
+        return pending
+
+    def _remember_processes(self) -> None:
+        """Keep the worker process objects: after a crash they tell which one died."""
+        self.known.update(getattr(self.executor, "_processes", None) or {})
+
+    def _running(self) -> list[tuple[int, int, float]]:
+        """(pid, frame position, seconds since it started) of each worker decoding now."""
+        now = time.monotonic()
+        running = []
+        for slot in range(len(self.status) // _SLOT):
+            base = slot * _SLOT
+            position = self.status[base + 2]
+            started = self.status[base + 1]
+            # The worker writes the time before the position: a pair read twice alike holds.
+            if position >= 0 and self.status[base + 2] == position:
+                running.append((int(self.status[base]), int(position), now - started))
+        return running
+
+    def _check_deadlines(self, frames: Sequence[FrameRef], timeout: float) -> None:
+        for _pid, position, elapsed in self._running():
+            if elapsed > timeout:
+                self.kill()
+                frame = frames[position]
+                raise DicomReadError(
+                    f"Cannot decode {_describe(frame)}: decoding took longer than "
+                    f"{timeout:g} s; the data is probably damaged (the limit per image is "
+                    f"set by {TIMEOUT_VARIABLE})"
+                )
+
+    def _broken(
+        self,
+        frames: Sequence[FrameRef],
+        pending: deque[list[int]],
+        in_flight: dict[Future[list[np.ndarray]], list[int]],
+    ) -> deque[list[int]]:
+        """A worker died: name the frame it was decoding; if none was, decode in-process."""
+        running = self._running()
+        self._remember_processes()
+        crashed = [item for item in running if self._crashed(item[0])] or running
+        self.kill()
+        if running:
+            names = sorted({_describe(frames[position]) for _pid, position, _ in crashed})
+            raise DicomReadError(
+                f"Cannot decode {' or '.join(names[:3])}: the decoder crashed "
+                f"({self._how_it_ended(crashed[0][0])}); the data is probably damaged"
+            )
+        return deque([*in_flight.values(), *pending])
+
+    def _crashed(self, pid: int) -> bool:
+        """True when the worker ``pid`` died by itself (not ended by the broken pool)."""
+        process = self.known.get(pid)
+        code = process.exitcode if process is not None else None
+        return code is not None and code not in (0, -15)  # -15: SIGTERM from the pool
+
+    def _how_it_ended(self, pid: int) -> str:
+        process = self.known.get(pid)
+        code = process.exitcode if process is not None else None
+        if code is not None and code < 0:
+            return f"its process was killed by signal {-code}"
+        return "its process ended abruptly"
+
+    def kill(self) -> None:
+        """Stop at once: kill every worker (a decoder stuck in C code ignores anything less)."""
+        self._remember_processes()
+        for process in list(self.known.values()):
+            if process.exitcode is None:
+                process.kill()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in list(self.known.values()):
+            process.join(timeout=2.0)
+
+    def close(self) -> None:
+        """Normal end: every task is done, the workers exit."""
+        self.executor.shutdown(wait=True)
 
 
-def _abandon(
-    executor: Executor,
-    in_flight: dict[Future[list[np.ndarray]], list[int]],
-    pending: deque[list[int]],
-) -> None:
-    """Give up a broken pool: its unfinished chunks go back to be decoded in-process."""
-    for future, chunk in list(in_flight.items()):
-        future.cancel()
-        pending.appendleft(chunk)
-    in_flight.clear()
-    executor.shutdown(wait=False, cancel_futures=True)
+def _describe(frame: FrameRef) -> str:
+    """'FILE (syntax)' or 'frame N of FILE (syntax)' for a message."""
+    where = display_name(frame.location)
+    if frame.frame_index is not None:
+        where = f"frame {frame.frame_index + 1} of {where}"
+    return f"{where} ({transfer_syntax_name(frame.transfer_syntax_uid)})"

@@ -18,16 +18,23 @@ from dataclasses import dataclass
 import numpy as np
 import pydicom
 
-from workstation.core.errors import NotAVolumeError
+from workstation.core.errors import DicomReadError, NotAVolumeError
+from workstation.core.memory_budget import check_memory
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import SourceInfo, Volume
 from workstation.io.dicom import decode_pool, pixels
 from workstation.io.dicom.header_geometry import geometry_warnings as header_geometry_warnings
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.slice_geometry import ResamplePlan, SliceGeometry, analyse_frames
-from workstation.io.sources import open_binary
+from workstation.io.sources import display_name, open_binary
 
 INT16_MIN, INT16_MAX = -32768, 32767
+#: Integral rescales up to these keep int64 arithmetic exact (stored values < 2**32).
+MAX_INTEGER_SLOPE = 1 << 15
+MAX_INTEGER_INTERCEPT = 1 << 31
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: CT values beyond this many HU are no tissue, metal or padding: the rescale is damaged.
+MAX_CT_HU = 1e6
 #: Padding voxels of CT are set to min(PADDING_HU_CEILING, lowest real HU).
 PADDING_HU_CEILING = -1024
 MONOCHROME1_WARNING = "Grey values inverted: the images are MONOCHROME1 (bright means low values)"
@@ -79,18 +86,79 @@ def _integral(value: float) -> bool:
     return math.isfinite(value) and float(value).is_integer()
 
 
+def _small_integral_rescale(frame: FrameRef) -> bool:
+    """Integral slope and intercept small enough that int64 arithmetic cannot overflow."""
+    return (
+        _integral(frame.rescale_slope)
+        and _integral(frame.rescale_intercept)
+        and abs(frame.rescale_slope) <= MAX_INTEGER_SLOPE
+        and abs(frame.rescale_intercept) <= MAX_INTEGER_INTERCEPT
+    )
+
+
 def choose_dtype(frames: Sequence[FrameRef]) -> np.dtype:
-    """int16 when every frame's rescale is integral (values checked while loading), else float32."""
-    if all(_integral(f.rescale_slope) and _integral(f.rescale_intercept) for f in frames):
+    """int16 when every frame's rescale is small and integral (values checked), else float32."""
+    if all(_small_integral_rescale(frame) for frame in frames):
         return np.dtype(np.int16)
     return np.dtype(np.float32)
+
+
+def stored_range(frame: FrameRef) -> tuple[int, int]:
+    """Lowest and highest value Bits Stored and Pixel Representation allow."""
+    bits = max(1, min(frame.bits_stored, 64))
+    if frame.pixel_representation == 1:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def rescaled_bounds(frame: FrameRef, low: float, high: float) -> tuple[float, float]:
+    """Bounds of slope * stored + intercept for stored values in [low, high]."""
+    ends = (
+        frame.rescale_slope * low + frame.rescale_intercept,
+        frame.rescale_slope * high + frame.rescale_intercept,
+    )
+    return min(ends), max(ends)
+
+
+def value_range_problem(frame: FrameRef, low: float, high: float, is_ct: bool) -> str | None:
+    """Why rescaled values in [low, high] cannot be right, else None."""
+    limit = MAX_CT_HU if is_ct else FLOAT32_MAX
+    if math.isfinite(low) and math.isfinite(high) and -limit <= low and high <= limit:
+        return None
+    unit = " HU" if is_ct else ""
+    what = f"far outside any CT range (±{MAX_CT_HU:g} HU)" if is_ct else "beyond 32-bit floats"
+    return (
+        f"Rescale Slope {frame.rescale_slope:g} and Intercept {frame.rescale_intercept:g} of "
+        f"{display_name(frame.location)} give values from {low:.3g} to {high:.3g}{unit}, "
+        f"{what}: the rescale values are damaged"
+    )
+
+
+def check_value_range(array: np.ndarray, ordered: Sequence[FrameRef], is_ct: bool) -> None:
+    """Raise DicomReadError when rescaled values are impossible (checked from the headers).
+
+    Only frames whose whole stored range could leave the plausible range are measured.
+    """
+    for index, frame in enumerate(ordered):
+        if value_range_problem(frame, *rescaled_bounds(frame, *stored_range(frame)), is_ct):
+            values = array[index]
+            problem = value_range_problem(
+                frame, float(np.min(values)), float(np.max(values)), is_ct
+            )
+            if problem:
+                raise DicomReadError(problem)
 
 
 def _write_rescaled(stored: np.ndarray, frame: FrameRef, dest: np.ndarray) -> np.ndarray | None:
     """Write slope*stored+intercept into ``dest``; return a float32 frame if int16 overflows."""
     slope, intercept = frame.rescale_slope, frame.rescale_intercept
     if dest.dtype == np.float32:
-        np.copyto(dest, stored.astype(np.float64) * slope + intercept, casting="unsafe")
+        values = stored.astype(np.float64) * slope + intercept
+        if values.size:
+            problem = value_range_problem(frame, float(values.min()), float(values.max()), False)
+            if problem:
+                raise DicomReadError(problem)
+        np.copyto(dest, values, casting="unsafe")
         return None
     if slope == 1 and intercept == 0 and stored.dtype == dest.dtype:
         dest[...] = stored
@@ -137,9 +205,10 @@ def decode_frames(
 ) -> _Decoded:
     """Decode and rescale ``ordered`` frames into one preallocated (n, rows, cols) array.
 
-    Uncompressed frames are read by threads straight into the array; compressed frames
-    (whose decoders hold the GIL) are decoded with worker processes when there are
-    enough of them (``decode_pool``).
+    Uncompressed little-endian frames are read by threads straight into the array; every
+    other frame (compressed, big endian, deflated) is decoded in worker processes, each
+    within a time limit and isolated from crashes (``decode_pool``), or in-process without
+    a time limit where no pool can start (inside a worker process).
     """
     first = ordered[0]
     out = np.empty((len(ordered), first.rows, first.columns), dtype=choose_dtype(ordered))
@@ -276,6 +345,24 @@ def source_info(stack: Stack) -> SourceInfo:
     )
 
 
+def load_memory_bytes(ordered: Sequence[FrameRef], geometry: SliceGeometry) -> int:
+    """Peak bytes a load allocates: decoded voxels, a float32 copy if values may not fit
+    int16, and the resampled grid when slices are resampled."""
+    first = ordered[0]
+    pixels = first.rows * first.columns
+    dtype = choose_dtype(ordered)
+    total = len(ordered) * pixels * dtype.itemsize
+    if dtype == np.int16 and any(
+        not INT16_MIN <= bound <= INT16_MAX
+        for frame in ordered
+        for bound in rescaled_bounds(frame, *stored_range(frame))
+    ):
+        total += len(ordered) * pixels * 4
+    if geometry.resample is not None:
+        total += geometry.n_slices * pixels * 4
+    return total
+
+
 def _unique(messages: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(message for message in messages if message))
 
@@ -291,6 +378,11 @@ def load_stack(
         raise NotAVolumeError(f"Stack {stack.label or stack.stack_id} has no images")
     geometry: SliceGeometry = analyse_frames(stack.frames)
     ordered = [stack.frames[int(i)] for i in geometry.order]
+    check_memory(
+        load_memory_bytes(ordered, geometry),
+        f"Loading {stack.label or stack.series_description or stack.stack_id} "
+        f"({ordered[0].columns}x{ordered[0].rows}x{geometry.n_slices} voxels)",
+    )
     facts = read_series_facts(ordered[0])
     is_ct = stack.modality.upper() == "CT" or facts.rescale_type == "HU"
     decode_share = 1.0 if geometry.resample is None else 0.8
@@ -298,6 +390,7 @@ def load_stack(
         ordered, facts, is_ct, sub_progress(progress, 0.0, decode_share), cancel, workers
     )
     array = decoded.array
+    check_value_range(array, ordered, is_ct)
     # The scan's header-level geometry warnings are superseded by the exact analysis here.
     superseded = set(header_geometry_warnings(stack.frames))
     warnings = [w for w in stack.warnings if w not in superseded] + list(geometry.warnings)

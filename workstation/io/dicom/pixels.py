@@ -19,18 +19,21 @@ from typing import BinaryIO
 
 import numpy as np
 import pydicom
+from pydicom.encaps import get_frame
 from pydicom.pixels import pixel_array
 from pydicom.uid import (
     UID,
     AllTransferSyntaxes,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
-    JPEG2000TransferSyntaxes,
+    RLELossless,
 )
 
-from workstation.core.errors import DicomReadError
+from workstation.core.errors import DicomReadError, WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.workers import available_cpus
+from workstation.io.dicom import codestreams
+from workstation.io.dicom.codestreams import CodestreamError, TruncatedStreamError
 from workstation.io.dicom.model import FrameRef
 from workstation.io.sources import display_name, is_zip_location, open_binary
 
@@ -43,7 +46,16 @@ EXTRA_SYNTAX_NAMES = {
 }
 #: How many candidate (7FE0,0010) byte matches the backward search validates at most.
 MAX_TAG_CANDIDATES = 8
+#: Bytes read at a time, and at most in all, by the backward search for Pixel Data.
+SEARCH_CHUNK = 1 << 20
+MAX_SEARCH_BYTES = 64 << 20
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
+#: A file read by pydicom may hold at most this many times its images' native size (a
+#: compressed frame is rarely larger than native) plus this many bytes of other elements.
+MAX_SIZE_FACTOR = 4
+MAX_OTHER_BYTES = 256 << 20
+#: Never turned into a DicomReadError: a wish to stop, or one of our own errors.
+PASS_THROUGH = (KeyboardInterrupt, SystemExit, GeneratorExit, WorkstationError)
 
 
 def transfer_syntax_name(uid: str) -> str:
@@ -108,7 +120,9 @@ def find_pixel_data(handle: BinaryIO, explicit: bool, expected: int) -> int | No
     """Offset of native Pixel Data of ``expected`` bytes in an open file, or None.
 
     First tries the usual layout (Pixel Data is the last element), reading 12 bytes;
-    otherwise reads the file and searches backwards for the tag.
+    otherwise searches backwards for the tag in chunks of ``SEARCH_CHUNK`` bytes, from the
+    last place the element could start, through at most ``MAX_SEARCH_BYTES`` (a huge or
+    sparse file is never read whole).
     """
     size = handle.seek(0, os.SEEK_END)
     header_size = 12 if explicit else 8
@@ -117,18 +131,29 @@ def find_pixel_data(handle: BinaryIO, explicit: bool, expected: int) -> int | No
         start = _candidate_offset(handle.read(header_size), explicit, expected, position, size)
         if start is not None:
             return start
-    handle.seek(0)
-    data = handle.read()
-    end = len(data)
-    for _ in range(MAX_TAG_CANDIDATES):
-        position = data.rfind(PIXEL_DATA_TAG, 0, end)
-        if position < 0:
-            return None
-        header = data[position : position + header_size]
-        start = _candidate_offset(header, explicit, expected, position, size)
-        if start is not None:
-            return start
-        end = position
+    end = size - expected - header_size + len(PIXEL_DATA_TAG)  # the tag ends by here
+    if end < len(PIXEL_DATA_TAG):
+        return None
+    floor = max(0, end - MAX_SEARCH_BYTES)
+    candidates = 0
+    while end > floor and candidates < MAX_TAG_CANDIDATES:
+        begin = max(floor, end - SEARCH_CHUNK)
+        handle.seek(begin)
+        # header_size - 1 bytes beyond ``end`` so a header straddling chunks is whole.
+        data = handle.read(end - begin + header_size - len(PIXEL_DATA_TAG))
+        limit = end - begin
+        while candidates < MAX_TAG_CANDIDATES:
+            found = data.rfind(PIXEL_DATA_TAG, 0, limit)
+            if found < 0:
+                break
+            candidates += 1
+            header = data[found : found + header_size]
+            start = _candidate_offset(header, explicit, expected, begin + found, size)
+            if start is not None:
+                return start
+            limit = found + len(PIXEL_DATA_TAG) - 1
+        # The next chunk overlaps by 3 bytes so a tag split across chunks is found.
+        end = begin + len(PIXEL_DATA_TAG) - 1 if begin > floor else floor
     return None
 
 
@@ -161,16 +186,8 @@ def _correct_unused_bits(array: np.ndarray, frame: FrameRef) -> None:
         np.right_shift(array, shift, out=array)
 
 
-def _j2k_codestream_signed(pixel_data: bytes) -> bool:
-    """True when the first JPEG 2000 codestream's SIZ marker says component 0 is signed."""
-    head = bytes(pixel_data[:65536])
-    position = head.find(b"\xff\x4f\xff\x51")
-    if position < 0 or position + 44 > len(head):
-        return False
-    return bool(head[position + 42] & 0x80)
-
-
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
+    """An exception's text on one line of at most 240 characters, for a message."""
     text = " ".join(str(error).split()) or type(error).__name__
     return text if len(text) <= 240 else text[:237] + "..."
 
@@ -255,6 +272,7 @@ class FrameDecoder:
     @staticmethod
     def _dataset(frame: FrameRef) -> pydicom.Dataset:
         with open_binary(frame.location) as handle:
+            _check_file_size(handle, frame)
             dataset = pydicom.dcmread(handle, force=True)
         if "TransferSyntaxUID" not in dataset.file_meta and frame.transfer_syntax_uid:
             # No file meta (or no syntax in it): use the syntax the header reader worked out.
@@ -277,27 +295,37 @@ class FrameDecoder:
             raise DicomReadError(
                 f"Cannot decode {name}: {transfer_syntax_name(syntax)} ({syntax}) is not supported"
             )
+        what = f"{name} ({transfer_syntax_name(syntax)})"
+        number = (frame.frame_index or 0) + 1
         try:
             if frame.frame_index is None:
                 dataset = self._dataset(frame)
-                array = self._pixel_array(dataset, None)
+                array = _decode_dataset(dataset, frame)
             else:
                 dataset, lock = self._multi_frame_dataset(frame)
                 with lock:
-                    array = self._pixel_array(dataset, frame.frame_index)
-        except DicomReadError:
+                    array = _decode_dataset(dataset, frame)
+        except PASS_THROUGH:
             raise
         except OSError as error:
             raise unreadable_error(frame, error) from error
         except NotImplementedError as error:
             raise DicomReadError(
                 f"Cannot decode {name}: {transfer_syntax_name(syntax)} ({syntax}) is not supported",
-                details=_one_line(error),
+                details=one_line(error),
             ) from error
-        except Exception as error:  # every decoder failure becomes one message
+        except TruncatedStreamError as error:
             raise DicomReadError(
-                f"Cannot decode {name} ({transfer_syntax_name(syntax)}): {_one_line(error)}"
+                f"Cannot decode {what}: the compressed data of frame {number} ends early "
+                f"({error}): the file is truncated or damaged"
             ) from error
+        except CodestreamError as error:
+            raise DicomReadError(
+                f"Cannot decode {what}: frame {number} {error}: "
+                "the file is damaged or its header is wrong"
+            ) from error
+        except BaseException as error:  # every decoder failure, Rust panics too: one message
+            raise DicomReadError(f"Cannot decode {what}: {one_line(error)}") from error
         if array.ndim != 2:
             raise DicomReadError(
                 f"{name}: decoded image has shape {array.shape}; "
@@ -312,20 +340,83 @@ class FrameDecoder:
             raise DicomReadError(f"{name}: {array.dtype} pixel data is not supported")
         return array.astype(array.dtype.newbyteorder("="), copy=False)
 
-    @staticmethod
-    def _pixel_array(dataset: pydicom.Dataset, index: int | None) -> np.ndarray:
-        options: dict[str, object] = {}
-        syntax = dataset.file_meta.get("TransferSyntaxUID", "")
-        if (
-            syntax in JPEG2000TransferSyntaxes
-            and int(dataset.get("PixelRepresentation", 0)) == 0
-            and "PixelData" in dataset
-            and _j2k_codestream_signed(dataset.PixelData)
-        ):
+
+def _check_file_size(handle: BinaryIO, frame: FrameRef) -> None:
+    """Refuse to parse a file far larger than its images can fill (pydicom reads it whole)."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    image = frame.rows * frame.columns * max(1, frame.samples_per_pixel)
+    image *= max(1, (frame.bits_allocated + 7) // 8) * max(1, frame.number_of_frames)
+    limit = MAX_SIZE_FACTOR * image + MAX_OTHER_BYTES
+    if size > limit:
+        raise DicomReadError(
+            f"Cannot decode {display_name(frame.location)}: the file is {size} bytes, more "
+            f"than {limit} bytes that its {max(1, frame.number_of_frames)} image(s) of "
+            f"{frame.columns}x{frame.rows} pixels and other elements could need: "
+            "it is damaged; it was not read"
+        )
+
+
+def _extended_offsets(dataset: pydicom.Dataset) -> tuple[bytes, bytes] | None:
+    if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
+        return dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths
+    return None
+
+
+def _check_native_length(dataset: pydicom.Dataset, frame: FrameRef) -> None:
+    """Refuse native Pixel Data shorter than the header's frames need, before allocating."""
+    n_frames = max(1, int(dataset.get("NumberOfFrames", 1) or 1))
+    bits = frame.rows * frame.columns * frame.samples_per_pixel * frame.bits_allocated
+    expected = (bits * n_frames + 7) // 8
+    actual = len(dataset.PixelData)
+    if actual < expected:
+        raise DicomReadError(
+            f"Cannot decode {display_name(frame.location)} "
+            f"({transfer_syntax_name(frame.transfer_syntax_uid)}): its Pixel Data holds "
+            f"{actual} bytes, but {n_frames} frame(s) of {frame.columns}x{frame.rows} pixels "
+            f"of {frame.bits_allocated} bits need {expected}: the file is truncated "
+            "or its header is wrong"
+        )
+
+
+def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
+    """One frame of a read dataset; compressed frames are checked against the header first."""
+    syntax = dataset.file_meta.get("TransferSyntaxUID", "")
+    if "PixelData" not in dataset:
+        return pixel_array(dataset, index=frame.frame_index)  # pydicom's own message
+    if not UID(syntax).is_encapsulated:
+        _check_native_length(dataset, frame)
+        return pixel_array(dataset, index=frame.frame_index)
+    options: dict[str, object] = {}
+    if codestreams.is_checked(syntax):
+        spec = codestreams.FrameSpec(
+            frame.rows, frame.columns, frame.samples_per_pixel, frame.bits_allocated
+        )
+        data = get_frame(
+            dataset.PixelData,
+            frame.frame_index or 0,
+            number_of_frames=max(1, int(dataset.get("NumberOfFrames", 1) or 1)),
+            extended_offsets=_extended_offsets(dataset),
+        )
+        info = codestreams.check_frame(syntax, data, spec)
+        if syntax == RLELossless and _own_rle(spec):
+            array = codestreams.decode_rle(data, spec, frame.pixel_representation == 1)
+            _correct_unused_bits(array, frame)
+            return array
+        if info is not None and info.signed and int(dataset.get("PixelRepresentation", 0)) == 0:
             # The codestream says signed while the header says unsigned: the values were
             # written signed (CT air stays near -1000 instead of wrapping to ~64000).
             options["pixel_representation"] = 1
-        return pixel_array(dataset, index=index, **options)
+    return pixel_array(dataset, index=frame.frame_index, **options)
+
+
+def _own_rle(spec: codestreams.FrameSpec) -> bool:
+    """True when ``codestreams.decode_rle`` decodes this RLE frame (else pydicom does)."""
+    return (
+        spec.samples == 1
+        and spec.bits_allocated in (8, 16, 32)
+        and codestreams.rle_decoder_available()
+    )
 
 
 def decode_frame(frame: FrameRef) -> np.ndarray:

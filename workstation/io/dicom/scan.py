@@ -60,6 +60,8 @@ def _is_special_file(location: str) -> bool:
 def examine_file(location: str) -> FileHeader | SkippedFile:
     """Read one file's header; any failure becomes a SkippedFile with a short reason."""
     if _is_special_file(location):
+        if os.path.isdir(location):
+            return SkippedFile(location, "cannot open: the folder could not be listed")
         return SkippedFile(location, "not a regular file")  # a FIFO would block a read
     try:
         header = read_file_header(location)
