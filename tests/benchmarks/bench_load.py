@@ -139,6 +139,18 @@ def _in_thread(function) -> None:
     thread.join()
 
 
+def _in_process(run):
+    """Run ``run`` with compressed frames decoded in this process (no worker, no time limit)."""
+    from workstation.io.dicom import decode_pool
+
+    original = decode_pool.pool_processes
+    decode_pool.pool_processes = lambda frames, workers=None: 0
+    try:
+        return run()
+    finally:
+        decode_pool.pool_processes = original
+
+
 def compressed_rows(folder: Path, rounds: int) -> list[tuple[str, str, str]]:
     """Best load times of a compressed series: in-process, forked and fork-server workers."""
     from workstation.io.dicom.load import load_stack
@@ -148,7 +160,7 @@ def compressed_rows(folder: Path, rounds: int) -> list[tuple[str, str, str]]:
     n = len(stack.frames)
     timings = interleaved_best(
         {
-            "in-process": lambda: load_stack(stack, workers=1),
+            "in-process": lambda: _in_process(lambda: load_stack(stack)),
             "forked workers": lambda: load_stack(stack),
             "workers from a thread": lambda: _in_thread(lambda: load_stack(stack)),
         },

@@ -152,6 +152,8 @@ def frames_problem(
     """
     if extent is None:
         return None
+    if extent.damage:
+        return extent.damage
     frames_word = "frame" if claimed_frames == 1 else "frames"
     if extent.length is not None:
         needed_bits = frame_bits(rows, columns, samples, bits_allocated) * claimed_frames

@@ -33,6 +33,8 @@ class PixelExtent:
 
     length: int | None
     fragments: int | None
+    #: Why the encapsulated data cannot be whole (an item running past the file end).
+    damage: str | None = None
 
 
 def _element_length(handle: BinaryIO, implicit: bool, little: bool) -> int | None:
@@ -50,8 +52,9 @@ def _element_length(handle: BinaryIO, implicit: bool, little: bool) -> int | Non
     return struct.unpack(order + "H", head[2:4])[0]
 
 
-def _count_fragments(handle: BinaryIO, end: int) -> int:
-    """Items of an encapsulated value after its Basic Offset Table (always little endian)."""
+def _count_fragments(handle: BinaryIO, end: int) -> tuple[int, str | None]:
+    """Items of an encapsulated value after its Basic Offset Table (always little endian),
+    and why they cannot all be there when an item claims more bytes than the file has."""
     items = 0
     while items <= MAX_FRAGMENTS:
         start = handle.tell()
@@ -61,11 +64,15 @@ def _count_fragments(handle: BinaryIO, end: int) -> int:
         group, element, length = struct.unpack("<HHI", raw)
         if (group, element) != ITEM_TAG or length == UNDEFINED_LENGTH:
             break
-        items += 1
         if start + 8 + length > end:
-            break
+            what = "the offset table" if items == 0 else f"fragment {items}"
+            return max(0, items - 1), (
+                f"{what} of the compressed image data claims {length} bytes, but the file "
+                f"ends {end - start - 8} bytes after its start"
+            )
+        items += 1
         handle.seek(start + 8 + length)
-    return max(0, items - 1)
+    return max(0, items - 1), None
 
 
 def read_pixel_extent(handle: BinaryIO, implicit: bool, little: bool, size: int) -> PixelExtent:
@@ -80,5 +87,5 @@ def read_pixel_extent(handle: BinaryIO, implicit: bool, little: bool, size: int)
         return PixelExtent(0, None)
     data_start = handle.tell()
     if length == UNDEFINED_LENGTH:
-        return PixelExtent(None, _count_fragments(handle, size))
+        return PixelExtent(None, *_count_fragments(handle, size))
     return PixelExtent(min(length, max(0, size - data_start)), None)
