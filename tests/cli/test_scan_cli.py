@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from pydicom.uid import generate_uid
 
+from tests.support.cli import run_workstation
 from tests.support.dicom_factory import write_series
 from tests.support.shared_data import shared_data_path
 from workstation.cli.main import main
-
-REPO = Path(__file__).resolve().parents[2]
 
 JSON_KEYS = {
     "stack_id", "series_uid", "study_uid", "patient_id", "patient_name", "study_date",
@@ -25,14 +23,7 @@ JSON_KEYS = {
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workstation", "scan", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    return run_workstation("scan", *args)
 
 
 @pytest.fixture

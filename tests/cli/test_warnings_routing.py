@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -18,13 +16,13 @@ import numpy as np
 import pydicom
 import pytest
 
+from tests.support.cli import run_workstation
 from tests.support.dicom_factory import write_series
 from workstation.cli.main import main
 from workstation.core.warning_capture import capture_library_warnings
 
 pytest.importorskip("workstation.services.loading", reason="the DICOM loader is not available")
 
-REPO = Path(__file__).resolve().parents[2]
 LO_WARNING = "The value length (70) exceeds the maximum length of 64 allowed for VR LO."
 UI_WARNING = "Invalid value for VR UI: '1.2.abc.x'."
 
@@ -111,14 +109,7 @@ def test_an_error_is_one_line_and_verbose_adds_the_warnings_under_it(study, tmp_
 
 def test_real_console_stderr_is_empty(study, tmp_path):
     """The same in a fresh process, as a user sees it (no pytest warning filters)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "workstation", "info", str(study)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+    result = run_workstation("info", str(study))
     assert result.returncode == 0 and result.stderr == ""
     assert "Dimensions:" in result.stdout
 

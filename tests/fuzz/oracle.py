@@ -104,7 +104,7 @@ def classify_process(run: RunResult) -> Verdict | None:
     if run.exit_code == 70:
         return Verdict("internal-error", first_line(err))
     lines = [line for line in err.splitlines() if line.strip()]
-    if run.exit_code is not None and 2 <= run.exit_code <= 8:
+    if run.exit_code is not None and 2 <= run.exit_code <= 9:  # 9: over the memory limit
         if len(lines) == 1 and lines[0].startswith("workstation: error:"):
             return Verdict("clean-error", lines[0])
         return Verdict("traceback", f"{len(lines)} stderr lines: {first_line(err)}")

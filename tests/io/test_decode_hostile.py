@@ -412,3 +412,12 @@ def test_decode_timeout_from_the_environment(monkeypatch, text, seconds):
     monkeypatch.setattr(decode_pool, "DECODE_TIMEOUT_SECONDS", 30.0)
     monkeypatch.setenv(decode_pool.TIMEOUT_VARIABLE, text)
     assert decode_pool.decode_timeout() == seconds
+
+
+def test_codestream_precision_far_below_bits_stored_is_refused(tmp_path, compressed):
+    data = bytearray(codestream_of(compressed["j2k"]))
+    siz = data.index(b"\xff\x4f\xff\x51") + 2
+    data[siz + 40] = (data[siz + 40] & 0x80) | (2 - 1)  # Ssiz: 2-bit samples, sign kept
+    frame = with_codestream(compressed["j2k"], tmp_path / "two_bits.dcm", bytes(data))
+    with pytest.raises(DicomReadError, match=r"2-bit samples .* 16 bits stored"):
+        decode_frame(frame)

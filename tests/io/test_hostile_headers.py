@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless
 
-from tests.support.dicom_factory import expected_affine, write_series
+from tests.support.dicom_factory import expected_affine, rewrite_transfer_syntax, write_series
 from workstation.core.errors import DicomReadError, MemoryLimitError, NotAVolumeError
 from workstation.io.dicom import deflate_check
 from workstation.io.dicom.scan import scan_path
@@ -246,3 +246,17 @@ def test_memory_limit_refuses_before_decoding(
     assert "needs about 16.4 kB" in caught.value.message
     monkeypatch.setenv("WORKSTATION_MEMORY_LIMIT", "1M")
     assert load_volume(tmp_path).volume.shape == SHAPE
+
+
+def test_compressed_item_running_past_the_file_end_is_refused(tmp_path: Path) -> None:
+    paths = _series(tmp_path)
+    rewrite_transfer_syntax(paths[4], paths[4], RLELossless)
+    raw = bytearray(paths[4].read_bytes())
+    table = raw.index(b"\xfe\xff\x00\xe0", _pixel_data_offset(bytes(raw)))  # offset table
+    (table_length,) = struct.unpack_from("<I", raw, table + 4)
+    fragment = table + 8 + table_length
+    assert raw[fragment : fragment + 4] == b"\xfe\xff\x00\xe0"
+    raw[fragment + 4 : fragment + 8] = struct.pack("<I", 0x7FFFFFF0)
+    paths[4].write_bytes(bytes(raw))
+    reason = _skip_reasons(tmp_path)[paths[4].name]
+    assert "fragment 1 of the compressed image data claims 2147483632 bytes" in reason

@@ -10,8 +10,6 @@ import errno
 import json
 import os
 import struct
-import subprocess
-import sys
 import threading
 import zipfile
 import zlib
@@ -21,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.support.cli import run_workstation
 from tests.support.dicom_factory import write_series
 from workstation.core.errors import DicomReadError
 from workstation.io import zip_archive, zip_member
@@ -35,7 +34,6 @@ from workstation.io.sources import (
     split_zip_location,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 GIB = 1 << 30
 
 
@@ -488,15 +486,7 @@ def test_unreadable_file_and_folder_with_real_permissions(tmp_path: Path) -> Non
 # ------------------------------------------------------------------ through the CLI
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "workstation", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
+_cli = run_workstation
 
 
 @pytest.fixture

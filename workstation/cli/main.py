@@ -35,8 +35,9 @@ COMMAND_MODULES = (
 EXIT_INTERNAL_ERROR = 70
 
 EPILOG = (
-    "Exit codes: 0 done; 1-8 an error the message explains (2 input path, 3 DICOM, "
-    "4 not a volume, 5 series not found, 6 segmentation, 7 mesh, 8 output); 70 internal "
+    "Exit codes: 0 done; 1-9 an error the message explains (2 input path, 3 DICOM, "
+    "4 not a volume, 5 series not found, 6 segmentation, 7 mesh, 8 output, 9 over the "
+    "memory limit set by WORKSTATION_MEMORY_LIMIT); 70 internal "
     "error; 130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. Errors are one line on stderr; outputs "
     "are replaced only when complete. Library warnings are shown only with a command's -v."
 )
@@ -88,8 +89,14 @@ def _stopped(stop: StoppedBySignal) -> int:
 
 
 def _error_line(text: str, args: argparse.Namespace) -> None:
-    """Our one stderr line; with -v the collected library warnings follow it, indented."""
-    print(text, file=sys.stderr)
+    """Our one stderr line; with -v the collected library warnings follow it, indented.
+
+    Messages may quote header text (a damaged value can hold a line break): printed on
+    one line with such characters escaped.
+    """
+    from workstation.io.sources import printable  # only on errors: keeps start-up light
+
+    print(printable(text), file=sys.stderr)
     if getattr(args, "verbose", False):
         for line in library_warning_lines(args):
             print(f"    {line}", file=sys.stderr)

@@ -32,6 +32,9 @@ J2K_SOC_SIZ = b"\xff\x4f\xff\x51"
 END_MARKER = b"\xff\xd9"  # JPEG EOI and JPEG 2000 EOC share the code
 #: Bytes of a JP2 header searched for the codestream (the jp2h boxes are small).
 JP2_HEADER_SEARCH = 65536
+#: Fewer bits per sample than this in a codestream of an image of at least this many bits
+#: stored is a damaged header (real files differ from Bits Stored by a few bits only).
+MIN_PLAUSIBLE_PRECISION = 8
 #: Bytes an encoder may leave after the end marker (fragment padding).
 PADDING_BYTES = b"\x00\xff"
 JPEG_SYNTAXES = frozenset(
@@ -63,6 +66,7 @@ class FrameSpec:
     columns: int
     samples: int
     bits_allocated: int
+    bits_stored: int = 0  # 0: unknown
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,13 @@ def _compare(info: StreamInfo, spec: FrameSpec, kind: str) -> None:
         raise CodestreamError(
             f"has {info.precision}-bit samples according to its {kind} header, "
             f"more than the {spec.bits_allocated} bits allocated per pixel"
+        )
+    # Precision and Bits Stored often differ by a few bits in real files (16 and 12, 14
+    # and 16); a codestream of fewer than 8 bits for an image of 8 or more is damaged.
+    if info.precision < min(MIN_PLAUSIBLE_PRECISION, spec.bits_stored):
+        raise CodestreamError(
+            f"has {info.precision}-bit samples according to its {kind} header, but the "
+            f"DICOM header says {spec.bits_stored} bits stored"
         )
 
 

@@ -390,7 +390,11 @@ def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
     options: dict[str, object] = {}
     if codestreams.is_checked(syntax):
         spec = codestreams.FrameSpec(
-            frame.rows, frame.columns, frame.samples_per_pixel, frame.bits_allocated
+            frame.rows,
+            frame.columns,
+            frame.samples_per_pixel,
+            frame.bits_allocated,
+            frame.bits_stored,
         )
         data = get_frame(
             dataset.PixelData,
