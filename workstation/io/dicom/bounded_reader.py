@@ -36,29 +36,30 @@ class BoundedReader:
         self._size = size
         self._limit = limit_seconds
         self._deadline = time.monotonic() + limit_seconds
-        self._reads = 0
+        self._reads_left = DEADLINE_CHECK_EVERY
+        self._read = handle.read
+        # Moving costs no more than on the handle itself: pydicom seeks and tells often.
+        self.seek = handle.seek
+        self.tell = handle.tell
         name = getattr(handle, "name", None)
         if isinstance(name, str | os.PathLike):
             self.name = name
 
     def read(self, size: int | None = -1) -> bytes:
         """Read at most ``size`` bytes, never more than the file has left."""
-        self._reads += 1
-        if not self._reads % DEADLINE_CHECK_EVERY and time.monotonic() > self._deadline:
-            raise HeaderTimeLimitExceeded(f"reading the header took longer than {self._limit:g} s")
+        self._reads_left -= 1
+        if self._reads_left <= 0:
+            self._check_deadline()
         if size is None or size < 0 or size > SMALL_READ:
             remaining = max(0, self._size - self._handle.tell())
             if size is None or size < 0 or size > remaining:
                 size = remaining
-        return self._handle.read(size)
+        return self._read(size)
 
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """Move like the wrapped handle."""
-        return self._handle.seek(offset, whence)
-
-    def tell(self) -> int:
-        """The wrapped handle's position."""
-        return self._handle.tell()
+    def _check_deadline(self) -> None:
+        self._reads_left = DEADLINE_CHECK_EVERY
+        if time.monotonic() > self._deadline:
+            raise HeaderTimeLimitExceeded(f"reading the header took longer than {self._limit:g} s")
 
     def close(self) -> None:
         """Nothing to do: the caller owns and closes the wrapped handle."""

@@ -48,6 +48,9 @@ from workstation.io.sources import display_name, open_binary
 #: Pixel Data, Float Pixel Data and Double Float Pixel Data, as (group, element).
 PIXEL_DATA_TAGS = ((0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009))
 
+#: The same tags as integers, for the per-element stop test of the header parse.
+PIXEL_DATA_TAG_VALUES = frozenset((group << 16) | element for group, element in PIXEL_DATA_TAGS)
+
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 DEFLATED_EXPLICIT_VR = "1.2.840.10008.1.2.1.99"
 UNDEFINED_LENGTH = 0xFFFFFFFF
@@ -123,7 +126,7 @@ def _stop_at_pixels_or_junk(tag: BaseTag, vr: str | None, length: int) -> bool:
     Group 0000 never belongs in a stored data set; a run of zero bytes after a header
     (a partial or preallocated download) parses as such tags, 8 bytes at a time.
     """
-    return (tag.group, tag.element) in PIXEL_DATA_TAGS or tag.group == 0x0000
+    return tag in PIXEL_DATA_TAG_VALUES or tag < 0x00010000
 
 
 def _zero_run_after(handle: BinaryIO, position: int) -> bool:
@@ -536,16 +539,15 @@ def _number_of_frames(reader: _Reader, ds: Dataset) -> int:
 
 
 def check_frames_held(
-    reader: _Reader, ds: Dataset, extent: PixelExtent | None, location: str
+    common: dict[str, Any], count: int, extent: PixelExtent | None, location: str
 ) -> None:
     """Raise DicomReadError when the image data cannot hold what the header claims.
 
     Runs before any frame is described, so a huge Number of Frames or Rows/Columns costs
     nothing but this arithmetic.
     """
-    common = _common_fields(reader, ds, location)
     problem = bits_problem(common["bits_allocated"], common["bits_stored"]) or frames_problem(
-        _number_of_frames(reader, ds),
+        count,
         common["rows"],
         common["columns"],
         common["samples_per_pixel"],
@@ -562,10 +564,10 @@ def _is_mosaic(image_type: tuple[str, ...]) -> bool:
     return "MOSAIC" in image_type
 
 
-def _classic_frames(reader: _Reader, ds: Dataset, location: str) -> list[FrameRef]:
+def _classic_frames(
+    reader: _Reader, ds: Dataset, common: dict[str, Any], count: int
+) -> list[FrameRef]:
     """Frames of a classic object: one file-level geometry shared by all frames."""
-    common = _common_fields(reader, ds, location)
-    count = _number_of_frames(reader, ds)
     image_type = _image_type(_get(ds, "ImageType"))
     problems: list[str] = []
     position = _position(reader, ds, problems)
@@ -614,11 +616,9 @@ def _dimension_key_indices(ds: Dataset) -> list[int] | None:
 
 
 def _enhanced_frames(
-    reader: _Reader, ds: Dataset, location: str
+    reader: _Reader, ds: Dataset, common: dict[str, Any], count: int
 ) -> tuple[list[FrameRef], list[tuple[int, ...]]]:
     """Frames of an Enhanced / multi-frame object from its functional groups."""
-    common = _common_fields(reader, ds, location)
-    count = _number_of_frames(reader, ds)
     shared = _first_item(ds, "SharedFunctionalGroupsSequence")
     per_frame_items = _as_list(_get(ds, "PerFrameFunctionalGroupsSequence"))
     top_type = _image_type(_get(ds, "ImageType"))
@@ -693,11 +693,15 @@ def _has_functional_groups(ds: Dataset) -> bool:
 
 
 def _frames_and_keys(
-    reader: _Reader, ds: Dataset, location: str
+    reader: _Reader, ds: Dataset, location: str, extent: PixelExtent | None = None
 ) -> tuple[list[FrameRef], list[tuple[int, ...]]]:
+    """Frames and their dimension keys, once the image data is known to hold them."""
+    common = _common_fields(reader, ds, location)
+    count = _number_of_frames(reader, ds)
+    check_frames_held(common, count, extent, location)
     if _has_functional_groups(ds):
-        return _enhanced_frames(reader, ds, location)
-    frames = _classic_frames(reader, ds, location)
+        return _enhanced_frames(reader, ds, common, count)
+    frames = _classic_frames(reader, ds, common, count)
     return frames, [() for _ in frames]
 
 
@@ -735,8 +739,7 @@ def header_from_dataset(
     if not has_pixel_data:
         header.skip_reason = f"no image data ({sop_class_name(sop_class)})"
         return header
-    check_frames_held(reader, ds, extent, location)
-    frames, keys = _frames_and_keys(reader, ds, location)
+    frames, keys = _frames_and_keys(reader, ds, location, extent)
     if not frames or frames[0].rows <= 0 or frames[0].columns <= 0:
         header.skip_reason = "image size (Rows/Columns) missing or unreadable"
         return header
