@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from workstation import __version__
 from workstation.cli.signals import StoppedBySignal, stop_on_signals
 from workstation.cli.warning_report import library_warning_lines
+from workstation.core import memory_budget
 from workstation.core.errors import Cancelled, WorkstationError
 from workstation.core.runtime import disable_numpy_hugepages
 from workstation.core.warning_capture import capture_library_warnings
@@ -37,7 +39,7 @@ EXIT_INTERNAL_ERROR = 70
 EPILOG = (
     "Exit codes: 0 done; 1-9 an error the message explains (2 input path, 3 DICOM, "
     "4 not a volume, 5 series not found, 6 segmentation, 7 mesh, 8 output, 9 over the "
-    "memory limit set by WORKSTATION_MEMORY_LIMIT); 70 internal "
+    "memory limit, see --memory-limit); 70 internal "
     "error; 130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. Errors are one line on stderr; outputs "
     "are replaced only when complete. Library warnings are shown only with a command's -v."
 )
@@ -51,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        type=_memory_size,
+        help="most memory one load may take, e.g. 8G or 1500M (default: half of this "
+        "machine's memory; the same as WORKSTATION_MEMORY_LIMIT)",
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks for unexpected errors"
     )
@@ -66,6 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _memory_size(text: str) -> str:
+    """The --memory-limit value, checked now so a typo is a usage error, not a late one."""
+    try:
+        memory_budget.parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     disable_numpy_hugepages()
@@ -75,11 +93,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         args = parser.parse_args([*arguments, "view"])
     try:
-        with stop_on_signals(), capture_library_warnings() as collected:
+        with (
+            _memory_limit(args.memory_limit),
+            stop_on_signals(),
+            capture_library_warnings() as collected,
+        ):
             args.library_warnings = collected
             return _run(args)
     except StoppedBySignal as stop:
         return _stopped(stop)
+
+
+@contextlib.contextmanager
+def _memory_limit(size: str | None) -> Iterator[None]:
+    """``--memory-limit`` for this command, as the environment variable worker processes
+    inherit; the previous value comes back afterwards."""
+    if not size:
+        yield
+        return
+    name = memory_budget.ENVIRONMENT_VARIABLE
+    previous = os.environ.get(name)
+    os.environ[name] = size
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def _stopped(stop: StoppedBySignal) -> int:

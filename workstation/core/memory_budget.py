@@ -70,6 +70,6 @@ def check_memory(needed: int, what: str) -> None:
         return
     raise MemoryLimitError(
         f"{what} needs about {format_size(needed)} of memory; the limit is "
-        f"{format_size(limit)} (set {ENVIRONMENT_VARIABLE}, e.g. {ENVIRONMENT_VARIABLE}=32G, "
-        "to allow more)"
+        f"{format_size(limit)} (raise it with {ENVIRONMENT_VARIABLE} or the command "
+        "line's --memory-limit, e.g. 32G)"
     )

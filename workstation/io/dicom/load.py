@@ -380,8 +380,8 @@ def load_stack(
     ordered = [stack.frames[int(i)] for i in geometry.order]
     check_memory(
         load_memory_bytes(ordered, geometry),
-        f"Loading {stack.label or stack.series_description or stack.stack_id} "
-        f"({ordered[0].columns}x{ordered[0].rows}x{geometry.n_slices} voxels)",
+        f"Loading {stack.series_description or stack.stack_id!r} as "
+        f"{ordered[0].columns}x{ordered[0].rows}x{geometry.n_slices} voxels",
     )
     facts = read_series_facts(ordered[0])
     is_ct = stack.modality.upper() == "CT" or facts.rescale_type == "HU"
