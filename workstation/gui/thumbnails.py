@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from PySide6.QtGui import QImage
 
@@ -22,11 +24,37 @@ def middle_frame(stack: Stack) -> FrameRef:
     return frames[len(frames) // 2]
 
 
-def decode_frame_values(frame: FrameRef) -> np.ndarray:
-    """Stored pixel values of one frame (the loader's decoder)."""
+def decode_middle_frames(
+    frames: list[FrameRef], cancel: CancelToken | None = None
+) -> list[np.ndarray | None]:
+    """Stored values of each frame, None where it cannot be decoded.
+
+    Uncompressed frames are read here; compressed ones are decoded in one worker process
+    (``decode_pool.decode_each``), so a damaged file that crashes or hangs its decoder
+    cannot take the window down.
+    """
+    from pydicom.uid import UID
+
+    from workstation.io.dicom import decode_pool
     from workstation.io.dicom.pixels import decode_frame
 
-    return np.asarray(decode_frame(frame))
+    def compressed(frame: FrameRef) -> bool:
+        syntax = frame.transfer_syntax_uid
+        return bool(syntax) and UID(syntax).is_encapsulated
+
+    values: list[np.ndarray | None] = [None] * len(frames)
+    isolated = [index for index, frame in enumerate(frames) if compressed(frame)]
+    for index, array in zip(
+        isolated, decode_pool.decode_each([frames[i] for i in isolated], cancel), strict=True
+    ):
+        values[index] = array
+    for index, frame in enumerate(frames):
+        if index not in isolated:
+            try:
+                values[index] = decode_frame(frame)
+            except DicomReadError:
+                continue
+    return values
 
 
 def window_to_uint8(values: np.ndarray, window: tuple[float, float] | None) -> np.ndarray:
@@ -52,12 +80,8 @@ def shrink(image: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
     return blocks.mean(axis=(1, 3)).astype(np.uint8)
 
 
-def make_thumbnail(
-    stack: Stack, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
-) -> np.ndarray:
-    """An 8-bit grey thumbnail (at most THUMBNAIL_SIZE square) of the stack's middle frame."""
-    frame = middle_frame(stack)
-    values = decode_frame_values(frame)
+def thumbnail_of(frame: FrameRef, values: np.ndarray) -> np.ndarray:
+    """An 8-bit grey thumbnail (at most THUMBNAIL_SIZE square) of a frame's stored values."""
     if values.ndim != 2:
         raise DicomReadError(f"Cannot make a grey thumbnail of {frame.location}: not greyscale.")
     values = values.astype(np.float32) * frame.rescale_slope + frame.rescale_intercept
@@ -70,15 +94,17 @@ def make_thumbnails(
     scan: ScanResult, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
 ) -> dict[str, np.ndarray]:
     """Thumbnails of every stack of a scan by stack id; stacks that fail are left out."""
+    frames = [middle_frame(stack) for stack in scan.stacks]
+    decoded = decode_middle_frames(frames, cancel)
     thumbnails = {}
     total = max(len(scan.stacks), 1)
-    for number, stack in enumerate(scan.stacks):
+    for number, (stack, frame, values) in enumerate(zip(scan.stacks, frames, decoded, strict=True)):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        try:
-            thumbnails[stack.stack_id] = make_thumbnail(stack)
-        except Exception:
-            continue
+        if values is not None:
+            # An odd image gets no thumbnail; the browser still lists it.
+            with contextlib.suppress(Exception):
+                thumbnails[stack.stack_id] = thumbnail_of(frame, values)
         progress((number + 1) / total, "Thumbnails")
     return thumbnails
 

@@ -12,6 +12,7 @@ the platform refuses), frames are decoded in-process and no time limit applies.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import multiprocessing
@@ -115,6 +116,45 @@ def decode_chunk(
     finally:
         _mark(-1)
     return arrays
+
+
+def decode_or_empty(frame: FrameRef) -> np.ndarray:
+    """A worker decoder that answers a frame it cannot decode with an empty array.
+
+    For callers that want every frame they can get and none of the errors (thumbnails);
+    a crash or a time-out still stops the whole call.
+    """
+    try:
+        return FrameDecoder().decode(frame)
+    except DicomReadError:
+        return np.empty((0, 0), dtype=np.uint8)
+
+
+def decode_each(
+    frames: Sequence[FrameRef], cancel: CancelToken | None = None
+) -> list[np.ndarray | None]:
+    """Every frame that decodes (None for the others), isolated in one worker process.
+
+    A frame that fails is left out; a decoder that crashes or hangs ends the call with
+    the frames decoded so far.  Where no worker process can start, frames are decoded
+    in-process.
+    """
+    results: list[np.ndarray | None] = [None] * len(frames)
+
+    def keep(index: int, array: np.ndarray) -> None:
+        if array.size:
+            results[index] = array
+
+    processes = pool_processes(frames, 1)
+    if processes == 0:
+        for index, frame in enumerate(frames):
+            keep(index, decode_or_empty(frame))
+        return results
+    with contextlib.suppress(DicomReadError):  # a crash or time-out: earlier frames stay
+        decode_frames_parallel(
+            frames, keep, processes, cancel=cancel, worker_decode=decode_or_empty
+        )
+    return results
 
 
 def pool_processes(frames: Sequence[FrameRef], workers: int | None = None) -> int:
