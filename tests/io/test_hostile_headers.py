@@ -260,3 +260,17 @@ def test_compressed_item_running_past_the_file_end_is_refused(tmp_path: Path) ->
     paths[4].write_bytes(bytes(raw))
     reason = _skip_reasons(tmp_path)[paths[4].name]
     assert "fragment 1 of the compressed image data claims 2147483632 bytes" in reason
+
+
+def test_deflate_check_finds_the_syntax_in_a_long_file_meta(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _series(tmp_path)
+    ds = pydicom.dcmread(paths[0])
+    ds.add_new(0x00091011, "OB", bytes(3_000_000))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.file_meta.PrivateInformationCreatorUID = "1.2.3"
+    ds.file_meta.PrivateInformation = b"\x01" * 4000  # the meta no longer fits the first 1 kB
+    ds.save_as(paths[0], enforce_file_format=True)
+    monkeypatch.setattr(deflate_check, "MAX_INFLATED_BYTES", 1_000_000)
+    assert "deflated data set larger than" in _skip_reasons(tmp_path)[paths[0].name]

@@ -58,6 +58,8 @@ UNDEFINED_LENGTH = 0xFFFFFFFF
 ZERO_RUN_PROBE = 64
 #: (0002,0000) UL right after ``DICM``, as explicit VR little endian writes it.
 META_GROUP_LENGTH = b"\x02\x00\x00\x00UL"
+#: File meta read at most to find its transfer syntax (real ones are a few hundred bytes).
+MAX_META_BYTES = 1 << 16
 
 #: Functional-group sequences whose item carries FrameType, in the order tried.
 FRAME_TYPE_SEQUENCES = (
@@ -151,24 +153,28 @@ def truncation_problem(ds: Dataset) -> str | None:
     return None
 
 
-def _meta_end(head: bytes) -> tuple[int, str] | None:
+def _meta_end(reader: BinaryIO, head: bytes) -> tuple[int, str] | None:
     """Offset where the data set starts and the transfer syntax, from the file meta.
 
-    Read from the first bytes: ``DICM`` then the File Meta Information Group Length
-    (0002,0000) as UL, as every conforming file has it; None otherwise.
+    Found from ``DICM`` and the File Meta Information Group Length (0002,0000) as UL, as
+    every conforming file has them; None otherwise.
     """
     if not has_preamble_magic(head) or head[132:138] != META_GROUP_LENGTH:
         return None
     (length,) = struct.unpack_from("<I", head, 140)
     start = 144 + length
-    meta = head[132:start]
+    if start <= len(head):
+        meta = head[132:start]
+    else:  # a long file meta: read it (bounded), it names the transfer syntax
+        reader.seek(132)
+        meta = reader.read(min(start - 132, MAX_META_BYTES))
     syntax = DEFLATED_EXPLICIT_VR if DEFLATED_EXPLICIT_VR.encode() in meta else ""
     return start, syntax
 
 
 def _check_before_parse(reader: BinaryIO, head: bytes, location: str) -> None:
     """Refuse, before pydicom runs, data sets that are zeros or inflate without bound."""
-    meta = _meta_end(head)
+    meta = _meta_end(reader, head)
     if meta is None:
         return
     start, syntax = meta
