@@ -193,14 +193,22 @@ def test_element_length_beyond_the_file_allocates_nothing_large(tmp_path: Path) 
     assert peak < 50 * 1024 * 1024
 
 
+def _deflate_with_zeros(path: Path, meta_padding: int = 0) -> None:
+    """Rewrite ``path`` as Deflated Explicit VR with 3 MB of zeros in its data set."""
+    ds = pydicom.dcmread(path)
+    ds.add_new(0x00091011, "OB", bytes(3_000_000))
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    if meta_padding:
+        ds.file_meta.PrivateInformationCreatorUID = "1.2.3"
+        ds.file_meta.PrivateInformation = b"\x01" * meta_padding
+    ds.save_as(path, enforce_file_format=True)
+
+
 def test_deflated_data_set_that_inflates_without_bound_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = _series(tmp_path)
-    ds = pydicom.dcmread(paths[0])
-    ds.add_new(0x00091011, "OB", bytes(3_000_000))
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    ds.save_as(paths[0], enforce_file_format=True)
+    _deflate_with_zeros(paths[0])
     assert paths[0].stat().st_size < 100_000  # zeros deflate very well
     monkeypatch.setattr(deflate_check, "MAX_INFLATED_BYTES", 1_000_000)
     assert "deflated data set larger than" in _skip_reasons(tmp_path)[paths[0].name]
@@ -266,11 +274,6 @@ def test_deflate_check_finds_the_syntax_in_a_long_file_meta(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = _series(tmp_path)
-    ds = pydicom.dcmread(paths[0])
-    ds.add_new(0x00091011, "OB", bytes(3_000_000))
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    ds.file_meta.PrivateInformationCreatorUID = "1.2.3"
-    ds.file_meta.PrivateInformation = b"\x01" * 4000  # the meta no longer fits the first 1 kB
-    ds.save_as(paths[0], enforce_file_format=True)
+    _deflate_with_zeros(paths[0], meta_padding=4000)  # the meta no longer fits the first 1 kB
     monkeypatch.setattr(deflate_check, "MAX_INFLATED_BYTES", 1_000_000)
     assert "deflated data set larger than" in _skip_reasons(tmp_path)[paths[0].name]
