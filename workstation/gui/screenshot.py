@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication, QWidget
 
 from workstation.core.errors import ExportError
-from workstation.io.atomic_write import atomic_write, check_writable_path
+from workstation.io.atomic_write import atomic_write
 
 
 def qimage_to_array(image: QImage) -> np.ndarray:
@@ -77,7 +77,7 @@ def composite_window(window: QWidget, views: QWidget) -> QImage:
 
 def save_png(image: QImage, path: str | os.PathLike[str]) -> Path:
     """Write ``image`` as PNG atomically (``atomic_write``: umask-honouring, no partial file)."""
-    target = check_writable_path(Path(path).expanduser().resolve())
+    target = Path(path).expanduser().resolve()
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)

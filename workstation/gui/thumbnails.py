@@ -43,13 +43,14 @@ def decode_middle_frames(
         return bool(syntax) and UID(syntax).is_encapsulated
 
     values: list[np.ndarray | None] = [None] * len(frames)
-    isolated = [index for index, frame in enumerate(frames) if compressed(frame)]
+    in_worker = [compressed(frame) for frame in frames]
+    isolated = [index for index, flag in enumerate(in_worker) if flag]
     for index, array in zip(
         isolated, decode_pool.decode_each([frames[i] for i in isolated], cancel), strict=True
     ):
         values[index] = array
     for index, frame in enumerate(frames):
-        if index not in isolated:
+        if not in_worker[index]:
             try:
                 values[index] = decode_frame(frame)
             except DicomReadError:

@@ -13,11 +13,9 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-UNDEFINED_LENGTH = 0xFFFFFFFF
+from workstation.io.dicom.detect import LONG_VRS, UNDEFINED_LENGTH
+
 ITEM_TAG = (0xFFFE, 0xE000)
-SEQUENCE_DELIMITER_TAG = (0xFFFE, 0xE0DD)
-#: Explicit-VR value representations with a 2-byte reserved field and a 4-byte length.
-LONG_LENGTH_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
 #: Fragments counted at most: far above any real multi-frame object, bounds the walk.
 MAX_FRAGMENTS = 1_000_000
 
@@ -46,7 +44,7 @@ def _element_length(handle: BinaryIO, implicit: bool, little: bool) -> int | Non
     head = handle.read(4)
     if len(head) < 4:
         return None
-    if head[:2] in LONG_LENGTH_VRS:
+    if head[:2].decode("ascii", "replace") in LONG_VRS:
         raw = handle.read(4)
         return struct.unpack(order + "I", raw)[0] if len(raw) == 4 else None
     return struct.unpack(order + "H", head[2:4])[0]
