@@ -1,4 +1,4 @@
-"""Session: events, undo/redo of label-map edits, models; Qt-free."""
+"""Session: events, one segment editor per volume, models; Qt-free."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from workstation.core.mesh import Mesh
-from workstation.core.volume import LabelMap, Volume
+from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult
 from workstation.services import session as session_module
 from workstation.services.session import Session
@@ -20,10 +20,6 @@ def _volume(shape=(6, 7, 8)) -> Volume:
     affine[:3, 3] = (10.0, -20.0, 30.0)
     array = np.arange(np.prod(shape), dtype=np.int16).reshape(shape)
     return Volume(array, affine, units="HU")
-
-
-def _label(volume: Volume, threshold: int, value: int = 1) -> LabelMap:
-    return LabelMap(((volume.array >= threshold) * value).astype(np.uint8), volume.affine.copy())
 
 
 def _tetra() -> Mesh:
@@ -42,82 +38,31 @@ class Recorder:
         return [name for name, _ in self.events]
 
 
-def test_set_volume_emits_and_resets_label_history_and_models():
+def test_set_volume_gives_a_new_editor_and_clears_models():
     session = Session()
-    volume = _volume()
-    session.set_volume(volume)
-    session.set_label(_label(volume, 100), "Threshold")
+    session.set_volume(_volume())
+    first = session.editor
+    first.apply({"op": "add_segment", "name": "Bone"})
     session.add_model(_tetra())
     recorder = Recorder(session)
-    other = _volume((3, 4, 5))
-    session.set_volume(other)
-    assert session.volume is other
-    assert session.label is None
+    session.set_volume(_volume())
+    assert session.editor is not first and len(session.editor.segmentation) == 0
     assert session.models == {}
-    assert not session.can_undo and not session.can_redo
-    assert recorder.names() == ["model_removed", "volume", "label", "history"]
-    assert recorder.events[-1][1] == (False, False)
+    assert recorder.names() == ["model_removed", "volume", "editor"]
+    session.set_volume(None)
+    assert session.editor is None
 
 
-def test_undo_redo_restores_exact_label_arrays():
-    session = Session()
-    volume = _volume()
-    session.set_volume(volume)
-    first = _label(volume, 100)
-    second = _label(volume, 200)
-    session.set_label(first, "Threshold")
-    session.set_label(second, "Keep largest island")
-    assert session.undo_description() == "Keep largest island"
-    assert session.undo()
-    assert np.array_equal(session.label.array, first.array)
-    assert np.allclose(session.label.affine, volume.affine)
-    assert session.redo_description() == "Keep largest island"
-    assert session.undo()
-    assert session.label is None
-    assert not session.undo()
-    assert session.redo() and np.array_equal(session.label.array, first.array)
-    assert session.redo() and np.array_equal(session.label.array, second.array)
-    assert not session.redo()
-
-
-def test_new_edit_clears_redo_and_multi_valued_labels_survive():
-    session = Session()
-    volume = _volume()
-    session.set_volume(volume)
-    multi = _label(volume, 50, value=3)
-    session.set_label(multi, "Paint")
-    session.set_label(_label(volume, 300), "Erode")
-    session.undo()
-    assert session.can_redo
-    assert int(session.label.array.max()) == 3
-    assert np.array_equal(session.label.array, multi.array)
-    session.set_label(_label(volume, 10), "Dilate")
-    assert not session.can_redo
-
-
-def test_history_is_bounded_by_steps_and_bytes(monkeypatch):
-    session = Session()
-    volume = _volume((20, 20, 20))
-    session.set_volume(volume)
-    for step in range(session_module.HISTORY_MAX_STEPS + 5):
-        session.set_label(_label(volume, step * 10), f"step {step}")
-    assert len(session._undo) == session_module.HISTORY_MAX_STEPS
-    # each packed 0/1 snapshot of 8000 voxels takes 1000 bytes
-    monkeypatch.setattr(session_module, "HISTORY_BUDGET_BYTES", 3500)
-    session.set_label(_label(volume, 5), "one more")
-    assert session.history_bytes() <= 3500
-    assert len(session._undo) >= 1
-
-
-def test_label_on_another_grid_is_refused():
-    session = Session()
-    volume = _volume()
-    session.set_volume(volume)
-    wrong = LabelMap(np.zeros((2, 2, 2), np.uint8), volume.affine.copy())
-    with pytest.raises(ValueError, match="grid"):
-        session.set_label(wrong)
+def test_unknown_event_is_refused():
     with pytest.raises(ValueError, match="unknown session event"):
-        session.subscribe("nonsense", print)
+        Session().subscribe("nonsense", print)
+
+
+def test_model_entries_remember_their_segment_and_parameters():
+    session = Session()
+    session.set_volume(_volume())
+    entry = session.add_model(_tetra(), segment_id="segment-1", parameters={"smooth": 20})
+    assert entry.segment_id == "segment-1" and entry.parameters == {"smooth": 20}
 
 
 def test_models_add_update_remove_with_events():

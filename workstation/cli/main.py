@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "workstation.cli.scan_cmd",
     "workstation.cli.info_cmd",
     "workstation.cli.mesh_cmd",
+    "workstation.cli.segment_cmd",
     "workstation.cli.view_cmd",
 )
 

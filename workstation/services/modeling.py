@@ -16,6 +16,7 @@ import numpy as np
 from workstation.core.errors import SegmentationError
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
+from workstation.core.segmentation import Segment
 from workstation.core.volume import LabelMap, Volume
 from workstation.core.workers import available_cpus
 from workstation.processing.decimation import decimate
@@ -402,3 +403,41 @@ def make_model_from_volume(
     result = _finish(surface.pop(), options, stages, report, volume if mesh_islands else None)
     result.threshold = (lower, upper)
     return result
+
+
+def segment_model_options(segment: Segment, options: ModelOptions) -> ModelOptions:
+    """The options a segment's model is built with: its threshold range when it has one."""
+    changes: dict[str, object] = {"name": options.name or segment.name}
+    if segment.threshold_range is not None:
+        lower, upper = segment.threshold_range
+        changes.update(preset=None, lower=lower, upper=upper)
+    return replace(options, **changes)  # type: ignore[arg-type]
+
+
+def make_segment_model(
+    volume: Volume,
+    segment: Segment,
+    options: ModelOptions,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> ModelResult:
+    """The model of one segment, as ``workstation mesh`` builds it.
+
+    A segment that holds exactly a threshold range (nothing edited since) gets the
+    grey-value surface of that range, the same bytes as ``workstation mesh --threshold``;
+    an edited segment gets the surface of its voxels.  Both then go through the same
+    smoothing, decimation, island removal and repair.
+    """
+    options = segment_model_options(segment, options)
+    if segment.threshold_range is not None:
+        return make_model_from_volume(volume, options, progress, cancel)
+    options.validate()
+    if not segment.mask.any():
+        raise SegmentationError(f"Segment {segment.name!r} is empty: paint or threshold it first.")
+    stages = _Stages(progress, cancel or CancelToken(), _BUILD_WEIGHTS)
+    report = [f"Segment {segment.name}: {segment.voxel_count:,} voxels"]
+    label = LabelMap(segment.mask.view(np.uint8), volume.affine.copy(), segment.name)
+    mesh_islands = options.min_island_mm3 > 0 or options.remove_table
+    return _finish(
+        _surface(label, stages, report), options, stages, report, volume if mesh_islands else None
+    )

@@ -1,15 +1,14 @@
 """The working state of one workstation window, Qt-free.
 
-A ``Session`` holds the scan result of the opened path, the loaded volume, the current
-label map (with an undo/redo history of its edits) and the surface models.  Front-ends
-subscribe plain-Python listeners to its events; the GUI only forwards them to Qt.
+A ``Session`` holds the scan result of the opened path, the loaded volume, its segment
+editor (segments, operations, undo/redo) and the surface models.  Front-ends subscribe
+plain-Python listeners to its events; the GUI only forwards them to Qt.
 
 Events (``Session.subscribe(event, callback)``; callbacks get one payload argument):
 
 - ``"scan"``: a new ScanResult (or None) was set.
-- ``"volume"``: a new Volume (or None) was set; label, history and models were reset.
-- ``"label"``: the current LabelMap (or None) changed.
-- ``"history"``: undo/redo availability changed; payload ``(can_undo, can_redo)``.
+- ``"volume"``: a new Volume (or None) was set; segments and models were reset.
+- ``"editor"``: a new SegmentEditor (or None) replaced the previous one.
 - ``"model_added"`` / ``"model_removed"`` / ``"model_changed"``: payload the ModelEntry.
 """
 
@@ -20,19 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from workstation.core.mesh import Mesh
-from workstation.core.volume import LabelMap, Volume
+from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
+from workstation.services.segment_editor import SegmentEditor
 
-EVENTS = ("scan", "volume", "label", "history", "model_added", "model_removed", "model_changed")
-
-#: Bytes the undo/redo history may hold in total before the oldest steps are dropped.
-HISTORY_BUDGET_BYTES = 600 * 1024 * 1024
-
-#: Most undo steps kept, whatever their size.
-HISTORY_MAX_STEPS = 30
+EVENTS = ("scan", "volume", "editor", "model_added", "model_removed", "model_changed")
 
 #: Colours handed to new models in turn (RGB 0..1): bone, red, blue, green, yellow, purple.
 MODEL_COLOURS = (
@@ -49,7 +41,11 @@ Listener = Callable[[Any], None]
 
 @dataclass
 class ModelEntry:
-    """One surface model shown in the 3D view and listed in the models panel."""
+    """One surface model shown in the 3D view and listed in the models panel.
+
+    ``segment_id`` names the segment it was built from (None for a model made straight
+    from the image) and ``parameters`` the model options that made it.
+    """
 
     model_id: str
     mesh: Mesh
@@ -58,60 +54,25 @@ class ModelEntry:
     opacity: float = 1.0
     visible: bool = True
     statistics: dict[str, Any] = field(default_factory=dict)
+    segment_id: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    """A compact copy of one label map state for the history."""
-
-    description: str
-    name: str
-    color: tuple[float, float, float]
-    shape: tuple[int, int, int]
-    packed: np.ndarray | None  # packbits of a 0/1 mask
-    raw: np.ndarray | None  # full uint8 copy when values exceed 1
-    empty: bool  # True for "no label map"
-
-    @property
-    def nbytes(self) -> int:
-        data = self.packed if self.packed is not None else self.raw
-        return 0 if data is None else int(data.nbytes)
-
-
-def _snapshot(label: LabelMap | None, description: str) -> _Snapshot:
-    if label is None:
-        return _Snapshot(description, "", (0.0, 0.0, 0.0), (0, 0, 0), None, None, True)
-    array = label.array
-    if array.size and int(array.max()) <= 1:
-        packed, raw = np.packbits(array.ravel().astype(bool)), None
-    else:
-        packed, raw = None, array.copy()
-    return _Snapshot(description, label.name, tuple(label.color), label.shape, packed, raw, False)
-
-
-def _restore(snapshot: _Snapshot, affine: np.ndarray) -> LabelMap | None:
-    if snapshot.empty:
-        return None
-    if snapshot.packed is not None:
-        count = int(np.prod(snapshot.shape))
-        array = np.unpackbits(snapshot.packed, count=count).reshape(snapshot.shape)
-    else:
-        array = snapshot.raw.copy()  # type: ignore[union-attr]
-    return LabelMap(array, affine.copy(), snapshot.name, snapshot.color)
+def _rgb(color: tuple[float, float, float] | list[float]) -> tuple[float, float, float]:
+    red, green, blue = (float(c) for c in color)
+    return red, green, blue
 
 
 class Session:
-    """Scan, volume, label map with undo/redo, and models of one open study."""
+    """Scan, volume, segment editor and models of one open study."""
 
     def __init__(self) -> None:
         self.source_path: str | None = None
         self.scan: ScanResult | None = None
         self.stack: Stack | None = None
         self.volume: Volume | None = None
-        self.label: LabelMap | None = None
+        self.editor: SegmentEditor | None = None
         self.models: dict[str, ModelEntry] = {}
-        self._undo: list[_Snapshot] = []
-        self._redo: list[_Snapshot] = []
         self._listeners: dict[str, list[Listener]] = {name: [] for name in EVENTS}
         self._ids = itertools.count(1)
 
@@ -139,83 +100,14 @@ class Session:
         self._emit("scan", scan)
 
     def set_volume(self, volume: Volume | None, stack: Stack | None = None) -> None:
-        """Show a new volume: the label map, its history and the models are cleared."""
+        """Show a new volume with a new, empty segmentation; the models are cleared."""
         for model_id in list(self.models):
             self.remove_model(model_id)
         self.volume = volume
         self.stack = stack
-        self.label = None
-        self._undo.clear()
-        self._redo.clear()
+        self.editor = None if volume is None else SegmentEditor(volume)
         self._emit("volume", volume)
-        self._emit("label", None)
-        self._emit("history", self.history_state())
-
-    def set_label(self, label: LabelMap | None, description: str = "Edit") -> None:
-        """Replace the current label map, recording the previous one for undo."""
-        if label is not None:
-            if self.volume is None:
-                raise ValueError("cannot set a label map without a volume")
-            if not label.same_grid(self.volume):
-                raise ValueError("label map grid differs from the volume grid")
-        self._undo.append(_snapshot(self.label, description))
-        self._redo.clear()
-        self._trim_history()
-        self.label = label
-        self._emit("label", label)
-        self._emit("history", self.history_state())
-
-    # -- history --------------------------------------------------------------------
-    @property
-    def can_undo(self) -> bool:
-        """True when there is an edit to undo."""
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        """True when there is an undone edit to redo."""
-        return bool(self._redo)
-
-    def history_state(self) -> tuple[bool, bool]:
-        """(can_undo, can_redo)."""
-        return self.can_undo, self.can_redo
-
-    def undo_description(self) -> str:
-        """What undo would revert, or '' when nothing."""
-        return self._undo[-1].description if self._undo else ""
-
-    def redo_description(self) -> str:
-        """What redo would re-apply, or '' when nothing."""
-        return self._redo[-1].description if self._redo else ""
-
-    def undo(self) -> bool:
-        """Go back one label-map edit; False when there is nothing to undo."""
-        return self._step(self._undo, self._redo)
-
-    def redo(self) -> bool:
-        """Re-apply the last undone edit; False when there is nothing to redo."""
-        return self._step(self._redo, self._undo)
-
-    def _step(self, source: list[_Snapshot], target: list[_Snapshot]) -> bool:
-        """Restore the last snapshot of ``source``, saving the current label map to ``target``."""
-        if not source or self.volume is None:
-            return False
-        snapshot = source.pop()
-        target.append(_snapshot(self.label, snapshot.description))
-        self.label = _restore(snapshot, self.volume.affine)
-        self._emit("label", self.label)
-        self._emit("history", self.history_state())
-        return True
-
-    def history_bytes(self) -> int:
-        """Memory held by the undo and redo history."""
-        return sum(step.nbytes for step in self._undo + self._redo)
-
-    def _trim_history(self) -> None:
-        while len(self._undo) > HISTORY_MAX_STEPS or (
-            len(self._undo) > 1 and self.history_bytes() > HISTORY_BUDGET_BYTES
-        ):
-            self._undo.pop(0)
+        self._emit("editor", self.editor)
 
     # -- models ---------------------------------------------------------------------
     def add_model(
@@ -224,6 +116,8 @@ class Session:
         statistics: dict[str, Any] | None = None,
         name: str | None = None,
         color: tuple[float, float, float] | None = None,
+        segment_id: str | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> ModelEntry:
         """Add a surface model and return its entry (with a new unique id)."""
         number = next(self._ids)
@@ -232,8 +126,10 @@ class Session:
             model_id=model_id,
             mesh=mesh,
             name=name or mesh.name or f"Model {number}",
-            color=tuple(color) if color else MODEL_COLOURS[(number - 1) % len(MODEL_COLOURS)],
+            color=_rgb(color) if color else MODEL_COLOURS[(number - 1) % len(MODEL_COLOURS)],
             statistics=dict(statistics or {}),
+            segment_id=segment_id,
+            parameters=dict(parameters or {}),
         )
         self.models[model_id] = entry
         self._emit("model_added", entry)
