@@ -5,6 +5,7 @@ where the format allows it: the STL header/solid name carries ``SPACE=LPS`` as 3
 Slicer writes it, OBJ and PLY carry comments, 3MF declares ``unit="millimeter"`` and
 metadata.  Every writer goes through ``atomic_write`` (a temporary file in the
 destination folder, moved into place), so a failure never leaves a partial file behind.
+Each format is registered under kind "mesh" in ``workstation.io.writers``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from workstation.core.errors import ExportError
 from workstation.core.geometry import lps_to_ras_points
 from workstation.core.mesh import Mesh
 from workstation.io.atomic_write import atomic_write, check_writable_path
+from workstation.io.writers import register_writer
 
 #: File extensions export_mesh understands (format chosen by extension).
 SUPPORTED_EXTENSIONS = (".stl", ".obj", ".ply", ".3mf")
@@ -229,3 +231,9 @@ def read_mesh(path: str | os.PathLike[str]) -> Mesh:
     if file_coordinate_system(source) == "ras":
         vertices = lps_to_ras_points(vertices)
     return Mesh(vertices, np.asarray(loaded.faces, dtype=np.int64), name=source.stem)
+
+
+register_writer("mesh", ".stl", export_mesh, "STL")
+register_writer("mesh", ".obj", export_mesh, "Wavefront OBJ")
+register_writer("mesh", ".ply", export_mesh, "PLY")
+register_writer("mesh", ".3mf", export_mesh, "3D Manufacturing Format")

@@ -1,0 +1,94 @@
+"""Export: output file names and the writing of models and segmentations, for both front-ends.
+
+Formats come from the writers registry (``workstation.io.writers``): the extension of
+each target chooses its writer, so a new format needs no change here.  Nothing here
+imports Qt; long writes take ``progress`` and ``cancel`` like every long operation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from workstation.core.errors import ExportError
+from workstation.core.mesh import Mesh
+from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.segmentation import Segmentation
+from workstation.io.atomic_write import check_writable_path
+from workstation.io.writers import formats, writer_for
+
+
+def safe_file_name(name: str) -> str:
+    """A model name turned into a portable file name stem."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return stem or "model"
+
+
+def export_targets(names: list[str], folder: str | Path, extension: str) -> list[Path]:
+    """One distinct path in ``folder`` per model name (suffixes _2, _3 for repeats)."""
+    targets: list[Path] = []
+    used: set[str] = set()
+    for name in names:
+        stem = safe_file_name(name)
+        candidate, number = stem, 2
+        while candidate.lower() in used:
+            candidate, number = f"{stem}_{number}", number + 1
+        used.add(candidate.lower())
+        targets.append(Path(folder) / f"{candidate}{extension}")
+    return targets
+
+
+def format_filters(kind: str) -> list[tuple[str, str]]:
+    """(extension, file dialog filter such as "STL (*.stl)") of every format of ``kind``."""
+    return [(extension, f"{text} (*{extension})") for extension, text in formats(kind)]
+
+
+def with_extension(path: str | os.PathLike[str], kind: str, extension: str) -> Path:
+    """``path`` ending in ``extension`` instead of its own format's (".nii.gz" counts whole)."""
+    target = Path(path)
+    try:
+        current = writer_for(kind, target).extension
+    except ExportError:  # no known extension: keep the whole name
+        return target.with_name(target.name + extension)
+    return target.with_name(target.name[: -len(current)] + extension)
+
+
+def check_export_path(kind: str, path: str | os.PathLike[str]) -> Path:
+    """Check up front that ``path`` names a known format of ``kind`` and can be written."""
+    writer_for(kind, path)
+    return check_writable_path(path)
+
+
+def export_models(
+    items: list[tuple[Mesh, Path]],
+    coords: str = "lps",
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[Path]:
+    """Write each (mesh, path) in the format of its extension, in ``coords``; returns the paths.
+
+    Every target is checked before the first is written, so a bad name fails at once.
+    """
+    token = cancel or CancelToken()
+    jobs = [
+        (mesh, check_export_path("mesh", path), writer_for("mesh", path)) for mesh, path in items
+    ]
+    written = []
+    for number, (mesh, path, writer) in enumerate(jobs):
+        progress(number / len(jobs), f"Writing {path.name}")
+        token.raise_if_cancelled()
+        written.append(Path(writer.write(mesh, path, coords=coords)))
+    progress(1.0, "Done")
+    return written
+
+
+def write_segmentation(
+    segmentation: Segmentation,
+    path: str | os.PathLike[str],
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Write ``segmentation`` in the format of ``path``'s extension (.nrrd, .nii.gz, …)."""
+    writer = writer_for("segmentation", path)
+    return Path(writer.write(segmentation, path, progress=progress, cancel=cancel))
