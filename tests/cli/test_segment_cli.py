@@ -182,3 +182,12 @@ def test_mesh_of_an_edited_segment_and_segment_choice(balls, tmp_path):
     statistics = json.loads(result.stdout)["statistics"]
     ball_mm3 = 4 / 3 * np.pi * 4**3
     assert statistics["watertight"] and abs(statistics["volume_mm3"] - ball_mm3) < 0.2 * ball_mm3
+
+
+def test_sheared_grid_in_nifti_is_flagged(balls, tmp_path):
+    folder, _, _ = balls
+    out = tmp_path / "tilted.nii.gz"
+    result = run_workstation("segment", str(folder), "-o", str(out), "--threshold", "0", "--json")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert any("sheared" in line and ".nrrd" in line for line in warnings)
