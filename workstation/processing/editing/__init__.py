@@ -1,0 +1,1 @@
+"""Pure array tools of the segment editor: brush, scissors, grow, interpolate, smooth, measure."""
