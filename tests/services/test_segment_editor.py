@@ -180,3 +180,22 @@ def test_events_say_what_changed():
     segment_id, region = seen[0][1]
     assert segment_id == editor.segmentation.by_name("Bone").segment_id
     assert all(isinstance(part, slice) for part in region)
+
+
+def test_split_islands_makes_one_segment_per_island_and_undoes(monkeypatch):
+    editor = SegmentEditor(_volume("double-oblique"))
+    editor.apply_all(RECORDS[:2])
+    whole = editor.segmentation.by_name("Bone").mask.copy()
+    editor.apply({"op": "islands", "segment": "Bone", "mode": "split"})
+    assert editor.segmentation.names == ["Bone", "Bone 2"]
+    first, second = (segment.mask for segment in editor.segmentation)
+    assert not np.any(first & second) and np.array_equal(first | second, whole)
+    assert first.sum() > second.sum()
+    editor.undo()
+    assert editor.segmentation.names == ["Bone"]
+    assert np.array_equal(editor.segmentation.by_name("Bone").mask, whole)
+    from workstation.services import segment_ops
+
+    monkeypatch.setattr(segment_ops, "MAX_SPLIT_SEGMENTS", 0)
+    with pytest.raises(OperationError, match="remove the small ones first"):
+        editor.apply({"op": "islands", "segment": "Bone", "mode": "split"})

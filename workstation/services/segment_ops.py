@@ -8,6 +8,7 @@ A new operation is its schema in ``core/operations.py`` plus one function here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -274,19 +275,19 @@ def _islands(context: EditContext) -> PendingEdit:
 
 
 def _split(context: EditContext, segment: Segment) -> PendingEdit:
-    from workstation.processing.editing.split import split_islands
+    from workstation.processing.editing.split import TooManyIslands, split_islands
 
-    parts = split_islands(segment.mask)
     minimum = context.record["min_mm3"] or 0.0
-    voxel_mm3 = context.segmentation.voxel_volume_mm3
-    parts = [part for part in parts if np.count_nonzero(part) * voxel_mm3 >= minimum]
+    min_voxels = max(1, math.ceil(minimum / context.segmentation.voxel_volume_mm3 - 1e-9))
+    try:
+        parts = split_islands(segment.mask, min_voxels, limit=MAX_SPLIT_SEGMENTS + 1)
+    except TooManyIslands as many:
+        raise context.fail(
+            f"segment {segment.name!r} has {many.count:,} islands; remove the small ones first "
+            f"(at most {MAX_SPLIT_SEGMENTS} new segments)"
+        ) from None
     if not parts:
         raise context.fail(f"segment {segment.name!r} has no island to split")
-    if len(parts) - 1 > MAX_SPLIT_SEGMENTS:
-        raise context.fail(
-            f"segment {segment.name!r} has {len(parts):,} islands; remove the small ones first "
-            f"(at most {MAX_SPLIT_SEGMENTS} new segments)"
-        )
     pending = _pending(context, f"Split islands of {segment.name}")
     pending.actions.append(Write(segment.segment_id, FULL, parts[0]))
     taken = set(context.segmentation.names)
