@@ -37,11 +37,12 @@ import json, sys, tracemalloc
 import numpy as np
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.load import load_stack
+from workstation.core.provenance import SeriesIdentity
 from workstation.io.dicom.model import Stack
 from workstation.io.dicom import pixels, slice_geometry, stacks
 paths = json.loads(sys.argv[1])
 frames = [f for p in paths for f in frames_from_dataset(read_header(p), p)]
-stack = Stack("s", "s", "st", "p", "pn", "d", "sd", "1", "desc", "CT", "f", frames)
+stack = Stack("s", SeriesIdentity(series_uid="s", modality="CT"), frames)
 import gc; gc.collect()
 def status_mb(key):
     with open("/proc/self/status") as fh:
@@ -188,6 +189,7 @@ def main() -> None:
     if args.compressed_only:
         return
 
+    from workstation.core.provenance import SeriesIdentity
     from workstation.io.dicom.headers import frames_from_dataset, read_header
     from workstation.io.dicom.load import load_stack
     from workstation.io.dicom.model import Stack
@@ -206,7 +208,7 @@ def main() -> None:
         read_all_bytes(paths)  # warm the page cache
         t_scan = best_of(lambda: scan_path(folder), repeats=2)
         frames = [f for p in paths for f in frames_from_dataset(read_header(p), p)]
-        stack = Stack("s", "s", "st", "p", "pn", "d", "sd", "1", "desc", "CT", "f", frames)
+        stack = Stack("s", SeriesIdentity(series_uid="s", modality="CT"), frames)
         timings = interleaved_best(
             {
                 "bytes": lambda: read_all_bytes(paths),

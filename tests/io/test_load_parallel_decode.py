@@ -16,6 +16,7 @@ from tests.support.dicom_factory import rewrite_transfer_syntax, write_series
 from workstation.core import workers
 from workstation.core.errors import Cancelled, DicomReadError
 from workstation.core.progress import CancelToken
+from workstation.core.provenance import SeriesIdentity
 from workstation.io.dicom import decode_pool
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.load import load_stack
@@ -44,9 +45,18 @@ def rle_series(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[FrameRef]
 
 
 def _stack(frames: list[FrameRef]) -> Stack:
-    return Stack(
-        "1.2.3", "1.2.3", "1.2", "P", "P", "20260101", "", "1", "RLE", "CT", "1.2.4", frames
+    identity = SeriesIdentity(
+        patient_id="P",
+        patient_name="P",
+        study_uid="1.2",
+        study_date="20260101",
+        series_uid="1.2.3",
+        series_number="1",
+        series_description="RLE",
+        modality="CT",
+        frame_of_reference_uid="1.2.4",
     )
+    return Stack("1.2.3", identity, frames)
 
 
 @pytest.fixture(autouse=True)

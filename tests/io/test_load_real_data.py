@@ -242,7 +242,9 @@ def test_liver_deflate_reports_the_syntax():
 
 def test_routine_brain_parts_load_exactly_and_the_whole_is_refused():
     scan = scan_path(shared_data_path("pydicom_test_files/dicomdirtests"))
-    lower, upper = (stack for stack in scan.stacks if stack.series_description == "Routine Brain")
+    lower, upper = (
+        stack for stack in scan.stacks if stack.identity.series_description == "Routine Brain"
+    )
     volume = load_stack(upper)
     datasets = sorted(
         (pydicom.dcmread(frame.location) for frame in upper.frames),
@@ -260,6 +262,6 @@ def test_routine_brain_parts_load_exactly_and_the_whole_is_refused():
     assert not any("interpolation" in w for w in volume.warnings)
     assert load_stack(lower).shape == (1, 16, 16)
 
-    whole = replace(upper, stack_id=upper.series_uid, frames=lower.frames + upper.frames)
+    whole = replace(upper, stack_id=upper.identity.series_uid, frames=lower.frames + upper.frames)
     with pytest.raises(NotAVolumeError, match=r"Gap of 202\.5 mm \(about 161 missing slices\)"):
         load_stack(whole)

@@ -22,6 +22,7 @@ from tests.support.dicom_factory import (
 from workstation.core.errors import Cancelled, DicomReadError, NotAVolumeError
 from workstation.core.geometry import index_to_lps
 from workstation.core.progress import CancelToken
+from workstation.core.provenance import SeriesIdentity
 from workstation.core.volume import Volume
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.load import MONOCHROME1_WARNING, load_stack
@@ -49,16 +50,18 @@ def make_stack(paths: list[Path], modality: str = "CT") -> Stack:
         frames.extend(frames_from_dataset(read_header(str(path)), str(path)))
     return Stack(
         stack_id="1.2.3",
-        series_uid="1.2.3",
-        study_uid="1.2",
-        patient_id="SYNTH001",
-        patient_name="Synthetic^Patient",
-        study_date="20260101",
-        study_description="Study",
-        series_number="1",
-        series_description="Series",
-        modality=modality,
-        frame_of_reference_uid="1.2.4",
+        identity=SeriesIdentity(
+            patient_id="SYNTH001",
+            patient_name="Synthetic^Patient",
+            study_uid="1.2",
+            study_date="20260101",
+            study_description="Study",
+            series_uid="1.2.3",
+            series_number="1",
+            series_description="Series",
+            modality=modality,
+            frame_of_reference_uid="1.2.4",
+        ),
         frames=frames,
         label="CT 1: Series",
     )
@@ -118,7 +121,7 @@ def test_orientations_exact_affine_values_and_marker(tmp_path, name):
     assert_marker_at(volume, marker_lps(positions, row, col, spacing))
     assert volume.warnings == []
     assert volume.window == (40.0, 400.0)
-    assert volume.source.series_uid == "1.2.3" and volume.source.n_files == SHAPE[0]
+    assert volume.source.identity.series_uid == "1.2.3" and volume.source.n_files == SHAPE[0]
 
 
 def test_shuffled_names_and_reversed_instance_numbers_sort_by_position(tmp_path):

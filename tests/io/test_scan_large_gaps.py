@@ -10,6 +10,7 @@ from pydicom.uid import generate_uid
 
 from tests.support.dicom_factory import expected_affine, write_series
 from workstation.core.errors import NotAVolumeError
+from workstation.core.provenance import SeriesIdentity
 from workstation.io.dicom.headers import frames_from_dataset, read_header
 from workstation.io.dicom.load import load_stack
 from workstation.io.dicom.model import Stack
@@ -128,20 +129,17 @@ def test_loader_refuses_a_hand_built_stack_with_a_large_gap(tmp_path: Path) -> N
     frames = [
         frame for path in paths for frame in frames_from_dataset(read_header(str(path)), str(path))
     ]
-    stack = Stack(
-        stack_id="1.2.3",
-        series_uid="1.2.3",
-        study_uid="1.2",
+    identity = SeriesIdentity(
         patient_id="P",
         patient_name="P",
-        study_date="",
-        study_description="",
+        study_uid="1.2",
+        series_uid="1.2.3",
         series_number="1",
         series_description="Head",
         modality="CT",
         frame_of_reference_uid="1.2.4",
-        frames=frames,
     )
+    stack = Stack(stack_id="1.2.3", identity=identity, frames=frames)
     with pytest.raises(NotAVolumeError) as caught:
         load_stack(stack)
     message = str(caught.value)

@@ -76,10 +76,10 @@ def test_not_a_volume_all_at_one_position() -> None:
 def test_two_orientations_in_one_series_give_two_stacks() -> None:
     scan = _scan("dicom2nifti_cases/failing/sliceorientation/001")
     assert len(scan.stacks) == 2
-    assert len({stack.series_uid for stack in scan.stacks}) == 1
+    assert len({stack.identity.series_uid for stack in scan.stacks}) == 1
     assert {stack.stack_id for stack in scan.stacks} == {
-        f"{scan.stacks[0].series_uid}.1",
-        f"{scan.stacks[0].series_uid}.2",
+        f"{scan.stacks[0].identity.series_uid}.1",
+        f"{scan.stacks[0].identity.series_uid}.2",
     }
     normals = [stack.frames[0].normal for stack in scan.stacks]
     assert abs(float(np.dot(normals[0], normals[1]))) < 0.9
@@ -169,9 +169,9 @@ def test_sagittal_and_tiny_head_series() -> None:
 
 def test_routine_brain_is_split_at_its_202_mm_gap() -> None:
     scan = _scan("pydicom_test_files/dicomdirtests")
-    parts = [stack for stack in scan.stacks if stack.series_description == "Routine Brain"]
+    parts = [stack for stack in scan.stacks if stack.identity.series_description == "Routine Brain"]
     assert [len(stack.frames) for stack in parts] == [1, 3]
-    uid = parts[0].series_uid
+    uid = parts[0].identity.series_uid
     assert [stack.stack_id for stack in parts] == [f"{uid}.1", f"{uid}.2"]
     assert [stack.kind for stack in parts] == ["single-slice", "volume"]
     assert parts[0].label.endswith("[part 1 of 2]") and parts[1].label.endswith("[part 2 of 2]")

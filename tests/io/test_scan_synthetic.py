@@ -186,7 +186,7 @@ def test_plain_series_is_one_clean_stack(tmp_path: Path) -> None:
         series_description="ABDOMEN",
     )
     stack = _only_stack(tmp_path)
-    assert stack.stack_id == series_uid == stack.series_uid
+    assert stack.stack_id == series_uid == stack.identity.series_uid
     assert stack.kind == "volume" and stack.loadable_3d
     assert stack.warnings == []
     assert stack.label == "CT 3: ABDOMEN (10x8x6)"
@@ -397,7 +397,7 @@ def test_stacks_sorted_by_series_number(tmp_path: Path) -> None:
     write_series(tmp_path / "y", _volume(), series_number=2, study_uid=study)
     write_series(tmp_path / "z", _volume(), series_number=1, patient_id="ZZZ")
     scan = scan_path(tmp_path, workers=1)
-    assert [stack.series_number for stack in scan.stacks] == ["2", "10", "1"]
+    assert [stack.identity.series_number for stack in scan.stacks] == ["2", "10", "1"]
 
 
 def test_files_without_series_uid_stand_alone(tmp_path: Path) -> None:

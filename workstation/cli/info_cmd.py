@@ -66,15 +66,16 @@ def plane_distance_mm(affine: np.ndarray) -> float:
 def info_record(loaded: LoadedVolume) -> dict[str, Any]:
     """Everything ``info`` reports, as a JSON-ready dict."""
     volume, stack = loaded.volume, loaded.stack
+    identity = stack.identity
     low, high = volume.bounds()
     array = volume.array
     return {
         "stack_id": stack.stack_id,
-        "series_uid": stack.series_uid,
-        "study_uid": stack.study_uid,
-        "patient_id": stack.patient_id,
-        "modality": stack.modality,
-        "description": stack.series_description,
+        "series_uid": identity.series_uid,
+        "study_uid": identity.study_uid,
+        "patient_id": identity.patient_id,
+        "modality": identity.modality,
+        "description": identity.series_description,
         "units": volume.units,
         "dims": list(volume.dims),
         "spacing_mm": _floats([*volume.spacing_xyz[:2], plane_distance_mm(volume.affine)]),
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     """Load and describe the volume; returns the exit code."""
     progress = progress_for(args.json)
     try:
-        loaded = load_volume(args.path, series=args.series, progress=progress)
+        loaded = load_volume(args.path, series=args.series, progress=progress, purpose="view")
     finally:
         finish_progress(progress)
     record = info_record(loaded)

@@ -16,7 +16,9 @@ from workstation.cli.warning_report import (
     print_library_warnings,
 )
 from workstation.core.errors import NotAVolumeError, SegmentationError
-from workstation.core.progress import CancelToken, sub_progress
+from workstation.core.operations import Record, read_operations
+from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
+from workstation.core.volume import Volume
 from workstation.io.mesh_export import (
     COORDINATE_SYSTEMS,
     SUPPORTED_EXTENSIONS,
@@ -24,7 +26,13 @@ from workstation.io.mesh_export import (
     export_mesh,
 )
 from workstation.processing.presets import THRESHOLD_PRESETS
-from workstation.services.modeling import DEFAULT_PRESET, ModelOptions, make_model_from_volume
+from workstation.services.modeling import (
+    DEFAULT_PRESET,
+    ModelOptions,
+    ModelResult,
+    make_model_from_volume,
+    make_segment_model,
+)
 
 _DEFAULTS = ModelOptions()
 
@@ -51,6 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"threshold preset (default {DEFAULT_PRESET}): " + ", ".join(THRESHOLD_PRESETS),
     )
     group.add_argument("--threshold", type=float, metavar="LOW", help="lower intensity bound")
+    group.add_argument(
+        "--ops",
+        metavar="OPS.json",
+        help="segmentation operations to replay (as the window exports them); the model is "
+        "made of the segment named by --segment",
+    )
+    parser.add_argument(
+        "--segment", metavar="NAME", help="with --ops: the segment to model (default: the only one)"
+    )
     parser.add_argument(
         "--upper", type=float, metavar="HIGH", help="upper bound (with --threshold)"
     )
@@ -123,6 +140,13 @@ def options_from_args(args: argparse.Namespace) -> ModelOptions:
     """ModelOptions from the parsed command line (validated)."""
     if args.upper is not None and args.threshold is None:
         raise SegmentationError("--upper needs --threshold LOW as well.")
+    if args.segment and not args.ops:
+        raise SegmentationError("--segment names a segment of --ops OPS.json.")
+    if args.ops and (args.largest or args.seed or args.fill_holes):
+        raise SegmentationError(
+            "--largest, --seed and --fill-holes go with a threshold; with --ops put islands "
+            "and fill_holes operations in the operations file."
+        )
     options = ModelOptions(
         preset=None if args.threshold is not None else (args.preset or DEFAULT_PRESET),
         lower=args.threshold,
@@ -148,12 +172,15 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     output = check_output_path(args.output)
+    operations = read_operations(args.ops) if args.ops else None
     progress = progress_for(args.json)
     cancel = CancelToken()
     timings: dict[str, float] = {}
     try:
         began = time.perf_counter()
-        loaded = load_volume(args.path, args.series, sub_progress(progress, 0.0, 0.3), cancel)
+        loaded = load_volume(
+            args.path, args.series, sub_progress(progress, 0.0, 0.3), cancel, purpose="model"
+        )
         timings["load"] = round(time.perf_counter() - began, 4)
         volume = loaded.volume
         if min(volume.shape) < 2:
@@ -161,7 +188,14 @@ def run(args: argparse.Namespace) -> int:
                 f"The chosen series is a single image ({volume.dims[0]} x {volume.dims[1]}); "
                 "a 3D model needs a stack of slices."
             )
-        result = make_model_from_volume(volume, options, sub_progress(progress, 0.3, 0.95), cancel)
+        if operations is None:
+            result = make_model_from_volume(
+                volume, options, sub_progress(progress, 0.3, 0.95), cancel
+            )
+        else:
+            result = _model_of_operations(
+                volume, operations, args.segment, options, sub_progress(progress, 0.3, 0.95), cancel
+            )
         timings.update(result.timings)
         began = time.perf_counter()
         progress(0.96, f"Writing {output.name}")
@@ -177,8 +211,9 @@ def run(args: argparse.Namespace) -> int:
         "format": output.suffix.lower().lstrip("."),
         "coords": options.coords,
         "units": "mm",
-        "series_uid": volume.source.series_uid,
+        "series_uid": volume.source.identity.series_uid,
         "stack_id": getattr(loaded.stack, "stack_id", ""),
+        "stack_reason": loaded.reason,
         "threshold": {"lower": lower, "upper": upper, "units": volume.units},
         "statistics": result.statistics.as_dict(),
         "timings_s": timings,
@@ -194,6 +229,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_of_operations(
+    volume: Volume,
+    operations: tuple[list[Record], list[Record]],
+    segment_name: str | None,
+    options: ModelOptions,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> ModelResult:
+    """Replay the operations, then model one segment exactly as the window does."""
+    from workstation.services.segmenting import replay, segment_to_model
+
+    editor = replay(volume, *operations, sub_progress(progress, 0.0, 0.3), cancel)
+    segment = segment_to_model(editor, segment_name)
+    return make_segment_model(volume, segment, options, sub_progress(progress, 0.3, 1.0), cancel)
+
+
 def _print_summary(summary: dict) -> None:
     stats = summary["statistics"]
     space = summary["coords"].upper()
@@ -207,6 +258,7 @@ def _print_summary(summary: dict) -> None:
         f"  pieces {stats['components']}, watertight {'yes' if stats['watertight'] else 'NO'}, "
         f"manifold {'yes' if stats['manifold'] else 'NO'}",
     ]
+    lines.append(f"  series: {summary['stack_reason']}")
     lines += [f"  - {line}" for line in summary["report"]]
     lines += [f"  warning: {line}" for line in summary["warnings"]]
     timing = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in summary["timings_s"].items())

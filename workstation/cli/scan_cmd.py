@@ -60,16 +60,17 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 def stack_record(stack: Stack) -> dict[str, Any]:
     """The JSON description of one stack (keys documented in the scan brief)."""
     geometry = stack_geometry(stack.frames)
+    identity = stack.identity
     return {
         "stack_id": stack.stack_id,
-        "series_uid": stack.series_uid,
-        "study_uid": stack.study_uid,
-        "patient_id": stack.patient_id,
-        "patient_name": stack.patient_name,
-        "study_date": stack.study_date,
-        "series_number": stack.series_number,
-        "modality": stack.modality,
-        "description": stack.series_description,
+        "series_uid": identity.series_uid,
+        "study_uid": identity.study_uid,
+        "patient_id": identity.patient_id,
+        "patient_name": identity.patient_name,
+        "study_date": identity.study_date,
+        "series_number": identity.series_number,
+        "modality": identity.modality,
+        "description": identity.series_description,
         "label": stack.label,
         "kind": stack.kind,
         "confidence": stack.confidence,
@@ -110,14 +111,15 @@ def format_table(scan: ScanResult, verbose: bool = False) -> str:
     rows = []
     for stack in scan.stacks:
         geometry = stack_geometry(stack.frames)
-        patient = stack.patient_name or stack.patient_id or "(unknown)"
+        identity = stack.identity
+        patient = identity.patient_name or identity.patient_id or "(unknown)"
         rows.append(
             [
                 patient,
-                format_dicom_date(stack.study_date),
-                stack.series_number,
-                (stack.series_description or "(no description)") + _label_detail(stack),
-                stack.modality,
+                format_dicom_date(identity.study_date),
+                identity.series_number,
+                (identity.series_description or "(no description)") + _label_detail(stack),
+                identity.modality,
                 f"{stack.kind} {stack.confidence:.2f}",
                 "x".join(str(value) for value in geometry.dims),
                 _spacing_text(geometry.spacing),

@@ -123,13 +123,13 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "output": str(output),
         "format": "nii.gz" if output.name.lower().endswith(".nii.gz") else output.suffix[1:],
-        "series_uid": volume.source.series_uid,
+        "series_uid": volume.source.identity.series_uid,
         "stack_id": getattr(loaded.stack, "stack_id", ""),
         "units": volume.units,
         "operations": len(segments) + len(operations),
         "segments": segment_list,
         "timings_s": timings,
-        "warnings": list(volume.warnings),
+        "warnings": list(volume.warnings) + _format_warnings(output.name, volume.affine),
     }
     if args.json:
         json.dump(add_to_record(summary, args), sys.stdout)
@@ -138,6 +138,18 @@ def run(args: argparse.Namespace) -> int:
         _print_summary(summary)
         print_library_warnings(args)
     return 0
+
+
+def _format_warnings(name: str, affine: Any) -> list[str]:
+    """What a reader of this file should know about the format and the grid."""
+    from workstation.core.geometry import is_sheared
+
+    if name.lower().endswith((".nii", ".nii.gz")) and is_sheared(affine):
+        return [
+            "the grid is sheared (gantry tilt): the NIfTI file holds it exactly, but readers "
+            "built on ITK (3D Slicer, ITK-SNAP) refuse sheared NIfTI; write .nrrd for them"
+        ]
+    return []
 
 
 def _print_summary(summary: dict[str, Any]) -> None:

@@ -12,7 +12,9 @@ def disable_numpy_hugepages() -> None:
     about 20 ms more for a plain 200 MB load.  Equivalent to NUMPY_MADVISE_HUGEPAGE=0.
     """
     try:
-        from numpy._core.multiarray import _set_madvise_hugepage
+        from numpy._core.multiarray import (  # type: ignore[attr-defined]
+            _set_madvise_hugepage,
+        )
     except ImportError:  # older or newer numpy without the switch
         return
     _set_madvise_hugepage(False)

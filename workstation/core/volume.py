@@ -7,23 +7,30 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from workstation.core import geometry
+from workstation.core.provenance import SeriesIdentity, SliceSource
 
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """Where a volume came from, for display, reports and export metadata."""
+    """Where a volume came from, for display, reports and export metadata.
 
-    patient_id: str = ""
-    patient_name: str = ""
-    study_uid: str = ""
-    study_date: str = ""
-    study_description: str = ""
-    series_uid: str = ""
-    series_number: str = ""
-    series_description: str = ""
-    modality: str = ""
-    frame_of_reference_uid: str = ""
+    ``slices`` has one entry per array slice, in array order: the source frame it is, or
+    the two source frames it was interpolated between (see ``SliceSource``).
+    """
+
+    identity: SeriesIdentity = field(default_factory=SeriesIdentity)
     n_files: int = 0
+    slices: tuple[SliceSource, ...] = ()
+
+    @property
+    def frame_of_reference_uid(self) -> str:
+        """The Frame of Reference UID the volume's patient coordinates belong to."""
+        return self.identity.frame_of_reference_uid
+
+    @property
+    def sop_instance_uids(self) -> tuple[str, ...]:
+        """One source SOP Instance UID per array slice (an interpolated one: its nearer frame)."""
+        return tuple(source.nearest.sop_instance_uid for source in self.slices)
 
 
 @dataclass
@@ -48,6 +55,10 @@ class Volume:
             raise ValueError(f"volume array must be 3D (slice, row, col), got {self.array.ndim}D")
         if min(self.array.shape) < 1:
             raise ValueError(f"volume array is empty: shape {self.array.shape}")
+        if self.source.slices and len(self.source.slices) != self.array.shape[0]:
+            raise ValueError(
+                f"{len(self.source.slices)} slice sources for {self.array.shape[0]} slices"
+            )
         self.affine = geometry.validate_affine(self.affine)
 
     @property

@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import PurePath
+from typing import TextIO
 
 _PACKAGE_FOLDERS = ("site-packages", "dist-packages")
 
@@ -83,7 +84,14 @@ def capture_library_warnings() -> Iterator[LibraryWarnings]:
     root = logging.getLogger()
     root.addHandler(handler)
 
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         collected.add(warning_source(category, str(filename)), str(message))
 
     try:

@@ -176,7 +176,7 @@ def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     target = Path(target)
     folder = _folder_of(target)
     prefix = temporary_prefix(target)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [entry.name for entry in os.scandir(folder)]
     except OSError:

@@ -227,6 +227,8 @@ def read_mesh(path: str | os.PathLike[str]) -> Mesh:
         loaded = trimesh.load(source, force="mesh", process=True)
     except Exception as error:
         raise ExportError(f"Could not read the mesh file {source}: {error}") from error
+    if not isinstance(loaded, trimesh.Trimesh):
+        raise ExportError(f"{source} holds no triangle mesh.")
     vertices = np.asarray(loaded.vertices, dtype=np.float64)
     if file_coordinate_system(source) == "ras":
         vertices = lps_to_ras_points(vertices)

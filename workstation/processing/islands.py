@@ -14,13 +14,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from workstation.core import geometry
 from workstation.core.errors import SegmentationError
 from workstation.core.volume import LabelMap
 from workstation.processing.body import BodyMask
-from workstation.processing.regions import foreground_region
+from workstation.processing.regions import Region, foreground_region
 
 #: Face connectivity (6 neighbours) for foreground components.
 STRUCTURE_6 = ndimage.generate_binary_structure(3, 1)
@@ -35,7 +36,9 @@ def _components(label: LabelMap) -> tuple[np.ndarray, int, tuple[slice, slice, s
     return components, int(count), region
 
 
-def _from_keep(label: LabelMap, components: np.ndarray, keep: np.ndarray, region) -> LabelMap:
+def _from_keep(
+    label: LabelMap, components: np.ndarray, keep: np.ndarray, region: Region
+) -> LabelMap:
     result = np.zeros(label.shape, dtype=np.uint8)
     result[region] = keep[components]
     return label.with_array(result)
@@ -60,7 +63,7 @@ def keep_largest(label: LabelMap) -> LabelMap:
     return _from_keep(label, components, keep, region)
 
 
-def seed_index(label: LabelMap, seed_lps) -> tuple[int, int, int]:
+def seed_index(label: LabelMap, seed_lps: ArrayLike) -> tuple[int, int, int]:
     """Nearest voxel index (slice, row, col) of an LPS point, or SegmentationError if outside."""
     point = np.asarray(seed_lps, dtype=np.float64).reshape(3)
     index = np.rint(geometry.lps_to_index(label.affine, point)[0]).astype(int)
@@ -72,7 +75,7 @@ def seed_index(label: LabelMap, seed_lps) -> tuple[int, int, int]:
     return int(index[0]), int(index[1]), int(index[2])
 
 
-def keep_connected_to(label: LabelMap, seed_lps) -> LabelMap:
+def keep_connected_to(label: LabelMap, seed_lps: ArrayLike) -> LabelMap:
     """Only the 6-connected component containing the voxel at ``seed_lps`` (LPS mm)."""
     index = seed_index(label, seed_lps)
     if not label.array[index]:
@@ -119,7 +122,7 @@ def remove_islands(
 
 
 def _outside_components(
-    components: np.ndarray, count: int, region, body: BodyMask, sizes: np.ndarray
+    components: np.ndarray, count: int, region: Region, body: BodyMask, sizes: np.ndarray
 ) -> np.ndarray | None:
     """Per component: True when mostly outside ``body`` (None when the largest one is)."""
     from workstation.processing.body import outside_pieces

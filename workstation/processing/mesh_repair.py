@@ -40,7 +40,7 @@ def _faces_on_bad_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray:
     a = faces.astype(np.int64)
     b = np.roll(a, -1, axis=1)
     undirected = (np.minimum(a, b) * n + np.maximum(a, b)).ravel()
-    return (occurrences(undirected) > 2).reshape(-1, 3).any(axis=1)
+    return np.any((occurrences(undirected) > 2).reshape(-1, 3), axis=1)
 
 
 def _faces_at_pinched_boundaries(faces: np.ndarray) -> np.ndarray:

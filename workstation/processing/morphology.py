@@ -10,6 +10,7 @@ elements on orthogonal grids use an exact distance map instead (same result, fas
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 
 from workstation.core import geometry
@@ -123,7 +124,7 @@ def fill_cavities(label: LabelMap) -> LabelMap:
     return label.with_array(result)
 
 
-def crop_to_box(label: LabelMap, lps_min, lps_max) -> LabelMap:
+def crop_to_box(label: LabelMap, lps_min: ArrayLike, lps_max: ArrayLike) -> LabelMap:
     """Zero every voxel whose centre lies outside the LPS box [lps_min, lps_max] (mm)."""
     low = np.minimum(np.asarray(lps_min, float), np.asarray(lps_max, float)).reshape(3)
     high = np.maximum(np.asarray(lps_min, float), np.asarray(lps_max, float)).reshape(3)

@@ -14,7 +14,7 @@ def foreground_region(mask: np.ndarray) -> Region | None:
     if slices.size == 0:
         return None
     s0, s1 = int(slices[0]), int(slices[-1]) + 1
-    plane = mask[s0:s1].any(axis=0)
+    plane = np.any(mask[s0:s1], axis=0)
     rows = np.flatnonzero(plane.any(axis=1))
     cols = np.flatnonzero(plane.any(axis=0))
     return (
@@ -42,7 +42,7 @@ def range_region(
         if not per_slice.any():
             continue
         slices.extend((start + np.flatnonzero(per_slice)).tolist())
-        plane = inside.any(axis=0)
+        plane = np.any(inside, axis=0)
         rows |= plane.any(axis=1)
         cols |= plane.any(axis=0)
     if not slices:

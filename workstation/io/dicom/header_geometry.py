@@ -127,6 +127,8 @@ def geometry_warnings(frames: Sequence[FrameRef]) -> list[str]:
     median = float(np.median(steps))
     tolerance = _step_tolerance(median)
     normal = frames[0].normal
+    if normal is None:  # steps exist only along a normal: never here
+        return warnings
     projections = sorted(
         float(np.dot(frame.position, normal)) for frame in frames if frame.position is not None
     )

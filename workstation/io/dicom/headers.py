@@ -30,6 +30,7 @@ from pydicom.uid import (
 )
 
 from workstation.core.errors import DicomReadError
+from workstation.core.provenance import SeriesIdentity
 from workstation.io.dicom.bounded_reader import BoundedReader, HeaderTimeLimitExceeded
 from workstation.io.dicom.deflate_check import check_inflated_size
 from workstation.io.dicom.detect import has_preamble_magic, looks_like_dicom, read_head
@@ -73,6 +74,10 @@ FRAME_TYPE_SEQUENCES = (
 PHILIPS_PRIVATE_CREATOR = "Philips MR Imaging DD 005"
 PHILIPS_PER_FRAME_ELEMENT = 0x0F
 
+#: Image Position (Patient) and Image Orientation (Patient) values.
+Position = tuple[float, float, float]
+Orientation = tuple[float, float, float, float, float, float]
+
 #: Dimension index pointers that describe the in-stack position, not a separate volume.
 POSITION_DIMENSIONS = frozenset(
     {Tag("StackID"), Tag("InStackPositionNumber"), Tag("ImagePositionPatient")}
@@ -81,7 +86,7 @@ POSITION_DIMENSIONS = frozenset(
 
 @dataclass
 class FileHeader:
-    """Per-file facts for grouping plus the frames of the file.
+    """Per-file facts for grouping (``identity``: patient, study, series) plus its frames.
 
     ``skip_reason`` is set (and ``frames`` empty) when the file holds no image.
     ``frame_keys`` has one entry per frame: the Enhanced dimension index values that are
@@ -90,16 +95,7 @@ class FileHeader:
 
     location: str
     sop_class_uid: str = ""
-    patient_id: str = ""
-    patient_name: str = ""
-    study_uid: str = ""
-    study_date: str = ""
-    study_description: str = ""
-    series_uid: str = ""
-    series_number: str = ""
-    series_description: str = ""
-    modality: str = ""
-    frame_of_reference_uid: str = ""
+    identity: SeriesIdentity = field(default_factory=SeriesIdentity)
     mosaic: bool = False
     frames: list[FrameRef] = field(default_factory=list)
     frame_keys: list[tuple[int, ...]] = field(default_factory=list)
@@ -448,9 +444,12 @@ def _window(reader: _Reader, ds: Dataset | None) -> tuple[float, float] | None:
     return (centers[0], widths[0])
 
 
-def _orientation(
-    reader: _Reader, ds: Dataset | None, problems: list[str]
-) -> tuple[float, ...] | None:
+def _six(values: Sequence[float]) -> Orientation:
+    first, second, third, fourth, fifth, sixth = values
+    return (first, second, third, fourth, fifth, sixth)
+
+
+def _orientation(reader: _Reader, ds: Dataset | None, problems: list[str]) -> Orientation | None:
     """Orthonormalised IOP; a vector too far from unit/perpendicular is kept but refused."""
     values = reader.numbers(ds, "ImageOrientationPatient", 6)
     if values is None:
@@ -462,10 +461,10 @@ def _orientation(
     checked = check_orientation(values)
     if checked.problem:
         problems.append(checked.problem)
-        return tuple(values)
+        return _six(values)
     if checked.note and checked.note not in reader.warnings:
         reader.warnings.append(checked.note)
-    return checked.value
+    return None if checked.value is None else _six(checked.value)
 
 
 def _spacing(
@@ -481,7 +480,7 @@ def _spacing(
     return (values[0], values[1])
 
 
-def _position(reader: _Reader, ds: Dataset | None, problems: list[str]) -> tuple[float, ...] | None:
+def _position(reader: _Reader, ds: Dataset | None, problems: list[str]) -> Position | None:
     """Image Position (Patient); one implausibly far from the origin is kept but refused."""
     values = reader.numbers(ds, "ImagePositionPatient", 3)
     if values is None:
@@ -489,7 +488,8 @@ def _position(reader: _Reader, ds: Dataset | None, problems: list[str]) -> tuple
     checked = check_position(values)
     if checked.problem:
         problems.append(checked.problem)
-    return tuple(values)
+    x, y, z = values
+    return (x, y, z)
 
 
 def _thickness(reader: _Reader, ds: Dataset | None) -> float | None:
@@ -599,6 +599,7 @@ def _classic_frames(
         "window": _window(reader, ds),
         "number_of_frames": count,
         "slice_thickness": _thickness(reader, ds),
+        "convolution_kernel": _text(ds, "ConvolutionKernel"),
     }
     if count == 1:
         return [FrameRef(frame_index=None, **shared)]
@@ -630,6 +631,7 @@ def _enhanced_frames(
     top_type = _image_type(_get(ds, "ImageType"))
     top_rescale = _rescale(reader, ds)
     top_window = _window(reader, ds)
+    top_kernel = _text(ds, "ConvolutionKernel")
     key_indices = _dimension_key_indices(ds)
     if per_frame_items and len(per_frame_items) != count:
         reader.warnings.append(
@@ -674,7 +676,7 @@ def _enhanced_frames(
         frames.append(
             FrameRef(
                 frame_index=index,
-                position=None if _is_mosaic(image_type) or not position else tuple(position),
+                position=None if _is_mosaic(image_type) else position,
                 orientation=orientation,
                 pixel_spacing=spacing,
                 geometry_problem=_problem_text(problems),
@@ -687,6 +689,10 @@ def _enhanced_frames(
                 window=_window(reader, _group(item, shared, "FrameVOILUTSequence")) or top_window,
                 number_of_frames=count,
                 slice_thickness=_thickness(reader, measures),
+                convolution_kernel=_text(
+                    _group(item, shared, "CTReconstructionSequence"), "ConvolutionKernel"
+                )
+                or top_kernel,
                 **common,
             )
         )
@@ -719,15 +725,9 @@ def frames_from_dataset(ds: Dataset, location: str) -> list[FrameRef]:
 # ------------------------------------------------------------------- file level
 
 
-def header_from_dataset(
-    ds: Dataset, location: str, has_pixel_data: bool, extent: PixelExtent | None = None
-) -> FileHeader:
-    """Per-file facts and frames of a parsed header; sets ``skip_reason`` for non-images."""
-    reader = _Reader()
-    sop_class = sop_class_of(ds)
-    header = FileHeader(
-        location=location,
-        sop_class_uid=sop_class,
+def identity_from_dataset(ds: Dataset) -> SeriesIdentity:
+    """Patient, study and series facts of a parsed header ('' for each one absent)."""
+    return SeriesIdentity(
         patient_id=_text(ds, "PatientID"),
         patient_name=_text(ds, "PatientName").replace("^", " ").strip(),
         study_uid=_text(ds, "StudyInstanceUID"),
@@ -738,6 +738,19 @@ def header_from_dataset(
         series_description=_text(ds, "SeriesDescription") or _text(ds, "ProtocolName"),
         modality=_text(ds, "Modality").upper(),
         frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
+    )
+
+
+def header_from_dataset(
+    ds: Dataset, location: str, has_pixel_data: bool, extent: PixelExtent | None = None
+) -> FileHeader:
+    """Per-file facts and frames of a parsed header; sets ``skip_reason`` for non-images."""
+    reader = _Reader()
+    sop_class = sop_class_of(ds)
+    header = FileHeader(
+        location=location,
+        sop_class_uid=sop_class,
+        identity=identity_from_dataset(ds),
     )
     if sop_class == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         header.skip_reason = "DICOMDIR index"

@@ -21,11 +21,12 @@ import pydicom
 from workstation.core.errors import DicomReadError, NotAVolumeError
 from workstation.core.memory_budget import check_memory
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
-from workstation.core.volume import SourceInfo, Volume
+from workstation.core.volume import Volume
 from workstation.io.dicom import decode_pool, pixels
 from workstation.io.dicom.header_geometry import geometry_warnings as header_geometry_warnings
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.slice_geometry import ResamplePlan, SliceGeometry, analyse_frames
+from workstation.io.dicom.slice_sources import source_info
 from workstation.io.sources import display_name, open_binary
 
 INT16_MIN, INT16_MAX = -32768, 32767
@@ -328,23 +329,6 @@ def resample_slices(
     return out
 
 
-def source_info(stack: Stack) -> SourceInfo:
-    """SourceInfo of a stack."""
-    return SourceInfo(
-        patient_id=stack.patient_id,
-        patient_name=stack.patient_name,
-        study_uid=stack.study_uid,
-        study_date=stack.study_date,
-        study_description=stack.study_description,
-        series_uid=stack.series_uid,
-        series_number=stack.series_number,
-        series_description=stack.series_description,
-        modality=stack.modality,
-        frame_of_reference_uid=stack.frame_of_reference_uid,
-        n_files=stack.n_files,
-    )
-
-
 def load_memory_bytes(ordered: Sequence[FrameRef], geometry: SliceGeometry) -> int:
     """Peak bytes a load allocates: decoded voxels, a float32 copy if values may not fit
     int16, and the resampled grid when slices are resampled."""
@@ -380,11 +364,11 @@ def load_stack(
     ordered = [stack.frames[int(i)] for i in geometry.order]
     check_memory(
         load_memory_bytes(ordered, geometry),
-        f"Loading {stack.series_description or stack.stack_id!r} as "
+        f"Loading {stack.identity.series_description or stack.stack_id!r} as "
         f"{ordered[0].columns}x{ordered[0].rows}x{geometry.n_slices} voxels",
     )
     facts = read_series_facts(ordered[0])
-    is_ct = stack.modality.upper() == "CT" or facts.rescale_type == "HU"
+    is_ct = stack.identity.modality.upper() == "CT" or facts.rescale_type == "HU"
     decode_share = 1.0 if geometry.resample is None else 0.8
     decoded = decode_frames(
         ordered, facts, is_ct, sub_progress(progress, 0.0, decode_share), cancel, workers
@@ -411,8 +395,8 @@ def load_stack(
         array=array,
         affine=geometry.affine,
         units="HU" if is_ct else "raw",
-        source=source_info(stack),
+        source=source_info(stack, ordered, geometry.resample),
         warnings=_unique(warnings),
         window=window,
-        name=stack.label or stack.series_description or stack.stack_id,
+        name=stack.label or stack.identity.series_description or stack.stack_id,
     )

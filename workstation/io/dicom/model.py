@@ -7,9 +7,16 @@ acquisition...).  A DICOM series may split into several stacks.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
+
+from workstation.core.provenance import SeriesIdentity
+
+#: What a stack is chosen for: a bone model, or viewing the most likely diagnostic volume.
+Purpose = Literal["model", "view"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class FrameRef:
     number_of_frames: int = 1
     slice_thickness: float | None = None
     gantry_tilt: float | None = None  # informational only, never used for geometry
+    convolution_kernel: str = ""  # (0018,1210), values joined by "\\"; "" when absent
     #: Why this frame's geometry cannot be used for 3D (refused header values), or None.
     geometry_problem: str | None = None
 
@@ -69,22 +77,14 @@ class Stack:
     """Frames that can be loaded together as one volume, with what a user needs to choose.
 
     ``stack_id`` is unique within a scan: the series UID itself when the series is one
-    stack, otherwise ``<series_uid>.<n>``.  ``kind`` is one of "volume",
+    stack, otherwise ``<series_uid>.<n>``.  ``identity`` holds the patient, study and series
+    facts (``stack.identity.series_uid``...).  ``kind`` is one of "volume",
     "single-slice", "localizer", "secondary-capture", "multi-volume" or "unsupported".
     ``confidence`` (0..1) rates how likely this is the diagnostic 3D volume a user wants.
     """
 
     stack_id: str
-    series_uid: str
-    study_uid: str
-    patient_id: str
-    patient_name: str
-    study_date: str
-    study_description: str
-    series_number: str
-    series_description: str
-    modality: str
-    frame_of_reference_uid: str
+    identity: SeriesIdentity
     frames: list[FrameRef]
     label: str = ""
     kind: str = "volume"
@@ -95,6 +95,13 @@ class Stack:
     def n_files(self) -> int:
         """Number of distinct files the frames come from."""
         return len({frame.location for frame in self.frames})
+
+    @property
+    def convolution_kernel(self) -> str:
+        """The frames' most common Convolution Kernel ('' when none names one)."""
+        kernels = Counter(frame.convolution_kernel for frame in self.frames)
+        kernels.pop("", None)
+        return kernels.most_common(1)[0][0] if kernels else ""
 
     @property
     def loadable_3d(self) -> bool:
@@ -127,16 +134,25 @@ class ScanResult:
         for stack in self.stacks:
             if stack.stack_id == uid:
                 return stack
-        matches = [stack for stack in self.stacks if stack.series_uid == uid]
+        matches = [stack for stack in self.stacks if stack.identity.series_uid == uid]
         if not matches:
             raise KeyError(uid)
         return max(matches, key=lambda stack: stack.confidence)
 
-    def best_volume(self) -> Stack | None:
-        """The stack most likely to be the 3D volume a user wants, or None."""
+    def best_volume(self, purpose: Purpose = "model") -> Stack | None:
+        """The loadable 3D stack best for ``purpose``, or None.
+
+        "model": the stack fit for a bone model (CT, thin slices, a sharp kernel; see
+        ``stack_fitness``).  "view": the stack most likely to be the diagnostic volume.
+        """
         candidates = [stack for stack in self.stacks if stack.loadable_3d]
         if not candidates:
             return None
+        if purpose == "model":
+            # Imported here: stack_fitness reads stack geometry, which builds on this module.
+            from workstation.io.dicom.stack_fitness import model_rank
+
+            return max(candidates, key=model_rank)
         return max(candidates, key=lambda stack: (stack.confidence, len(stack.frames)))
 
 

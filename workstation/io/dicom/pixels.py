@@ -15,7 +15,7 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
@@ -39,7 +39,10 @@ from workstation.io.sources import display_name, is_zip_location, open_binary
 
 PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 #: Uncompressed little-endian syntaxes read by the fast path, and whether VR is explicit.
-NATIVE_LITTLE_ENDIAN = {ExplicitVRLittleEndian: True, ImplicitVRLittleEndian: False}
+NATIVE_LITTLE_ENDIAN: dict[str, bool] = {
+    ExplicitVRLittleEndian: True,
+    ImplicitVRLittleEndian: False,
+}
 #: Names of transfer syntaxes pydicom does not know.
 EXTRA_SYNTAX_NAMES = {
     "1.2.840.10008.1.2.8.1": "Deflated Image Frame Compression",
@@ -234,7 +237,7 @@ class FrameDecoder:
         index = frame.frame_index or 0
         if index >= n_frames:
             return False
-        view = memoryview(dest).cast("B")
+        view = dest.data.cast("B")
         try:
             single_file = n_frames == 1 and not is_zip_location(frame.location)
             if single_file and _pread_last_element(frame.location, explicit, frame_bytes, view):
@@ -250,7 +253,8 @@ class FrameDecoder:
                 if start is None:
                     return False
                 handle.seek(start + index * frame_bytes)
-                count = handle.readinto(view)
+                # Files and zip members both read into a buffer; BinaryIO does not say so.
+                count = handle.readinto(view)  # type: ignore[attr-defined]
         except OSError as error:
             raise unreadable_error(frame, error) from error
         if count != frame_bytes:
@@ -276,7 +280,7 @@ class FrameDecoder:
             dataset = pydicom.dcmread(handle, force=True)
         if "TransferSyntaxUID" not in dataset.file_meta and frame.transfer_syntax_uid:
             # No file meta (or no syntax in it): use the syntax the header reader worked out.
-            dataset.file_meta.TransferSyntaxUID = frame.transfer_syntax_uid
+            dataset.file_meta.TransferSyntaxUID = UID(frame.transfer_syntax_uid)
         return dataset
 
     def _multi_frame_dataset(self, frame: FrameRef) -> tuple[pydicom.Dataset, threading.Lock]:
@@ -387,7 +391,7 @@ def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
     if not UID(syntax).is_encapsulated:
         _check_native_length(dataset, frame)
         return pixel_array(dataset, index=frame.frame_index)
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if codestreams.is_checked(syntax):
         spec = codestreams.FrameSpec(
             frame.rows,

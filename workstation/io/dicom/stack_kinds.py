@@ -148,8 +148,9 @@ def stack_confidence(
 def stack_label(stack: Stack, details: Sequence[str], several: bool) -> str:
     """Display label: modality, series number, description, dims and (if several) details."""
     first = stack.frames[0]
-    head = " ".join(part for part in (stack.modality, stack.series_number) if part) or "?"
-    text = f"{head}: {stack.series_description or '(no description)'}"
+    identity = stack.identity
+    head = " ".join(part for part in (identity.modality, identity.series_number) if part) or "?"
+    text = f"{head}: {identity.series_description or '(no description)'}"
     text += f" ({first.columns}x{first.rows}x{len(stack.frames)})"
     if several and details:
         text += f" [{', '.join(details)}]"

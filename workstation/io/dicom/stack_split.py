@@ -240,6 +240,11 @@ def _duplicate_free(items: Sequence[FrameItem], normal: np.ndarray) -> bool:
     return len(_locations(projections)) == len(items)
 
 
+def _detail_of(name: str, key: Callable[[FrameItem], object]) -> Callable[[FrameItem], str]:
+    """The label detail of a frame split by the soft key ``name``."""
+    return lambda item: _soft_detail(name, key(item))
+
+
 def _soft_detail(name: str, value: object) -> str:
     if isinstance(value, tuple):
         return f"{name} " + ".".join(str(part) for part in value)
@@ -272,9 +277,7 @@ def _resolve_duplicates(group: FrameGroup) -> list[FrameGroup]:
         if len(values) < 2:
             continue
         combined.append((name, key))
-        split = _split_by(
-            [group], key, lambda item, name=name, key=key: _soft_detail(name, key(item))
-        )
+        split = _split_by([group], key, _detail_of(name, key))
         if all(len(part.items) >= 2 and _duplicate_free(part.items, normal) for part in split):
             return split
     if len(combined) > 1:
@@ -403,7 +406,7 @@ def split_series(items: list[FrameItem]) -> tuple[list[FrameGroup], list[str]]:
         groups, lambda item: item.frame.stack_id, lambda item: f"stack {item.frame.stack_id}"
     )
     for group in groups:
-        description = group.items[0].header.series_description
+        description = group.items[0].header.identity.series_description
         if (
             group.category == "image"
             and len(group.items) <= LOCALIZER_MAX_FRAMES

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from pydicom.uid import generate_uid
 
@@ -54,8 +55,8 @@ def _rank_split_parts(pairs: Sequence[tuple[FrameGroup, Stack]]) -> None:
 
 
 def _series_key(header: FileHeader) -> str:
-    if header.series_uid:
-        return header.series_uid
+    if header.identity.series_uid:
+        return header.identity.series_uid
     # No series UID: every file stands alone, under a UID derived from its location.
     return generate_uid(entropy_srcs=["workstation-scan", header.location])
 
@@ -90,30 +91,27 @@ def _make_stack(group: FrameGroup, series_uid: str, extra_warnings: Sequence[str
         warnings.append(rescale)
     warnings.extend(_file_warnings(items))
     warnings = list(dict.fromkeys(warnings))
+    identities = [item.header.identity for item in items]
     numbers = sorted(
-        {item.header.series_number for item in items if item.header.series_number},
+        {identity.series_number for identity in identities if identity.series_number},
         key=lambda text: (_series_number_value(text), text),
     )
-    descriptions = [item.header.series_description for item in items]
+    descriptions = [identity.series_description for identity in identities]
     description = Counter(d for d in descriptions if d).most_common(1)
     stack = Stack(
         stack_id=series_uid,
-        series_uid=series_uid,
-        study_uid=header.study_uid,
-        patient_id=header.patient_id,
-        patient_name=header.patient_name,
-        study_date=header.study_date,
-        study_description=header.study_description,
-        series_number=numbers[0] if numbers else "",
-        series_description=description[0][0] if description else "",
-        modality=header.modality,
-        frame_of_reference_uid=header.frame_of_reference_uid,
+        identity=replace(
+            header.identity,
+            series_uid=series_uid,
+            series_number=numbers[0] if numbers else "",
+            series_description=description[0][0] if description else "",
+        ),
         frames=frames,
         kind=kind,
         warnings=warnings,
     )
     stack.confidence = stack_confidence(
-        kind, header.modality, frames, orientation_label(frames[0].orientation), warnings
+        kind, header.identity.modality, frames, orientation_label(frames[0].orientation), warnings
     )
     return stack
 
@@ -138,7 +136,7 @@ def build_stacks(headers: Iterable[FileHeader], copies: Copies | None = None) ->
     for header in headers:
         if header.skip_reason or not header.frames:
             continue
-        key = (header.patient_id, header.study_uid, _series_key(header))
+        key = (header.identity.patient_id, header.identity.study_uid, _series_key(header))
         note = copies.note_for(header.location) if copies is not None else None
         if note:
             notes[key].append(note)
@@ -158,13 +156,14 @@ def build_stacks(headers: Iterable[FileHeader], copies: Copies | None = None) ->
             if several:
                 stack.stack_id = f"{series_uid}.{number}"
             stack.label = stack_label(stack, group.details, several)
+            identity = stack.identity
             sort_key = (
-                stack.patient_id,
-                stack.patient_name,
-                stack.study_date,
-                stack.study_uid,
-                _series_number_value(stack.series_number),
-                stack.series_number,
+                identity.patient_id,
+                identity.patient_name,
+                identity.study_date,
+                identity.study_uid,
+                _series_number_value(identity.series_number),
+                identity.series_number,
                 series_uid,
                 number,
             )
