@@ -38,7 +38,7 @@ def main() -> int:
         signal.disconnect(loop.quit)
 
     def wait_jobs(window):
-        while window.runner.jobs:
+        while window.runner.jobs or window.edits.busy():
             app.processEvents()
             time.sleep(0.005)
 

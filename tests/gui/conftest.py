@@ -4,6 +4,8 @@ The display is started (only when DISPLAY is unset) before pytest-qt creates the
 QApplication: pytest-qt's ``qapp`` depends on ``qapp_args``, which depends on it.
 A test that leaves a window open or a worker thread running fails in teardown
 (napari's ``make_napari_viewer`` and ``_dangling_qthread_pool`` are the model).
+Every window, and every ``workstation view`` the tests start, keeps its settings in a
+temporary folder (``WORKSTATION_SETTINGS_DIR``), never in the user's own settings.
 """
 
 from __future__ import annotations
@@ -19,6 +21,52 @@ from workstation.gui.virtual_display import ensure_display, xvfb_available
 
 #: How long a test waits for a load or another job.
 TIMEOUT_MS = 60000
+
+
+def user_settings_folder() -> Path:
+    """The folder of the user's own workstation settings (what the tests must not touch)."""
+    from PySide6.QtCore import QSettings
+
+    from workstation.gui.settings import APPLICATION, ORGANIZATION
+
+    return Path(QSettings(ORGANIZATION, APPLICATION).fileName()).parent
+
+
+def folder_snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    """Every file below ``folder`` with its modification time and content hash."""
+    import hashlib
+
+    if not folder.is_dir():
+        return {}
+    return {
+        str(path.relative_to(folder)): (
+            path.stat().st_mtime_ns,
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+        )
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_settings(tmp_path_factory):
+    """Point WORKSTATION_SETTINGS_DIR at a temporary folder for the whole test run.
+
+    Afterwards the user's own settings must be as they were before the run.
+    """
+    from workstation.gui.settings import SETTINGS_DIR_VARIABLE
+
+    user_folder = user_settings_folder()
+    before = folder_snapshot(user_folder)
+    folder = tmp_path_factory.mktemp("settings")
+    previous = os.environ.get(SETTINGS_DIR_VARIABLE)
+    os.environ[SETTINGS_DIR_VARIABLE] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop(SETTINGS_DIR_VARIABLE, None)
+    else:
+        os.environ[SETTINGS_DIR_VARIABLE] = previous
+    assert folder_snapshot(user_folder) == before, f"the tests changed {user_folder}"
 
 
 @pytest.fixture(scope="session")
@@ -105,8 +153,11 @@ def make_main_window(qapp, qtbot, tmp_path, no_dangling_workers):
     running = []
     for window in windows:
         running += [job.title for job in window.runner.jobs if job.foreground]
+        if window.edits.busy():
+            running.append(f"{window.edits.pending_count()} segmentation edit(s)")
+        window.shutdown()  # stops the jobs without asking (close() would ask while they run)
         window.close()
-        if not window.runner.pool.waitForDone(10000):
+        if not window.runner.pool.waitForDone(10000) or not window.edits.pool.waitForDone(10000):
             running.append("(pool did not stop)")
         window.deleteLater()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
@@ -126,8 +177,8 @@ def main_window(make_main_window):
 
 
 def settle(qtbot, window) -> None:
-    """Wait until the window runs no job."""
-    qtbot.waitUntil(lambda: not window.runner.jobs, timeout=TIMEOUT_MS)
+    """Wait until the window runs no job and applies no edit."""
+    qtbot.waitUntil(lambda: not window.runner.jobs and not window.edits.busy(), timeout=TIMEOUT_MS)
 
 
 def open_and_settle(qtbot, window, path, **kwargs):

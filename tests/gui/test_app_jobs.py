@@ -17,9 +17,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from tests.gui.conftest import TIMEOUT_MS, open_and_settle
 from workstation.core.errors import DicomReadError
-from workstation.gui import main_window as main_window_module
 from workstation.gui.screenshot import qimage_to_array
 from workstation.gui.workers import JobRunner
+from workstation.services import study
 
 pytestmark = pytest.mark.gui
 REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def test_cancel_a_running_load_keeps_the_previous_volume(
             time.sleep(0.005)
         raise AssertionError("the load should have been cancelled")
 
-    monkeypatch.setattr(main_window_module, "load_stack_job", slow_load)
+    monkeypatch.setattr(study, "load_stack_volume", slow_load)
     job = window.load_stack(stack)
     qtbot.waitUntil(lambda: started.is_set() and window.progress_panel.isVisible(), timeout=10000)
     qtbot.waitUntil(lambda: window.progress_panel.bar.value() > 0, timeout=10000)
@@ -105,7 +105,7 @@ def test_unexpected_error_shows_the_traceback_as_details(
     def broken_load(stack, progress, cancel):
         raise ZeroDivisionError("simulated bug")
 
-    monkeypatch.setattr(main_window_module, "load_stack_job", broken_load)
+    monkeypatch.setattr(study, "load_stack_volume", broken_load)
     with qtbot.waitSignal(window.job_failed, timeout=TIMEOUT_MS):
         window.load_stack(window.session.scan.stacks[0])
     dialog = window.last_error_dialog
@@ -201,3 +201,25 @@ def test_export_dialog_targets(qtbot):
     single.format_combo.setCurrentIndex(single.format_combo.findData(".obj"))
     assert single.targets() == [Path("/data/out/Pelvis.obj")]
     assert export_targets(["x"], "/t", ".ply") == [Path("/t/x.ply")]
+
+
+def test_screenshot_model_is_made_as_a_user_makes_it(qtbot, make_main_window, synthetic_ct):
+    """One threshold through the edit queue, then the segment's model: the same surface as
+    ``workstation mesh --preset bone``."""
+    from workstation.gui.app import build_segment_model, threshold_segment
+    from workstation.services.modeling import ModelOptions, make_model_from_volume
+
+    window = make_main_window(headless=True)
+    volume = open_and_settle(qtbot, window, synthetic_ct)
+    segment_id = threshold_segment(window, "bone")
+    editor = window.session.editor
+    assert [record["op"] for record in editor.operations] == ["add_segment", "threshold"]
+    segment = editor.segmentation.by_id(segment_id)
+    assert segment.name == "Bone (CT)" and window.viewer.selected_segment == segment_id
+    assert segment.threshold_range == (226.0, 3071.0)
+    build_segment_model(window, segment_id)
+    (entry,) = window.session.models.values()
+    assert entry.segment_id == segment_id
+    reference = make_model_from_volume(volume, ModelOptions(preset="bone")).mesh
+    assert entry.mesh.vertices.tobytes() == reference.vertices.tobytes()
+    assert entry.mesh.faces.tobytes() == reference.faces.tobytes()

@@ -43,7 +43,7 @@ def test_thumbnails_of_native_rle_and_damaged_series(tmp_path: Path) -> None:
     for path in _series(tmp_path / "damaged", 3, rle=True):
         _damage_rle_header(path)
     scan = scan_path(tmp_path, workers=1)
-    by_number = {stack.series_number: stack for stack in scan.stacks}
+    by_number = {stack.identity.series_number: stack for stack in scan.stacks}
     thumbnails = make_thumbnails(scan)
     assert set(thumbnails) == {by_number["1"].stack_id, by_number["2"].stack_id}
     for number in ("1", "2"):

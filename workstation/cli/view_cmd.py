@@ -3,6 +3,7 @@
 Qt is imported only when the command runs, so the rest of the CLI stays Qt-free.
 SIGTERM and SIGHUP end the window at once, as by default: Python signal handlers would
 run only between Qt events (the screenshot is written atomically either way).
+``WORKSTATION_SETTINGS_DIR`` moves the window's settings into a folder of one's choice.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Open PATH (a DICOM folder, file or zip; default: the bundled sample study) in "
             "the workstation. With --screenshot, render and save a PNG of the window, then exit."
+        ),
+        epilog=(
+            "The window keeps its settings (recent studies) in the user's settings; with "
+            "WORKSTATION_SETTINGS_DIR=FOLDER it keeps them in FOLDER/workstation.ini instead "
+            "(a portable install, a second profile, automated runs)."
         ),
     )
     parser.add_argument("path", nargs="?", help="DICOM folder, file or .zip")

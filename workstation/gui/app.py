@@ -92,32 +92,43 @@ def run_interactive(
     heartbeat = QTimer()
     heartbeat.timeout.connect(lambda: None)  # lets Python run its signal handlers
     heartbeat.start(250)
-    app.exec()
+    try:
+        app.exec()
+    finally:
+        heartbeat.stop()
+        window.shutdown()  # no-op when the window closed normally (it stopped everything)
+        window.deleteLater()
+        shutdown_application()
     return 0
 
 
-def _wait(window, signals: list, timeout_s: float) -> tuple[str, object]:
-    """Run the event loop until one of ``signals`` fires; ('timeout', None) otherwise."""
+def _wait_until(window, done, timeout_s: float, what: str) -> None:
+    """Run the event loop until ``done()`` holds; raise the job or edit failure otherwise."""
     loop = QEventLoop()
-    outcome: list[tuple[str, object]] = []
-    handlers = []
-    for name, qt_signal in signals:
+    failures: list = []
 
-        def handler(value: object = None, name: str = name) -> None:
-            outcome.append((name, value))
-            loop.quit()
+    def failed(error) -> None:
+        failures.append(error)
+        loop.quit()
 
-        qt_signal.connect(handler)
-        handlers.append((qt_signal, handler))
-    timer = QTimer()
-    timer.setSingleShot(True)
-    timer.timeout.connect(loop.quit)
-    timer.start(int(timeout_s * 1000))
-    loop.exec()
-    timer.stop()
-    for qt_signal, handler in handlers:
-        qt_signal.disconnect(handler)
-    return outcome[0] if outcome else ("timeout", None)
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(lambda: loop.quit() if done() else None)
+    deadline = QTimer()
+    deadline.setSingleShot(True)
+    deadline.timeout.connect(loop.quit)
+    window.job_failed.connect(failed)
+    poll.start()
+    deadline.start(int(timeout_s * 1000))
+    if not done():
+        loop.exec()
+    poll.stop()
+    deadline.stop()
+    window.job_failed.disconnect(failed)
+    if failures:
+        raise _error_of(failures[0])
+    if not done():
+        raise WorkstationError(f"{what} took longer than {timeout_s:.0f} s")
 
 
 def _error_of(value: object) -> WorkstationError:
@@ -128,21 +139,33 @@ def _error_of(value: object) -> WorkstationError:
     return WorkstationError(str(value))
 
 
-def segment_and_build(volume, preset: str, progress, cancel):
-    """The threshold label map of a preset (for the overlay) and its model.
+def threshold_segment(window, preset: str) -> str:
+    """Add a segment named after ``preset`` and threshold it with the preset's range, as a
+    user does (two records through the edit queue); returns the segment's id."""
+    from workstation.processing.presets import get_preset
+    from workstation.services.modeling import ModelOptions, threshold_range
 
-    The model is made exactly as ``workstation mesh`` makes it with that preset and the
-    modeling defaults (table and small islands removed), so the screenshot shows it.
-    """
-    from workstation.core.progress import sub_progress
-    from workstation.services.modeling import ModelOptions, make_model_from_volume, segment
+    volume = window.session.volume
+    name = get_preset(preset).label
+    lower, upper = threshold_range(volume, ModelOptions(preset=preset))
+    window.edits.submit({"op": "add_segment", "name": name})
+    window.edits.submit({"op": "threshold", "segment": name, "lower": lower, "upper": upper})
+    _wait_until(window, lambda: not window.edits.busy(), SCREENSHOT_TIMEOUT_S, "Thresholding")
+    segment = window.session.editor.segmentation.by_name(name)
+    window.viewer.select_segment(segment.segment_id)
+    return segment.segment_id
 
-    options = ModelOptions(preset=preset)
-    label = segment(volume, options, progress=sub_progress(progress, 0.0, 0.2), cancel=cancel)
-    result = make_model_from_volume(
-        volume, options, progress=sub_progress(progress, 0.2, 1.0), cancel=cancel
+
+def build_segment_model(window, segment_id: str) -> None:
+    """Build the segment's model as the Models panel does (``make_segment_model``)."""
+    from workstation.gui.model_jobs import start_segment_model
+
+    count = len(window.session.models)
+    if start_segment_model(window.context, segment_id) is None:
+        raise WorkstationError("The threshold selected no voxels: there is no model to build.")
+    _wait_until(
+        window, lambda: len(window.session.models) > count, SCREENSHOT_TIMEOUT_S, "The model"
     )
-    return label, result
 
 
 def run_screenshot(
@@ -171,37 +194,14 @@ def run_screenshot(
         app.processEvents()
         window.fit_docks()
         window.open_path(target, series)
-        kind, value = _wait(
+        _wait_until(
             window,
-            [("loaded", window.volume_loaded), ("failed", window.job_failed)],
+            lambda: window.session.volume is not None and not window.runner.busy(),
             SCREENSHOT_TIMEOUT_S,
+            f"Loading {target}",
         )
-        if kind == "timeout":
-            raise WorkstationError(
-                f"Loading {target} took longer than {SCREENSHOT_TIMEOUT_S:.0f} s"
-            )
-        if kind == "failed":
-            raise _error_of(value)
         if mesh_preset:
-            volume = window.session.volume
-            done: list = []
-            window.runner.submit(
-                f"Model {mesh_preset}",
-                segment_and_build,
-                volume,
-                mesh_preset,
-                on_result=done.append,
-                on_error=window.report_error,
-            )
-            kind, value = _wait_for_result(window, done)
-            if kind == "failed":
-                raise _error_of(value)
-            label, result = done[0]
-            window.session.set_label(label, f"Threshold {mesh_preset}")
-            from workstation.processing.presets import get_preset
-
-            name = get_preset(mesh_preset).label
-            window.session.add_model(result.mesh, result.statistics.as_dict(), name=name)
+            build_segment_model(window, threshold_segment(window, mesh_preset))
             window.tools_tabs.setCurrentWidget(window.models_panel)  # show its statistics
         if layout:
             window.set_layout(layout)
@@ -213,34 +213,6 @@ def run_screenshot(
         window.close()
         window.deleteLater()
         app.processEvents()
-
-
-def _wait_for_result(window, done: list) -> tuple[str, object]:
-    loop = QEventLoop()
-    failure: list = []
-    timer = QTimer()
-    timer.setInterval(50)
-    timer.timeout.connect(lambda: loop.quit() if done or failure else None)
-
-    def failed(error) -> None:
-        failure.append(error)
-        loop.quit()
-
-    window.job_failed.connect(failed)
-    timer.start()
-    deadline = QTimer()
-    deadline.setSingleShot(True)
-    deadline.timeout.connect(loop.quit)
-    deadline.start(int(SCREENSHOT_TIMEOUT_S * 1000))
-    loop.exec()
-    timer.stop()
-    deadline.stop()
-    window.job_failed.disconnect(failed)
-    if failure:
-        return "failed", failure[0]
-    if not done:
-        return "failed", WorkstationError("Building the model took too long.")
-    return "done", done[0]
 
 
 def display_is_available() -> bool:

@@ -1,9 +1,13 @@
-"""Export dialog: where to write one or all models, which format, LPS or RAS."""
+"""Export dialog: where to write one or several models, in which format, LPS or RAS.
+
+The dialog only gathers the choice; file names come from ``services.export`` (the same
+``export_targets`` and ``safe_file_name`` the command line uses) and the formats from
+the writers registry.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from PySide6.QtWidgets import (
@@ -18,34 +22,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-#: Formats offered, in menu order: (extension, filter text).
-FORMATS = (
-    (".stl", "STL (*.stl)"),
-    (".obj", "Wavefront OBJ (*.obj)"),
-    (".ply", "PLY (*.ply)"),
-    (".3mf", "3D Manufacturing Format (*.3mf)"),
+from workstation.services.export import (
+    export_targets,
+    format_filters,
+    safe_file_name,
+    with_extension,
 )
+
 COORDINATES = (("lps", "LPS (DICOM patient coordinates)"), ("ras", "RAS (Slicer, NIfTI)"))
-
-
-def safe_file_name(name: str) -> str:
-    """A model name turned into a portable file name stem."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
-    return stem or "model"
-
-
-def export_targets(names: list[str], folder: str | Path, extension: str) -> list[Path]:
-    """One distinct path in ``folder`` per model name (suffixes _2, _3 for repeats)."""
-    targets: list[Path] = []
-    used: set[str] = set()
-    for name in names:
-        stem = safe_file_name(name)
-        candidate, number = stem, 2
-        while candidate.lower() in used:
-            candidate, number = f"{stem}_{number}", number + 1
-        used.add(candidate.lower())
-        targets.append(Path(folder) / f"{candidate}{extension}")
-    return targets
 
 
 class ExportDialog(QDialog):
@@ -61,16 +45,16 @@ class ExportDialog(QDialog):
         self.setWindowTitle(
             f"Export {len(model_names)} models" if self.several else f"Export {model_names[0]}"
         )
+        self.filters = format_filters("mesh")
         self.format_combo = QComboBox()
-        for extension, text in FORMATS:
+        for extension, text in self.filters:
             self.format_combo.addItem(text, extension)
         self.coords_combo = QComboBox()
         for key, text in COORDINATES:
             self.coords_combo.addItem(text, key)
         folder = start_folder or os.path.expanduser("~")
-        self.path_edit = QLineEdit(
-            folder if self.several else str(Path(folder) / f"{safe_file_name(model_names[0])}.stl")
-        )
+        first = Path(folder) / f"{safe_file_name(model_names[0])}{self.extension()}"
+        self.path_edit = QLineEdit(folder if self.several else str(first))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.format_combo.currentIndexChanged.connect(self._format_changed)
@@ -96,21 +80,24 @@ class ExportDialog(QDialog):
         """'lps' or 'ras'."""
         return str(self.coords_combo.currentData())
 
+    def set_format(self, extension: str) -> None:
+        """Choose the format of ``extension`` (ignored when unknown)."""
+        index = self.format_combo.findData(extension.lower())
+        if index >= 0:
+            self.format_combo.setCurrentIndex(index)
+
     def targets(self) -> list[Path]:
         """The files that will be written, one per model."""
         text = self.path_edit.text().strip()
         if self.several:
             return export_targets(self.model_names, text, self.extension())
-        path = Path(text)
-        return [
-            path if path.suffix.lower() == self.extension() else path.with_suffix(self.extension())
-        ]
+        return [with_extension(text, "mesh", self.extension())]
 
     def _format_changed(self) -> None:
         if not self.several:
             path = Path(self.path_edit.text().strip())
             if path.name:
-                self.path_edit.setText(str(path.with_suffix(self.extension())))
+                self.path_edit.setText(str(with_extension(path, "mesh", self.extension())))
 
     def _browse(self) -> None:
         if self.several:
@@ -120,17 +107,16 @@ class ExportDialog(QDialog):
             if folder:
                 self.path_edit.setText(folder)
             return
-        filters = ";;".join(text for _, text in FORMATS)
         path, chosen = QFileDialog.getSaveFileName(
             self,
             "Export model",
             self.path_edit.text(),
-            filters,
+            ";;".join(text for _, text in self.filters),
             self.format_combo.currentText(),
         )
         if path:
-            for index, (extension, text) in enumerate(FORMATS):
+            for extension, text in self.filters:
                 if text == chosen or path.lower().endswith(extension):
-                    self.format_combo.setCurrentIndex(index)
+                    self.set_format(extension)
                     break
             self.path_edit.setText(path)

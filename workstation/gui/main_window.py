@@ -1,9 +1,10 @@
 """The workstation main window: views, study browser, panels, menus, jobs and errors.
 
-Data lives in a Qt-free ``Session``; this window forwards its events to the views and
-panels, and runs every long operation (scan, load, segmentation, meshing, export) as a
-job off the UI thread.  A job only changes the Session when it succeeds, so a cancelled
-or failed job leaves the previous state intact.
+Data lives in a Qt-free ``Session`` and what the views show in a Qt-free
+``ViewerState``; the window hands both to every panel in an ``AppContext``.  Every long
+operation (scan, load, meshing, export) runs as a job off the UI thread, and every
+segmentation edit goes through the ordered edit queue.  A job only changes the Session
+when it succeeds, so a cancelled or failed job leaves the previous state intact.
 """
 
 from __future__ import annotations
@@ -14,111 +15,54 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt, QUrl, Signal
+from PySide6.QtCore import QEventLoop, QSettings, Qt, Signal
 from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
+    QCloseEvent,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QComboBox,
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QTabWidget,
-    QToolButton,
-    QWidget,
 )
 
-from workstation.core.display_presets import (
-    SERIES_WINDOW,
-    VOLUME_RENDERING_PRESETS,
-    WINDOW_PRESETS,
-    default_volume_rendering_preset,
-    patient_position_text,
-    window_presets_for,
-)
-from workstation.core.errors import NotAVolumeError, SeriesNotFoundError, WorkstationError
-from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
+from workstation.core.errors import NotAVolumeError, WorkstationError
+from workstation.core.viewer_state import ViewerState
 from workstation.core.volume import Volume
+from workstation.gui.context import AppContext
+from workstation.gui.display_actions import DisplayActions
+from workstation.gui.drop_opener import DropOpener
+from workstation.gui.edit_queue import EditQueue
 from workstation.gui.error_dialog import show_error
 from workstation.gui.models_panel import ModelsPanel
 from workstation.gui.progress_panel import ProgressPanel
 from workstation.gui.recent_studies import RecentStudies
 from workstation.gui.segmentation_panel import SegmentationPanel
+from workstation.gui.segments_panel import SegmentsPanel
+from workstation.gui.settings import open_settings
+from workstation.gui.status_readout import cursor_text, window_text
 from workstation.gui.study_browser import StudyBrowser
 from workstation.gui.thumbnails import make_thumbnails, to_qimage
+from workstation.gui.toolbars import (
+    LayoutActions,
+    ToolActions,
+    ToolbarRows,
+    action_tooltip,
+    compact_toolbar,
+)
 from workstation.gui.views.layout import ViewLayout
 from workstation.gui.workers import JobError, JobRunner
 from workstation.io.dicom.model import ScanResult, Stack
+from workstation.services import study
+from workstation.services.segment_editor import PendingEdit, SegmentEditor
 from workstation.services.session import ModelEntry, Session
 
-LAYOUTS = (
-    ("four", "Four-up", "Ctrl+1"),
-    ("axial", "Axial", "Ctrl+2"),
-    ("coronal", "Coronal", "Ctrl+3"),
-    ("sagittal", "Sagittal", "Ctrl+4"),
-    ("3d", "3D", "Ctrl+5"),
-)
-TOOLS = (
-    ("navigate", "Navigate", "Click to move the crosshair, wheel to scroll slices"),
-    ("window_level", "Window/level", "Drag to change window (horizontal) and level (vertical)"),
-    ("distance", "Distance", "Click two points to measure a distance in mm"),
-    ("angle", "Angle", "Click three points to measure an angle"),
-    ("roi_rectangle", "Rectangle ROI", "Drag a rectangle for value statistics"),
-    ("roi_ellipse", "Ellipse ROI", "Drag an ellipse for value statistics"),
-)
-
-
-def open_study(
-    path: str,
-    series: str | None,
-    auto_load: bool,
-    progress: ProgressCallback,
-    cancel: CancelToken,
-) -> tuple[ScanResult, Stack | None, Volume | None, str]:
-    """Scan ``path`` and, when asked, load the requested or best stack (in a job).
-
-    Returns (scan, stack, volume, note): without a loadable 3D stack the volume is None
-    and ``note`` says why.
-    """
-    from workstation.io.dicom.scan import scan_path
-
-    scan = scan_path(path, progress=sub_progress(progress, 0.0, 0.3), cancel=cancel)
-    if series:
-        try:
-            stack = scan.find(series)
-        except KeyError:
-            available = ", ".join(s.stack_id for s in scan.stacks) or "none"
-            raise SeriesNotFoundError(
-                f"Series {series} is not in {path}; available: {available}"
-            ) from None
-    elif auto_load:
-        stack = scan.best_volume()
-        if stack is None:
-            kinds = ", ".join(sorted({s.kind for s in scan.stacks})) or "nothing"
-            return scan, None, None, f"No 3D image stack in {path} (found {kinds})."
-    else:
-        return scan, None, None, ""
-    volume = load_stack_job(stack, sub_progress(progress, 0.3, 1.0), cancel)
-    return scan, stack, volume, ""
-
-
-def load_stack_job(stack: Stack, progress: ProgressCallback, cancel: CancelToken) -> Volume:
-    """Load one stack as a Volume (in a job)."""
-    from workstation.io.dicom.load import load_stack
-
-    if not stack.loadable_3d:
-        raise NotAVolumeError(
-            f"{stack.label or stack.stack_id} is a {stack.kind} stack of {len(stack.frames)} "
-            "image(s) and cannot be shown as a 3D volume."
-        )
-    return load_stack(stack, progress=progress, cancel=cancel)
+APP_TITLE = "Surgical Planning Workstation"
+QUIT_QUESTION = "A job is running — quit anyway?"
 
 
 class MainWindow(QMainWindow):
@@ -128,35 +72,50 @@ class MainWindow(QMainWindow):
     volume_loaded = Signal(object)
     job_failed = Signal(object)
 
-    def __init__(
-        self,
-        settings: QSettings | None = None,
-        headless: bool = False,
-    ) -> None:
+    def __init__(self, settings: QSettings | None = None, headless: bool = False) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        self.setWindowTitle("Surgical Planning Workstation")
+        self.setWindowTitle(APP_TITLE)
         self.headless = headless
-        self.settings = settings or QSettings("SurgicalPlanningWorkstation", "Workstation")
+        self.settings = settings or open_settings()
         self.recent = RecentStudies(self.settings)
         self.session = Session()
+        self.viewer = ViewerState()
         self.runner = JobRunner(self)
+        self.edits = EditQueue(self.session, self)
         self.errors: list[JobError] = []
         self.last_error_dialog: QMessageBox | None = None
         self._load_job = None
+        self._editor: SegmentEditor | None = None
+        self._closing = False
+        self._closed = False
+        self.quit_question: QMessageBox | None = None
 
         self.views = ViewLayout()
         self.setCentralWidget(self.views)
+        self.context = AppContext(
+            session=self.session,
+            viewer=self.viewer,
+            runner=self.runner,
+            edits=self.edits,
+            views=self.views,
+            settings=self.settings,
+            report_error=self.report_error,
+            show_message=self.show_message,
+            parent=self,
+        )
+        self.views.set_context(self.context)
+        self.views.follow_segments(self.context)  # every visible segment in colour
         self.browser = StudyBrowser()
         self.browser.stack_activated.connect(self.load_stack)
-        self.segmentation_panel = SegmentationPanel(self)
-        self.models_panel = ModelsPanel(self)
+        self.segments_panel = SegmentsPanel(self.context)
+        self.segmentation_panel = SegmentationPanel(self.context)
+        self.models_panel = ModelsPanel(self.context)
         self._build_docks()
         self._build_status_bar()
         self._build_actions()
-        self._connect_session()
-        self._connect_views()
-        self.setAcceptDrops(True)
+        self._connect()
+        self.drops = DropOpener(self, self.open_path)
         self.resize(1500, 950)
 
     # -- construction ---------------------------------------------------------------
@@ -166,6 +125,7 @@ class MainWindow(QMainWindow):
         browser_dock.setWidget(self.browser)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, browser_dock)
         self.tools_tabs = QTabWidget()
+        self.tools_tabs.addTab(self.segments_panel, "Segments")
         self.tools_tabs.addTab(self.segmentation_panel, "Segmentation")
         self.tools_tabs.addTab(self.models_panel, "Models")
         tools_dock = QDockWidget("Tools", self)
@@ -193,13 +153,13 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.cursor_label = QLabel("")
         self.cursor_label.setObjectName("cursorLabel")
-        self.cursor_label.setMinimumWidth(330)
+        self.cursor_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("x" * 48))
         self.window_label = QLabel("")
         self.warnings_label = QLabel("")
         self.warnings_label.setObjectName("volumeWarnings")
         self.warnings_label.setStyleSheet("color: #b35c00; font-weight: bold;")
         self.warnings_label.setVisible(False)
-        self.progress_panel = ProgressPanel(self.runner)
+        self.progress_panel = ProgressPanel(self.runner, self.edits)
         bar = self.statusBar()
         bar.addPermanentWidget(self.warnings_label)
         bar.addPermanentWidget(self.cursor_label)
@@ -222,100 +182,62 @@ class MainWindow(QMainWindow):
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
 
         edit_menu = menu.addMenu("&Edit")
-        self.undo_action = edit_menu.addAction("&Undo", self.session.undo)
+        self.undo_action = edit_menu.addAction("&Undo", self.undo)
         self.undo_action.setShortcuts([QKeySequence("Ctrl+Z")])
-        self.redo_action = edit_menu.addAction("&Redo", self.session.redo)
+        self.redo_action = edit_menu.addAction("&Redo", self.redo)
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.undo_action.setEnabled(False)
-        self.redo_action.setEnabled(False)
+        self._update_history()
 
         view_menu = menu.addMenu("&View")
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("mainToolbar")
-        self.layout_actions = self._exclusive_actions(
-            LAYOUTS,
-            (view_menu, toolbar),
-            self.set_layout,
-            lambda action, shortcut: action.setShortcut(QKeySequence(shortcut)),
-        )
-        self.layout_actions["four"].setChecked(True)
+        layout_bar = compact_toolbar(self, "Layout", "layoutToolbar")
+        display_bar = compact_toolbar(self, "Display", "displayToolbar")
+        view_tools_bar = compact_toolbar(self, "View tools", "viewToolsToolbar")
+        edit_tools_bar = compact_toolbar(self, "Edit tools", "editToolsToolbar")
+        self.toolbars = [layout_bar, display_bar, view_tools_bar, edit_tools_bar]
+        self.layout_actions = LayoutActions(self, self.viewer, view_menu, layout_bar).actions
         view_menu.addSeparator()
-        toolbar.addSeparator()
+        reset_view = view_menu.addAction("Reset &views", self.views.reset_views)
+        reset_view.setShortcut(QKeySequence("Ctrl+R"))
+        reset_view.setToolTip(action_tooltip("Reset views", "Ctrl+R", "Fit every view"))
+        reset_view.setIconText("Reset")  # the toolbar's short text
+        reset_camera = view_menu.addAction("Reset 3D &camera", self.views.reset_camera)
+        reset_camera.setIconText("Reset 3D")
+        reset_camera.setToolTip("Reset the 3D camera (front view)")
+        layout_bar.addSeparator()
+        layout_bar.addAction(reset_view)
+        layout_bar.addAction(reset_camera)
+        view_menu.addSeparator()
 
-        self.window_menu = view_menu.addMenu("&Window/level presets")
-        window_button = QToolButton()
-        window_button.setText("W/L presets")
-        window_button.setMenu(self.window_menu)
-        window_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        toolbar.addWidget(window_button)
-
-        self.volume_rendering_action = QAction("Volume rendering", self, checkable=True)
-        self.volume_rendering_action.toggled.connect(self._volume_rendering_changed)
-        view_menu.addAction(self.volume_rendering_action)
-        self.slice_outlines_action = QAction("Slice outlines in 3D", self, checkable=True)
-        self.slice_outlines_action.setChecked(True)
-        self.slice_outlines_action.setToolTip("Show where the slice views cut in the 3D view")
-        self.slice_outlines_action.toggled.connect(self._slice_outlines_toggled)
-        view_menu.addAction(self.slice_outlines_action)
-        toolbar.addAction(self.volume_rendering_action)
-        self.vr_preset_combo = QComboBox()
-        for key, preset in VOLUME_RENDERING_PRESETS.items():
-            self.vr_preset_combo.addItem(preset.label, key)
-        self.vr_preset_combo.currentIndexChanged.connect(self._volume_rendering_changed)
-        toolbar.addWidget(self.vr_preset_combo)
-        toolbar.addSeparator()
+        self.display = DisplayActions(self, self.context, view_menu, display_bar)
+        self.window_menu = self.display.window_menu
+        self.volume_rendering_action = self.display.volume_rendering_action
+        self.vr_preset_combo = self.display.vr_preset_combo
+        self.slice_outlines_action = self.display.slice_outlines_action
+        self.apply_window_preset = self.display.apply_window_preset
 
         tools_menu = menu.addMenu("&Tools")
-        self.tool_actions = self._exclusive_actions(
-            TOOLS, (tools_menu, toolbar), self.set_tool, QAction.setToolTip
+        self.tools = ToolActions(
+            self, self.viewer, tools_menu, {"view": view_tools_bar, "edit": edit_tools_bar}
         )
-        self.tool_actions["navigate"].setChecked(True)
-        toolbar.addSeparator()
-        reset_view = view_menu.addAction("Reset &views", self._reset_views)
-        reset_view.setShortcut(QKeySequence("Ctrl+R"))
-        reset_camera = view_menu.addAction("Reset 3D &camera", self._reset_camera)
-        toolbar.addAction(reset_view)
-        toolbar.addAction(reset_camera)
-        self._fill_window_menu(None)
+        self.tool_actions = self.tools.actions
+        self.tools.set_editing_enabled(False)
+        self.toolbar_rows = ToolbarRows(self, self.toolbars)
 
-    def _exclusive_actions(
-        self,
-        entries: tuple[tuple[str, str, str], ...],
-        places: tuple[QWidget, ...],
-        choose: Callable[[str], None],
-        configure: Callable[[QAction, str], None],
-    ) -> dict[str, QAction]:
-        """One checkable action per (key, text, extra), one checked at a time, in ``places``.
-
-        Triggering an action calls ``choose(key)``; ``configure(action, extra)`` adds its
-        shortcut or tooltip.
-        """
-        group = QActionGroup(self)
-        actions: dict[str, QAction] = {}
-        for key, text, extra in entries:
-            action = QAction(text, self, checkable=True)
-            configure(action, extra)
-            action.triggered.connect(lambda _=False, key=key: choose(key))
-            group.addAction(action)
-            for place in places:
-                place.addAction(action)
-            actions[key] = action
-        return actions
-
-    def _connect_session(self) -> None:
+    def _connect(self) -> None:
         session = self.session
         session.subscribe("scan", self._scan_changed)
         session.subscribe("volume", self._volume_changed)
-        session.subscribe("history", self._history_changed)
+        session.subscribe("editor", self._editor_changed)
         session.subscribe("model_added", self._model_added)
         session.subscribe("model_removed", self._model_removed)
         session.subscribe("model_changed", self._model_changed)
-
-    def _connect_views(self) -> None:
-        views = self.views
-        views.cursor_info.connect(self._cursor_info)
-        views.window_level_changed.connect(self._window_level_changed)
-        views.measurement_done.connect(self._measurement_done)
+        viewer = self.viewer
+        viewer.subscribe("window", self._window_changed)
+        viewer.subscribe("cursor", self._cursor_changed)
+        self.views.measurement_done.connect(self._measurement_done)
+        self.edits.busy_changed.connect(self._update_history)
+        self.edits.edit_done.connect(self._edit_done)
+        self.edits.edit_failed.connect(self.report_error)
 
     # -- session → views ------------------------------------------------------------
     def _scan_changed(self, scan: ScanResult | None) -> None:
@@ -330,7 +252,7 @@ class MainWindow(QMainWindow):
             )
 
     def _thumbnails_ready(self, scan: ScanResult, thumbnails: dict[str, np.ndarray]) -> None:
-        if scan is not self.session.scan:
+        if scan is not self.session.scan or self._closing:
             return
         for stack_id, image in thumbnails.items():
             self.browser.set_thumbnail(stack_id, to_qimage(image))
@@ -338,21 +260,21 @@ class MainWindow(QMainWindow):
     def _volume_changed(self, volume: Volume | None) -> None:
         if volume is None:
             self.views.clear()
-            self.setWindowTitle("Surgical Planning Workstation")
+            self.setWindowTitle(APP_TITLE)
         else:
             self.views.set_volume(volume)
-            name = volume.source.series_description or volume.name or "volume"
-            title = " — ".join(p for p in (volume.source.patient_name, name) if p)
-            self.setWindowTitle(f"{title} — Surgical Planning Workstation")
-            preset = default_volume_rendering_preset(volume)
-            self.vr_preset_combo.setCurrentIndex(self.vr_preset_combo.findData(preset))
+            name = volume.source.identity.series_description or volume.name or "volume"
+            title = " — ".join(p for p in (volume.source.identity.patient_name, name) if p)
+            self.setWindowTitle(f"{title} — {APP_TITLE}")
+        # the cursor read-out and the selection belonged to the last study (after the views
+        # took the new volume: they may report the point under a still mouse again)
+        self.viewer.reset()
         self.browser.mark_loaded(self.session.stack.stack_id if self.session.stack else None)
         self._show_volume_warnings(volume)
-        self._fill_window_menu(volume)
+        self.display.volume_changed(volume)
+        self.tools.set_editing_enabled(volume is not None)
         if volume is not None:
-            self._window_level_changed(*self.views.window_level())
-        if self.volume_rendering_action.isChecked():
-            self._volume_rendering_changed()
+            self._window_changed(self.views.window_level())
 
     def _show_volume_warnings(self, volume: Volume | None) -> None:
         """Keep a mark in the status bar while the loaded volume has geometry warnings."""
@@ -362,39 +284,65 @@ class MainWindow(QMainWindow):
         self.warnings_label.setToolTip("\n".join(f"• {warning}" for warning in warnings))
         self.warnings_label.setVisible(bool(warnings))
 
-    def _history_changed(self, state: tuple[bool, bool]) -> None:
-        self.undo_action.setEnabled(state[0])
-        self.redo_action.setEnabled(state[1])
-        self.undo_action.setText(f"&Undo {self.session.undo_description()}".strip())
-        self.redo_action.setText(f"&Redo {self.session.redo_description()}".strip())
+    def _editor_changed(self, editor: SegmentEditor | None) -> None:
+        if self._editor is not None:
+            self._editor.unsubscribe("history", self._update_history)
+        self._editor = editor
+        if editor is not None:
+            editor.subscribe("history", self._update_history)
+        self._update_history()
 
     def _model_added(self, entry: ModelEntry) -> None:
-        self.views.add_model(entry.model_id, entry.mesh, entry.color, entry.opacity, entry.visible)
+        if not self._closing:
+            self.views.add_model(
+                entry.model_id, entry.mesh, entry.color, entry.opacity, entry.visible
+            )
 
     def _model_removed(self, entry: ModelEntry) -> None:
-        self.views.remove_model(entry.model_id)
+        if not self._closing:
+            self.views.remove_model(entry.model_id)
 
     def _model_changed(self, entry: ModelEntry) -> None:
-        self.views.update_model(
-            entry.model_id, color=entry.color, opacity=entry.opacity, visible=entry.visible
-        )
+        if not self._closing:
+            self.views.update_model(
+                entry.model_id, color=entry.color, opacity=entry.opacity, visible=entry.visible
+            )
 
-    # -- views → status bar -----------------------------------------------------------
-    def _cursor_info(self, info: Any) -> None:
-        if not info or info.get("lps") is None:
-            self.cursor_label.setText("")
-            return
-        x, y, z = (float(v) for v in info["lps"])
-        value = info.get("value")
-        units = info.get("units") or ""
-        view = str(info.get("view", "")).capitalize()
-        text = f"{view}  {patient_position_text((x, y, z))}"
-        if value is not None:
-            text += f"   {float(value):.0f} {units}".rstrip()
-        self.cursor_label.setText(text)
+    # -- undo and redo ----------------------------------------------------------------
+    def undo(self) -> None:
+        """Edit → Undo: revert the editor's last step (not while edits are applied)."""
+        editor = self.session.editor
+        if editor is not None and not self.edits.busy():
+            editor.undo()
 
-    def _window_level_changed(self, center: float, width: float) -> None:
-        self.window_label.setText(f"W {width:.0f}  L {center:.0f}")
+    def redo(self) -> None:
+        """Edit → Redo: re-apply the last undone step."""
+        editor = self.session.editor
+        if editor is not None and not self.edits.busy():
+            editor.redo()
+
+    def _update_history(self, *_: object) -> None:
+        editor = self.session.editor
+        idle = not self.edits.busy()
+        undo = editor.undo_description() if editor is not None and editor.can_undo else ""
+        redo = editor.redo_description() if editor is not None and editor.can_redo else ""
+        self.undo_action.setEnabled(bool(undo) and idle)
+        self.redo_action.setEnabled(bool(redo) and idle)
+        self.undo_action.setText(f"&Undo {undo}".strip())
+        self.redo_action.setText(f"&Redo {redo}".strip())
+
+    def _edit_done(self, pending: PendingEdit) -> None:
+        if pending.notes:
+            self.show_message("; ".join(pending.notes))
+
+    # -- viewer state → window ------------------------------------------------------
+    def _window_changed(self, window: tuple[float, float]) -> None:
+        self.window_label.setText(window_text(*window))
+
+    def _cursor_changed(self, cursor: Any) -> None:
+        volume = self.session.volume
+        units = "HU" if volume is not None and volume.units == "HU" else ""
+        self.cursor_label.setText(cursor_text(cursor, units))
 
     def _measurement_done(self, measurement: Any) -> None:
         text = measurement.get("text") if isinstance(measurement, dict) else str(measurement)
@@ -404,58 +352,15 @@ class MainWindow(QMainWindow):
     # -- actions --------------------------------------------------------------------
     def set_layout(self, name: str) -> None:
         """Show four views or one large view."""
-        self.views.set_layout(name)
-        if name in self.layout_actions:
-            self.layout_actions[name].setChecked(True)
+        self.viewer.set_layout(name)
 
-    def set_tool(self, mode: str) -> None:
-        """Choose what mouse clicks in the slice views do."""
-        self.views.set_interaction_mode(mode)
-        if mode in self.tool_actions:
-            self.tool_actions[mode].setChecked(True)
+    def set_tool(self, key: str) -> None:
+        """Make a registered tool the active one (what mouse clicks in the views do)."""
+        self.viewer.set_tool(key)
 
-    def apply_window_preset(self, key: str) -> None:
-        """Apply a window preset (a WINDOW_PRESETS key, 'series' or 'auto')."""
-        volume = self.session.volume
-        if volume is None:
-            return
-        presets = window_presets_for(volume)
-        if key in presets:
-            self.views.set_window_level(*presets[key])
-
-    def _fill_window_menu(self, volume: Volume | None) -> None:
-        self.window_menu.clear()
-        if volume is None:
-            self.window_menu.setEnabled(False)
-            return
-        self.window_menu.setEnabled(True)
-        for key, (center, width) in window_presets_for(volume).items():
-            if key == SERIES_WINDOW:
-                label = "Series window"
-            elif key in WINDOW_PRESETS:
-                label = WINDOW_PRESETS[key].label
-            else:
-                label = "Automatic"
-            self.window_menu.addAction(
-                f"{label} (W {width:g} L {center:g})",
-                lambda key=key: self.apply_window_preset(key),
-            )
-
-    def _volume_rendering_changed(self, *_: object) -> None:
-        if self.session.volume is None:
-            return
-        self.views.set_volume_rendering(
-            self.volume_rendering_action.isChecked(), str(self.vr_preset_combo.currentData())
-        )
-
-    def _slice_outlines_toggled(self, visible: bool) -> None:
-        self.views.set_slice_outlines_visible(visible)
-
-    def _reset_views(self) -> None:
-        self.views.reset_views()
-
-    def _reset_camera(self) -> None:
-        self.views.reset_camera()
+    def show_message(self, text: str, timeout_ms: int = 10000) -> None:
+        """A short status-bar message."""
+        self.statusBar().showMessage(text, timeout_ms)
 
     # -- opening --------------------------------------------------------------------
     def choose_folder(self) -> None:
@@ -477,15 +382,7 @@ class MainWindow(QMainWindow):
         return str(Path(recent[0]).parent) if recent else os.path.expanduser("~")
 
     def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        paths = self.recent.paths()
-        for path in paths:
-            self.recent_menu.addAction(path, lambda path=path: self.open_path(path))
-        if paths:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self.recent.clear)
-        else:
-            self.recent_menu.addAction("(none)").setEnabled(False)
+        self.recent.fill_menu(self.recent_menu, self.open_path)
 
     def open_path(
         self, path: str | os.PathLike[str], series: str | None = None, auto_load: bool = True
@@ -493,22 +390,21 @@ class MainWindow(QMainWindow):
         """Scan a folder, file or zip and load its best (or the given) stack; returns the Job."""
         path = str(path)
 
-        def done(result: tuple[ScanResult, Stack | None, Volume | None, str]) -> None:
-            scan, stack, volume, note = result
-            self.session.set_scan(scan, path)
+        def done(opened: study.OpenedStudy) -> None:
+            self.session.set_scan(opened.scan, path)
             self.recent.add(path)
-            self.scan_loaded.emit(scan)
-            if volume is not None:
-                self.session.set_volume(volume, stack)
-                self._announce_volume(volume)
-            elif note:
-                self.statusBar().showMessage(note, 15000)
+            self.scan_loaded.emit(opened.scan)
+            if opened.volume is not None:
+                self.session.set_volume(opened.volume, opened.stack)
+                self._announce_volume(opened.volume, opened.reason)
+            elif opened.note:
+                self.show_message(opened.note, 15000)
                 if self.headless:
-                    self.report_error_message("Open", NotAVolumeError(note))
+                    self.report_error_message("Open", NotAVolumeError(opened.note))
 
         return self._start_load(
             f"Opening “{Path(path).name or path}”",
-            open_study,
+            study.open_study,
             path,
             series,
             auto_load,
@@ -523,8 +419,8 @@ class MainWindow(QMainWindow):
             self._announce_volume(volume)
 
         return self._start_load(
-            f"Loading {stack.label or stack.series_description or 'series'}",
-            load_stack_job,
+            f"Loading {stack.label or stack.identity.series_description or 'series'}",
+            study.load_stack_volume,
             stack,
             on_result=done,
         )
@@ -536,36 +432,28 @@ class MainWindow(QMainWindow):
         if self._load_job is not None and not self._load_job.done:
             self._load_job.cancel()
         self._load_job = self.runner.submit(
-            title, fn, *args, on_result=on_result, on_error=self.report_error
+            title, fn, *args, on_result=self._unless_closing(on_result), on_error=self.report_error
         )
         return self._load_job
 
-    def _announce_volume(self, volume: Volume) -> None:
+    def _unless_closing(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``handler``, skipped once the window is closing (its result is no longer shown)."""
+
+        def guarded(value: Any) -> None:
+            if not self._closing:
+                handler(value)
+
+        return guarded
+
+    def _announce_volume(self, volume: Volume, reason: str = "") -> None:
         cols, rows, slices = volume.dims
         message = f"Loaded {cols} x {rows} x {slices}, {volume.orientation}"
+        if reason:
+            message += f" ({reason})"
         if volume.warnings:
             message += " — " + "; ".join(volume.warnings)
-        self.statusBar().showMessage(message, 20000)
+        self.show_message(message, 20000)
         self.volume_loaded.emit(volume)
-
-    # -- drag and drop --------------------------------------------------------------
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile():
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        """Keep accepting a folder or file dragged over any part of the window."""
-        self.dragEnterEvent(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        urls: list[QUrl] = event.mimeData().urls()
-        local = [url.toLocalFile() for url in urls if url.isLocalFile()]
-        if local:
-            event.acceptProposedAction()
-            self.open_path(local[0])
 
     # -- errors ---------------------------------------------------------------------
     def report_error(self, error: JobError) -> None:
@@ -573,10 +461,10 @@ class MainWindow(QMainWindow):
         self.errors.append(error)
         self.job_failed.emit(error)
         if error.cancelled:
-            self.statusBar().showMessage(f"{error.title}: cancelled; nothing was changed.", 8000)
+            self.show_message(f"{error.title}: cancelled; nothing was changed.", 8000)
             return
-        self.statusBar().showMessage(f"{error.title} failed: {error.message}", 15000)
-        if not self.headless:
+        self.show_message(f"{error.title} failed: {error.message}", 15000)
+        if not self.headless and not self._closing:
             self.last_error_dialog = show_error(self, error)
 
     def report_error_message(self, title: str, exception: WorkstationError) -> None:
@@ -584,7 +472,43 @@ class MainWindow(QMainWindow):
         self.report_error(JobError(title, exception, ""))
 
     # -- closing --------------------------------------------------------------------
-    def closeEvent(self, event) -> None:
-        self.runner.shutdown()
-        self.views.shutdown()
+    def jobs_running(self) -> bool:
+        """True while a load, a model build, an export or an edit is under way."""
+        return self.runner.busy() or self.edits.busy()
+
+    def confirm_quit(self) -> bool:
+        """Ask whether to quit although a job runs (True: quit)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit", QUIT_QUESTION, parent=self)
+        box.setInformativeText("Quitting cancels it; nothing it would change is kept.")
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.quit_question = box
+        box.exec()
+        self.quit_question = None
+        return box.clickedButton() is quit_button
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Quit: ask while a job runs, then stop the jobs and release the views in order."""
+        if not self._closed:
+            if self.jobs_running() and not self.headless and not self.confirm_quit():
+                event.ignore()
+                return
+            self.shutdown()
         super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop edits and jobs (waiting for their threads), then release the render windows."""
+        if self._closed:
+            return
+        self._closing = True
+        if self.jobs_running():
+            self.progress_panel.show_stopping()
+            self.show_message("Stopping…", 0)
+            QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+        self.edits.shutdown()
+        self.runner.shutdown()
+        # results that arrived before the workers stopped are delivered while views live
+        QApplication.sendPostedEvents()
+        self.views.shutdown()
+        self._closed = True

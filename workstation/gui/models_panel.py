@@ -1,7 +1,14 @@
-"""Models panel: create a surface from the segmentation, list, style and export models."""
+"""Models panel: build a segment's surface model, list, style and export the models.
+
+"Create model" builds the selected segment's model with the panel's smoothing and
+decimation (``model_jobs``, the options of ``workstation mesh --smooth --decimate``);
+export names and writes files through ``services.export``, so a model "Bone" exported
+as Bone.stl is the file ``workstation mesh -o Bone.stl`` writes.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from workstation.core.errors import SegmentationError
 from workstation.gui.export_dialog import ExportDialog
+from workstation.gui.model_jobs import model_options, start_segment_model
+from workstation.services.export import export_models
+from workstation.services.modeling import ModelOptions
+from workstation.services.segment_editor import SegmentEditor
 from workstation.services.session import ModelEntry
 
 if TYPE_CHECKING:
-    from workstation.gui.main_window import MainWindow
+    from workstation.gui.context import AppContext
+    from workstation.gui.workers import Job
 
 #: Short headers (explained by their tooltips) so every column fits the Tools dock.
 COLUMNS = ("", "Name", "", "Opacity", "ml", "Triangles", "Closed")
@@ -46,33 +57,6 @@ HEADER_TIPS = (
 )
 COL_SHOW, COL_NAME, COL_COLOUR, COL_OPACITY, COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT = range(7)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def model_options(smooth_iterations: int, decimate_fraction: float) -> Any:
-    """ModelOptions for building a surface from an existing label map."""
-    from workstation.services.modeling import ModelOptions
-
-    return ModelOptions(smooth_iterations=smooth_iterations, decimate_fraction=decimate_fraction)
-
-
-def build_model_job(label, options, progress, cancel):
-    """Run services.modeling.build_model (in a worker)."""
-    from workstation.services.modeling import build_model
-
-    return build_model(label, options, progress=progress, cancel=cancel)
-
-
-def export_job(items: list[tuple[Any, Path]], coords: str, progress, cancel) -> list[Path]:
-    """Write each (mesh, path) with export_mesh; returns the written paths."""
-    from workstation.io.mesh_export import export_mesh
-
-    written = []
-    for number, (mesh, path) in enumerate(items):
-        cancel.raise_if_cancelled()
-        progress(number / len(items), f"Writing {path.name}")
-        written.append(Path(export_mesh(mesh, path, coords=coords)))
-    progress(1.0, "Done")
-    return written
 
 
 def statistics_text(statistics: dict[str, Any]) -> tuple[str, str, str]:
@@ -100,39 +84,45 @@ def model_summary(name: str, statistics: dict[str, Any]) -> str:
     return f"{name}: " + ", ".join(parts) if parts else name
 
 
-def _default_options() -> tuple[int, float]:
-    from workstation.services.modeling import ModelOptions
-
-    defaults = ModelOptions()
-    return int(defaults.smooth_iterations), float(defaults.decimate_fraction)
-
-
 class ModelsPanel(QWidget):
-    """Create model from the Session's label map; the model list mirrors Session models."""
+    """Builds the selected segment's model; the model list mirrors the session's models."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setObjectName("modelsPanel")
-        self.window_ = window
-        self.session = window.session
+        self.context = context
+        self.session = context.session
         self._rows: dict[str, int] = {}
         self._updating = False
+        self._editor: SegmentEditor | None = None
+        #: "Create model" was clicked while edits were still being applied
+        self._create_when_idle = False
         self.last_export: list[Path] = []
+        #: the export dialog while it is open
+        self.export_dialog: ExportDialog | None = None
 
-        smooth, decimate = _default_options()
+        defaults = ModelOptions()
         self.smooth_spin = QSpinBox()
         self.smooth_spin.setRange(0, 200)
-        self.smooth_spin.setValue(smooth)
+        self.smooth_spin.setValue(defaults.smooth_iterations)
+        self.smooth_spin.setToolTip("Windowed-sinc smoothing iterations (0 = off), as --smooth")
         self.decimate_spin = QDoubleSpinBox()
         self.decimate_spin.setRange(0.0, 0.99)
         self.decimate_spin.setSingleStep(0.05)
-        self.decimate_spin.setValue(decimate)
-        self.decimate_spin.setToolTip("Fraction of triangles removed (0 keeps them all)")
+        self.decimate_spin.setValue(defaults.decimate_fraction)
+        self.decimate_spin.setToolTip(
+            "Fraction of triangles removed (0 keeps them all), as --decimate"
+        )
+        self.segment_label = QLabel("")
+        self.segment_label.setObjectName("modelSegment")
+        self.segment_label.setWordWrap(True)
         self.create_button = QPushButton("Create model")
         self.create_button.setObjectName("createModel")
+        self.create_button.setToolTip("Build the surface model of the selected segment")
         self.create_button.clicked.connect(self.create_model)
-        create_box = QGroupBox("Create model from segmentation")
+        create_box = QGroupBox("Create model from segment")
         form = QFormLayout(create_box)
+        form.addRow("Segment", self.segment_label)
         form.addRow("Smoothing iterations", self.smooth_spin)
         form.addRow("Decimation", self.decimate_spin)
         form.addRow(self.create_button)
@@ -176,40 +166,66 @@ class ModelsPanel(QWidget):
         self.session.subscribe("model_added", self._model_added)
         self.session.subscribe("model_removed", self._model_removed)
         self.session.subscribe("model_changed", self._model_changed)
-        self.session.subscribe("label", self._label_changed)
-        self._label_changed(self.session.label)
+        self.session.subscribe("editor", self._editor_changed)
+        context.viewer.subscribe("segment", self._segment_selected)
+        context.edits.busy_changed.connect(self._edits_busy)
+        self._editor_changed(self.session.editor)
         self._selection_changed()
 
     # -- creating -------------------------------------------------------------------
-    def _label_changed(self, label) -> None:
-        self.create_button.setEnabled(label is not None)
+    def _editor_changed(self, editor: SegmentEditor | None) -> None:
+        if self._editor is not None:
+            self._editor.unsubscribe("segments", self._segments_changed)
+        self._editor = editor
+        self._create_when_idle = False
+        if editor is not None:
+            editor.subscribe("segments", self._segments_changed)
+        self._show_segment()
 
-    def create_model(self) -> None:
-        """Build a surface from the current label map in a job and add it to the Session."""
-        label = self.session.label
-        volume = self.session.volume
-        if label is None or volume is None:
-            self.window_.report_error_message(
-                "Create model", SegmentationError("Segment something first (Apply threshold).")
-            )
-            return
-        options = model_options(self.smooth_spin.value(), self.decimate_spin.value())
+    def _segments_changed(self, _payload: object = None) -> None:
+        self._show_segment()
 
-        def done(result) -> None:
-            if volume is not self.session.volume:
-                return
-            statistics = result.statistics.as_dict()
-            number = len(self.session.models) + 1
-            self.session.add_model(result.mesh, statistics, name=f"Model {number}")
+    def _segment_selected(self, _segment_id: str | None) -> None:
+        self._show_segment()
 
-        self.window_.runner.submit(
-            "Create model",
-            build_model_job,
-            label,
-            options,
-            on_result=done,
-            on_error=self.window_.report_error,
-        )
+    def selected_segment_name(self) -> str | None:
+        """Name of the segment "Create model" builds, or None when none is selected."""
+        segment_id = self.context.viewer.selected_segment
+        if self._editor is None or segment_id is None:
+            return None
+        try:
+            return self._editor.segmentation.by_id(segment_id).name
+        except KeyError:
+            return None
+
+    def _show_segment(self) -> None:
+        name = self.selected_segment_name()
+        self.segment_label.setText(name or "none selected")
+        self.create_button.setEnabled(self._editor is not None)
+
+    def options(self) -> ModelOptions:
+        """The model options the panel's controls give (as ``workstation mesh`` flags)."""
+        return model_options(self.smooth_spin.value(), self.decimate_spin.value())
+
+    def create_model(self) -> Job | None:
+        """Build the selected segment's model in a job, after the edits still being applied."""
+        if self.context.edits.busy():
+            self._create_when_idle = True
+            self.info_label.setText("The model is built once the edits in progress are applied.")
+            return None
+        segment_id = self.context.viewer.selected_segment
+        if self.selected_segment_name() is None or segment_id is None:
+            text = "Select a segment first (Apply threshold makes one)."
+            self.info_label.setText(text)
+            self.context.show_message(text)
+            return None
+        self.info_label.setText("")
+        return start_segment_model(self.context, segment_id, self.options())
+
+    def _edits_busy(self, busy: bool) -> None:
+        if not busy and self._create_when_idle:
+            self._create_when_idle = False
+            self.create_model()
 
     # -- table ----------------------------------------------------------------------
     def _model_added(self, entry: ModelEntry) -> None:
@@ -355,23 +371,33 @@ class ModelsPanel(QWidget):
         names = [self.session.models[model_id].name for model_id in model_ids]
         folder = str(Path(self.last_export[0]).parent) if self.last_export else ""
         dialog = ExportDialog(self, names, folder)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.export_models(model_ids, dialog.targets(), dialog.coords())
+        self.export_dialog = dialog
+        try:
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.export_models(model_ids, dialog.targets(), dialog.coords())
+        finally:
+            self.export_dialog = None
+            dialog.deleteLater()
 
-    def export_models(self, model_ids: list[str], targets: list[Path], coords: str = "lps"):
-        """Write the models to ``targets`` (same order) in a job; returns the Job."""
-        items = [
-            (self.session.models[model_id].mesh, Path(target))
-            for model_id, target in zip(model_ids, targets, strict=True)
-        ]
+    def export_models(self, model_ids: list[str], targets: list[Path], coords: str = "lps") -> Job:
+        """Write the models to ``targets`` (same order) in a job, each named after its model."""
+        items = []
+        for model_id, target in zip(model_ids, targets, strict=True):
+            entry = self.session.models[model_id]
+            items.append((replace(entry.mesh, name=entry.name), Path(target)))
 
         def done(paths: list[Path]) -> None:
             self.last_export = paths
             self.info_label.setText(
                 "Exported " + ", ".join(path.name for path in paths) + f" ({coords.upper()})"
             )
-            self.window_.statusBar().showMessage(f"Exported {len(paths)} model(s)", 5000)
+            self.context.show_message(f"Exported {len(paths)} model(s)")
 
-        return self.window_.runner.submit(
-            "Export", export_job, items, coords, on_result=done, on_error=self.window_.report_error
+        return self.context.runner.submit(
+            "Export",
+            export_models,
+            items,
+            coords,
+            on_result=done,
+            on_error=self.context.report_error,
         )

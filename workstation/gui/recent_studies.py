@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMenu
 
 SETTINGS_KEY = "recent_studies"
 MAX_RECENT = 10
@@ -42,3 +44,15 @@ class RecentStudies:
     def _store(self, paths: list[str]) -> None:
         self.settings.setValue(SETTINGS_KEY, list(paths))
         self.settings.sync()
+
+    def fill_menu(self, menu: QMenu, open_path: Callable[[str], object]) -> None:
+        """List the paths in File → Recent studies (each opens its study), or '(none)'."""
+        menu.clear()
+        paths = self.paths()
+        for path in paths:
+            menu.addAction(path, lambda path=path: open_path(path))
+        if paths:
+            menu.addSeparator()
+            menu.addAction("Clear list", self.clear)
+        else:
+            menu.addAction("(none)").setEnabled(False)

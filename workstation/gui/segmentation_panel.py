@@ -1,15 +1,20 @@
-"""Segmentation panel: threshold presets and range with a live overlay, islands, morphology.
+"""Segmentation panel: threshold presets and range with a live preview, islands, morphology.
 
-Every edit runs in a job and lands in the Session as one undoable step; the overlay on
-the slice views shows a live threshold preview while the bounds move, then the label.
+Every button becomes one operation record on the selected segment, submitted to the
+window's edit queue, which computes and commits the edits in order (one undo step each,
+recorded for OPS.json); the panel never changes voxels itself.  The live threshold
+preview is a display overlay only, not a segment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,21 +30,30 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.core.errors import SegmentationError
+from workstation.core.progress import CancelToken, ProgressCallback
+from workstation.core.segmentation import Segment
 from workstation.core.volume import LabelMap, Volume
 from workstation.gui.histogram_widget import HistogramWidget, compute_histogram
-from workstation.processing.presets import THRESHOLD_PRESETS, resolve_threshold
-from workstation.processing.threshold import nothing_selected, threshold, threshold_mask
+from workstation.processing.presets import THRESHOLD_PRESETS, ThresholdPreset, resolve_threshold
+from workstation.processing.threshold import threshold_mask
+from workstation.services.segment_editor import SegmentEditor
 
 if TYPE_CHECKING:
-    from workstation.gui.main_window import MainWindow
+    from workstation.gui.context import AppContext
+    from workstation.gui.workers import Job
 
-LABEL_COLOR = (1.0, 0.6, 0.1)
 PREVIEW_COLOR = (0.2, 0.8, 1.0)
 OVERLAY_OPACITY = 0.45
 CUSTOM = "custom"
+#: Name of a segment made by "Apply threshold" on a custom range.
+THRESHOLD_SEGMENT = "Threshold"
+#: The tool that keeps the clicked island of the selected segment.
+PICK_ISLAND_TOOL = "pick_island"
+#: Morphology buttons: (operation of the record, button text).
+MORPHOLOGY = (("dilate", "Dilate"), ("erode", "Erode"), ("open", "Open"), ("close", "Close"))
 
 
-def presets_for(volume: Volume | None) -> list[Any]:
+def presets_for(volume: Volume | None) -> list[ThresholdPreset]:
     """Threshold presets suitable for a volume: HU presets for CT in HU, percentiles otherwise."""
     presets = list(THRESHOLD_PRESETS.values())
     if volume is not None and volume.units == "HU":
@@ -47,26 +61,84 @@ def presets_for(volume: Volume | None) -> list[Any]:
     return [p for p in presets if p.percentile]
 
 
-def _preview_label(volume: Volume, lower: float, upper: float, progress, cancel) -> LabelMap:
+def segment_name_for(preset: ThresholdPreset | None) -> str:
+    """The name of a segment a threshold makes: the preset's label, as ``workstation segment``."""
+    return THRESHOLD_SEGMENT if preset is None else preset.label
+
+
+def preview_label(
+    volume: Volume,
+    lower: float,
+    upper: float,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> LabelMap:
+    """The voxels a threshold would select, as a display-only label map (in a job)."""
     mask = threshold_mask(volume.array, lower, upper)
     cancel.raise_if_cancelled()
     return LabelMap(mask.view(np.uint8), volume.affine, name="Preview")
 
 
-class SegmentationPanel(QWidget):
-    """Threshold, islands, morphology and undo/redo on the window's Session."""
+def _spin(low: float, high: float, value: float, step: float, suffix: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    spin.setSingleStep(step)
+    spin.setSuffix(suffix)
+    return spin
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+
+def _button(text: str, slot: Callable[..., object], tip: str = "") -> QPushButton:
+    button = QPushButton(text)
+    button.setToolTip(tip)
+    button.clicked.connect(slot)
+    return button
+
+
+class SegmentationPanel(QWidget):
+    """Threshold, islands, morphology, fill holes and smoothing of the selected segment."""
+
+    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setObjectName("segmentationPanel")
-        self.window_ = window
-        self.session = window.session
-        self._preview_job = None
+        self.context = context
+        self.session = context.session
+        self._editor: SegmentEditor | None = None
+        self._preview_job: Job | None = None
         self._pending_preview: tuple[float, float] | None = None
         self._preview_enabled = False
-        self._picking = False
+        #: the exact range the next threshold uses (a preset's values are not rounded)
+        self._range: tuple[float, float] = (0.0, 0.0)
+        #: a segment "Apply threshold" asked for that does not exist yet
+        self._new_segment: str | None = None
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(150)
+        self._status_timer.timeout.connect(self._show_status)
 
+        layout = QVBoxLayout(self)
+        layout.addWidget(self._threshold_box())
+        layout.addWidget(self._islands_box())
+        layout.addWidget(self._morphology_box())
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("segmentationStatus")
+        self.status_label.setWordWrap(True)
+        layout.addWidget(self.status_label)
+        layout.addStretch(1)
+
+        self.session.subscribe("volume", self._volume_changed)
+        self.session.subscribe("editor", self._editor_changed)
+        context.viewer.subscribe("segment", self._selection_changed)
+        context.viewer.subscribe("tool", self._tool_changed)
+        context.edits.edit_failed.connect(self._edit_failed)
+        self._volume_changed(self.session.volume)
+        self._editor_changed(self.session.editor)
+
+    # -- construction ---------------------------------------------------------------
+    def _threshold_box(self) -> QGroupBox:
         self.preset_combo = QComboBox()
+        self.preset_combo.setObjectName("thresholdPreset")
+        self.preset_combo.activated.connect(lambda _index: self._use_preset(show_preview=True))
         self.lower_spin = QDoubleSpinBox()
         self.upper_spin = QDoubleSpinBox()
         for spin in (self.lower_spin, self.upper_spin):
@@ -79,13 +151,16 @@ class SegmentationPanel(QWidget):
         self.histogram.range_released.connect(self._histogram_moved)
         self.preview_check = QCheckBox("Live preview")
         self.preview_check.setChecked(True)
+        self.preview_check.setToolTip("Show the voxels the range selects while you choose it")
         self.preview_check.toggled.connect(self._preview_toggled)
-        self.apply_button = QPushButton("Apply threshold")
+        self.apply_button = _button(
+            "Apply threshold",
+            self.apply_threshold,
+            "Set the selected segment to the range (a new segment when none is selected)",
+        )
         self.apply_button.setObjectName("applyThreshold")
-        self.apply_button.clicked.connect(self.apply_threshold)
-
-        threshold_box = QGroupBox("Threshold")
-        form = QFormLayout(threshold_box)
+        box = QGroupBox("Threshold")
+        form = QFormLayout(box)
         form.addRow("Preset", self.preset_combo)
         bounds = QHBoxLayout()
         bounds.addWidget(self.lower_spin)
@@ -97,88 +172,74 @@ class SegmentationPanel(QWidget):
         row.addWidget(self.preview_check)
         row.addWidget(self.apply_button)
         form.addRow(row)
-        self.preset_combo.currentIndexChanged.connect(self._preset_chosen)
+        return box
 
-        self.largest_button = QPushButton("Keep largest island")
-        self.largest_button.clicked.connect(self.keep_largest)
-        self.clicked_button = QPushButton("Keep clicked island")
-        self.clicked_button.setCheckable(True)
-        self.clicked_button.setToolTip("Then click on the island to keep in a slice view")
-        self.clicked_button.toggled.connect(self._pick_toggled)
-        self.small_spin = QDoubleSpinBox()
-        self.small_spin.setRange(0.0, 1e7)
-        self.small_spin.setValue(1000.0)
-        self.small_spin.setSuffix(" mm³")
-        self.small_button = QPushButton("Remove small islands")
-        self.small_button.clicked.connect(self.remove_small)
-        islands_box = QGroupBox("Islands")
-        grid = QGridLayout(islands_box)
+    def _islands_box(self) -> QGroupBox:
+        self.largest_button = _button("Keep largest island", self.keep_largest)
+        self.pick_button = QPushButton("Keep clicked island")
+        self.pick_button.setCheckable(True)
+        self.pick_button.setToolTip("Then click on the island to keep in a slice view (Esc stops)")
+        self.pick_button.toggled.connect(self._pick_toggled)
+        self.small_spin = _spin(0.0, 1e7, 1000.0, 100.0, " mm³")
+        self.small_button = _button("Remove small islands", self.remove_small)
+        self.split_button = _button(
+            "Split islands into segments",
+            self.split_islands,
+            "Keep the largest island here; each other one becomes a segment",
+        )
+        box = QGroupBox("Islands")
+        grid = QGridLayout(box)
         grid.addWidget(self.largest_button, 0, 0)
-        grid.addWidget(self.clicked_button, 0, 1)
+        grid.addWidget(self.pick_button, 0, 1)
         grid.addWidget(self.small_spin, 1, 0)
         grid.addWidget(self.small_button, 1, 1)
+        grid.addWidget(self.split_button, 2, 0, 1, 2)
+        return box
 
-        self.radius_spin = QDoubleSpinBox()
-        self.radius_spin.setRange(0.1, 50.0)
-        self.radius_spin.setValue(2.0)
-        self.radius_spin.setSingleStep(0.5)
-        self.radius_spin.setSuffix(" mm")
-        self.morph_buttons = {}
-        morphology_box = QGroupBox("Morphology")
-        grid = QGridLayout(morphology_box)
+    def _morphology_box(self) -> QGroupBox:
+        self.radius_spin = _spin(0.1, 50.0, 2.0, 0.5, " mm")
+        self.morph_buttons: dict[str, QPushButton] = {}
+        box = QGroupBox("Morphology")
+        grid = QGridLayout(box)
         grid.addWidget(QLabel("Radius"), 0, 0)
         grid.addWidget(self.radius_spin, 0, 1)
-        for number, name in enumerate(("dilate", "erode", "opening", "closing")):
-            button = QPushButton(name.capitalize())
-            button.clicked.connect(lambda _=False, name=name: self.morphology(name))
+        for number, (operation, text) in enumerate(MORPHOLOGY):
+            button = _button(text, lambda _=False, operation=operation: self.morphology(operation))
             grid.addWidget(button, 1 + number // 2, number % 2)
-            self.morph_buttons[name] = button
-        self.fill_button = QPushButton("Fill holes")
-        self.fill_button.clicked.connect(self.fill_holes)
+            self.morph_buttons[operation] = button
+        self.fill_button = _button(
+            "Fill holes", self.fill_holes, "Fill the cavities the segment encloses"
+        )
         grid.addWidget(self.fill_button, 3, 0, 1, 2)
+        self.smooth_spin = _spin(0.1, 20.0, 1.0, 0.5, " mm")
+        self.smooth_spin.setToolTip("Standard deviation of the Gaussian smoothing")
+        self.smooth_button = _button(
+            "Smooth", self.smooth, "Smooth the segment's surface by the radius on the left"
+        )
+        grid.addWidget(self.smooth_spin, 4, 0)
+        grid.addWidget(self.smooth_button, 4, 1)
+        return box
 
-        self.undo_button = QPushButton("Undo")
-        self.undo_button.clicked.connect(self.session.undo)
-        self.redo_button = QPushButton("Redo")
-        self.redo_button.clicked.connect(self.session.redo)
-        self.status_label = QLabel("No segmentation")
-        self.status_label.setWordWrap(True)
-        history = QHBoxLayout()
-        history.addWidget(self.undo_button)
-        history.addWidget(self.redo_button)
-
-        layout = QVBoxLayout(self)
-        layout.addWidget(threshold_box)
-        layout.addWidget(islands_box)
-        layout.addWidget(morphology_box)
-        layout.addLayout(history)
-        layout.addWidget(self.status_label)
-        layout.addStretch(1)
-
-        self.session.subscribe("volume", self._volume_changed)
-        self.session.subscribe("label", self._label_changed)
-        self.session.subscribe("history", self._history_changed)
-        self._volume_changed(self.session.volume)
-
-    # -- state ----------------------------------------------------------------------
     def _edit_buttons(self) -> list[QPushButton]:
         return [
             self.largest_button,
-            self.clicked_button,
+            self.pick_button,
             self.small_button,
+            self.split_button,
             self.fill_button,
+            self.smooth_button,
             *self.morph_buttons.values(),
         ]
 
+    # -- session and selection ------------------------------------------------------
     def _volume_changed(self, volume: Volume | None) -> None:
         self._pending_preview = None
         self._preview_enabled = False
-        self.preset_combo.blockSignals(True)
+        self._new_segment = None
         self.preset_combo.clear()
         for preset in presets_for(volume):
             self.preset_combo.addItem(preset.label, preset.name)
         self.preset_combo.addItem("Custom range", CUSTOM)
-        self.preset_combo.blockSignals(False)
         self.setEnabled(volume is not None)
         if volume is None:
             self.histogram.set_histogram(None, None)
@@ -186,83 +247,132 @@ class SegmentationPanel(QWidget):
         edges, counts = compute_histogram(volume.array)
         self.histogram.set_histogram(edges, counts)
         self.preset_combo.setCurrentIndex(0)
-        self._preset_chosen()
-        self._preview_enabled = False  # no preview until the user touches the range
+        self._use_preset(show_preview=False)  # the image first; the preview on request
 
-    def _label_changed(self, label: LabelMap | None) -> None:
+    def _editor_changed(self, editor: SegmentEditor | None) -> None:
+        if self._editor is not None:
+            self._editor.unsubscribe("segments", self._segments_changed)
+            self._editor.unsubscribe("voxels", self._voxels_changed)
+        self._editor = editor
+        self._new_segment = None
+        if editor is not None:
+            editor.subscribe("segments", self._segments_changed)
+            editor.subscribe("voxels", self._voxels_changed)
+        self._update_state()
+
+    def _segments_changed(self, _payload: object = None) -> None:
+        if self._new_segment is not None and self._editor is not None:
+            created = self._editor.segmentation.by_name(self._new_segment)
+            if created is not None:
+                self._new_segment = None
+                if self._selected_name() is None:
+                    self.context.viewer.select_segment(created.segment_id)
+        self._update_state()
+
+    def _edit_failed(self, _error: object) -> None:
+        name, editor = self._new_segment, self._editor
+        if name is not None and editor is not None and editor.segmentation.by_name(name) is None:
+            self._new_segment = None  # its add_segment failed: ask again next time
+            self._update_state()
+
+    def _voxels_changed(self, change: tuple[str, Any]) -> None:
+        if change[0] == self.context.viewer.selected_segment:
+            self._status_timer.start()  # strokes change voxels dab by dab: count once
+
+    def _selection_changed(self, _segment_id: str | None) -> None:
+        self._update_state()
+
+    def _selected(self) -> Segment | None:
+        segment_id = self.context.viewer.selected_segment
+        if self._editor is None or segment_id is None:
+            return None
+        try:
+            return self._editor.segmentation.by_id(segment_id)
+        except KeyError:
+            return None
+
+    def _selected_name(self) -> str | None:
+        segment = self._selected()
+        return None if segment is None else segment.name
+
+    def target_segment(self) -> str | None:
+        """Name of the segment the buttons edit: the selected one, or the one being made."""
+        return self._selected_name() or self._new_segment
+
+    def _update_state(self) -> None:
+        editable = self.target_segment() is not None
         for button in self._edit_buttons():
-            button.setEnabled(label is not None)
-        if label is None:
-            self.status_label.setText("No segmentation: choose a range and Apply threshold.")
-        else:
-            self.status_label.setText(
-                f"Segmentation: {label.voxel_count:,} voxels, {label.volume_mm3 / 1000.0:,.1f} ml"
+            button.setEnabled(editable)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        segment = self._selected()
+        if segment is None or self._editor is None:
+            text = (
+                f"Making segment {self._new_segment}…"
+                if self._new_segment
+                else "No segment selected: Apply threshold makes one."
             )
-        if not self._preview_enabled:
-            self.show_label_overlay()
+        else:
+            count = segment.voxel_count
+            millilitres = count * self._editor.segmentation.voxel_volume_mm3 / 1000.0
+            text = f"{segment.name}: {count:,} voxels, {millilitres:,.1f} ml"
+        self.status_label.setText(text)
 
-    def _history_changed(self, state: tuple[bool, bool]) -> None:
-        can_undo, can_redo = state
-        self.undo_button.setEnabled(can_undo)
-        self.redo_button.setEnabled(can_redo)
-        self.undo_button.setToolTip(f"Undo {self.session.undo_description()}")
-        self.redo_button.setToolTip(f"Redo {self.session.redo_description()}")
-
-    def show_label_overlay(self) -> None:
-        """Show the session's label map (not the preview) on the slice views."""
-        self.window_.views.set_label_overlay(self.session.label, LABEL_COLOR, OVERLAY_OPACITY)
-
-    # -- threshold ------------------------------------------------------------------
+    # -- threshold range --------------------------------------------------------------
     def threshold_range(self) -> tuple[float, float]:
-        """The (lower, upper) bounds shown in the spin boxes."""
-        return self.lower_spin.value(), self.upper_spin.value()
+        """The (lower, upper) range the next threshold uses."""
+        return self._range
 
     def set_threshold_range(self, lower: float, upper: float) -> None:
         """Set both bounds (as if typed), updating histogram and preview."""
-        self._set_range(lower, upper, source=None)
-        self._range_edited()
+        self._bounds_edited(lower, upper, exact=True)
 
-    def _preset_chosen(self) -> None:
-        name = self.preset_combo.currentData()
+    def current_preset(self) -> ThresholdPreset | None:
+        """The preset shown in the combo box, or None for a custom range."""
+        return THRESHOLD_PRESETS.get(self.preset_combo.currentData())
+
+    def _use_preset(self, show_preview: bool) -> None:
+        preset = self.current_preset()
         volume = self.session.volume
-        if volume is None or name in (None, CUSTOM):
+        if volume is None or preset is None:
             return
         try:
-            lower, upper = resolve_threshold(name, volume)
+            lower, upper = resolve_threshold(preset.name, volume)
         except SegmentationError as error:
             self.status_label.setText(str(error))
             return
-        self._set_range(lower, upper, source=None)
-        self._range_edited()
+        self._set_range(lower, upper)
+        if show_preview:
+            self._range_edited()
 
-    def _set_range(self, lower: float, upper: float, source: object) -> None:
+    def _set_range(self, lower: float, upper: float, exact: bool = True) -> None:
+        """Show the bounds; ``exact`` keeps them as given, else as the spin boxes round them."""
         low, high = self.histogram.value_range()
-        for spin in (self.lower_spin, self.upper_spin):
+        for spin, value in ((self.lower_spin, lower), (self.upper_spin, upper)):
             spin.blockSignals(True)
             spin.setRange(min(low, lower) - 1.0, max(high, upper) + 1.0)
-        self.lower_spin.setValue(lower)
-        self.upper_spin.setValue(upper)
-        for spin in (self.lower_spin, self.upper_spin):
+            spin.setValue(value)
             spin.blockSignals(False)
-        if source is not self.histogram:
-            self.histogram.set_range(lower, upper)
+        rounded = (self.lower_spin.value(), self.upper_spin.value())
+        self._range = (float(lower), float(upper)) if exact else rounded
+        self.histogram.set_range(*self._range)
 
     def _spin_changed(self) -> None:
-        lower, upper = self.threshold_range()
-        self.histogram.set_range(lower, upper)
-        self._select_custom()
-        self._range_edited()
+        self._bounds_edited(self.lower_spin.value(), self.upper_spin.value(), exact=True)
 
     def _histogram_moved(self, lower: float, upper: float) -> None:
-        self._set_range(lower, upper, source=self.histogram)
+        self._bounds_edited(lower, upper, exact=False)
+
+    def _bounds_edited(self, lower: float, upper: float, exact: bool) -> None:
+        self._set_range(lower, upper, exact)
         self._select_custom()
         self._range_edited()
 
     def _select_custom(self) -> None:
-        self.preset_combo.blockSignals(True)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(CUSTOM))
-        self.preset_combo.blockSignals(False)
 
+    # -- preview ------------------------------------------------------------------------
     def _range_edited(self) -> None:
         if self.preview_check.isChecked() and self.session.volume is not None:
             self._preview_enabled = True
@@ -272,8 +382,14 @@ class SegmentationPanel(QWidget):
         if checked:
             self._range_edited()
         else:
+            self.hide_preview()
+
+    def hide_preview(self) -> None:
+        """Take the threshold preview off the slice views."""
+        self._pending_preview = None
+        if self._preview_enabled:
             self._preview_enabled = False
-            self.show_label_overlay()
+            self.context.views.set_label_overlay(None)
 
     def request_preview(self, lower: float, upper: float) -> None:
         """Show a threshold preview; requests arriving during one are coalesced."""
@@ -283,20 +399,20 @@ class SegmentationPanel(QWidget):
         volume = self.session.volume
         if volume is None:
             return
-        self._preview_job = self.window_.runner.submit(
+        self._preview_job = self.context.runner.submit(
             "Threshold preview",
-            _preview_label,
+            preview_label,
             volume,
             lower,
             upper,
-            on_result=lambda label, volume=volume: self._preview_ready(volume, label),
+            on_result=partial(self._preview_ready, volume),
             on_finished=self._preview_finished,
             foreground=False,
         )
 
     def _preview_ready(self, volume: Volume, label: LabelMap) -> None:
         if volume is self.session.volume and self._preview_enabled:
-            self.window_.views.set_label_overlay(label, PREVIEW_COLOR, OVERLAY_OPACITY)
+            self.context.views.set_label_overlay(label, PREVIEW_COLOR, OVERLAY_OPACITY)
 
     def _preview_finished(self) -> None:
         self._preview_job = None
@@ -304,126 +420,100 @@ class SegmentationPanel(QWidget):
             pending, self._pending_preview = self._pending_preview, None
             self.request_preview(*pending)
 
-    def apply_threshold(self) -> None:
-        """Threshold the volume at full resolution and make it the segmentation."""
-        volume = self.session.volume
-        if volume is None:
-            return
-        lower, upper = self.threshold_range()
-        self._preview_enabled = False
-        self._pending_preview = None
-
-        def run(progress, cancel):
-            label = threshold(volume, lower, upper)
-            if label.voxel_count == 0:
-                raise SegmentationError(nothing_selected(volume, lower, upper))
-            return label
-
-        self._run_edit(f"Threshold {lower:g}..{upper:g}", run, volume)
-
-    # -- label edits ----------------------------------------------------------------
-    def _run_edit(self, title: str, fn, volume: Volume | None = None) -> None:
-        volume = volume or self.session.volume
-
-        def done(label: LabelMap) -> None:
-            if volume is self.session.volume:
-                self.session.set_label(label, title)
-
-        def failed(error) -> None:
-            self.show_label_overlay()
-            self.window_.report_error(error)
-
-        self.window_.runner.submit(title, fn, on_result=done, on_error=failed)
-
-    def _current_label(self) -> LabelMap | None:
-        label = self.session.label
-        if label is None:
-            self.status_label.setText("Apply a threshold first.")
-        return label
-
-    def keep_largest(self) -> None:
-        """Keep only the largest connected island."""
-        label = self._current_label()
-        if label is None:
-            return
-        from workstation.processing.islands import keep_largest
-
-        self._run_edit("Keep largest island", lambda progress, cancel: keep_largest(label))
-
-    def remove_small(self) -> None:
-        """Remove islands smaller than the chosen volume."""
-        label = self._current_label()
-        if label is None:
-            return
-        from workstation.processing.islands import remove_small
-
-        minimum = self.small_spin.value()
-        self._run_edit(
-            f"Remove islands < {minimum:g} mm³",
-            lambda progress, cancel: remove_small(label, minimum),
-        )
-
-    def _pick_toggled(self, checked: bool) -> None:
-        views = self.window_.views
-        if checked:
-            self._picking = True
-            views.set_interaction_mode("pick_seed")
-            views.point_picked.connect(self._seed_picked)
-            self.status_label.setText("Click on the island to keep in a slice view.")
-        elif self._picking:
-            self._picking = False
-            views.point_picked.disconnect(self._seed_picked)
-            views.set_interaction_mode("navigate")
-
-    def _seed_picked(self, point: object) -> None:
-        self.clicked_button.setChecked(False)
-        self.keep_island_at(np.asarray(point, dtype=float))
-
-    def keep_island_at(self, seed_lps: np.ndarray) -> None:
-        """Keep only the island containing the LPS point ``seed_lps``."""
-        label = self._current_label()
-        if label is None:
-            return
-        from workstation.processing.islands import keep_connected_to
-
-        seed = tuple(float(v) for v in seed_lps)
-        self._run_edit(
-            "Keep clicked island", lambda progress, cancel: keep_connected_to(label, seed)
-        )
-
-    def morphology(self, operation: str) -> None:
-        """Dilate, erode, opening or closing with the chosen radius in mm."""
-        label = self._current_label()
-        if label is None:
-            return
-        from workstation.processing import morphology
-
-        function = getattr(morphology, operation)
-        radius = self.radius_spin.value()
-        self._run_edit(
-            f"{operation.capitalize()} {radius:g} mm",
-            lambda progress, cancel: function(label, radius),
-        )
-
-    def fill_holes(self) -> None:
-        """Fill enclosed cavities."""
-        label = self._current_label()
-        if label is None:
-            return
-        from workstation.processing.morphology import fill_cavities
-
-        self._run_edit("Fill holes", lambda progress, cancel: fill_cavities(label))
-
     def preview_active(self) -> bool:
-        """True while the overlay shows a threshold preview rather than the label."""
+        """True while the slice views show (or are about to show) a threshold preview."""
         return self._preview_enabled
 
     def is_busy(self) -> bool:
-        """True while a preview is computing."""
-        return self._preview_job is not None
+        """True while a preview is computing or waiting to."""
+        return self._preview_job is not None or self._pending_preview is not None
 
-    def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Escape and self.clicked_button.isChecked():
-            self.clicked_button.setChecked(False)
+    # -- edits ----------------------------------------------------------------------------
+    def _submit(self, record: dict[str, Any], title: str) -> None:
+        self.context.edits.submit(record, title)
+
+    def _target_or_ask(self) -> str | None:
+        name = self.target_segment()
+        if name is None:
+            text = "Select a segment first (Apply threshold makes one)."
+            self.status_label.setText(text)
+            self.context.show_message(text)
+        return name
+
+    def apply_threshold(self) -> None:
+        """Set the selected segment to the range; a new segment when none is selected."""
+        editor = self.session.editor
+        if editor is None:
+            return
+        lower, upper = sorted(self.threshold_range())
+        self.hide_preview()
+        name = self.target_segment()
+        if name is None:
+            name = editor.segmentation.unique_name(segment_name_for(self.current_preset()))
+            self._new_segment = name
+            self._submit({"op": "add_segment", "name": name}, f"Add segment {name}")
+            self._update_state()
+        record = {"op": "threshold", "segment": name, "lower": lower, "upper": upper}
+        self._submit(record, f"Threshold {name} {lower:g} to {upper:g}")
+
+    def _islands(self, mode: str, title: str, **fields: Any) -> None:
+        name = self._target_or_ask()
+        if name is not None:
+            self._submit({"op": "islands", "segment": name, "mode": mode, **fields}, title)
+
+    def keep_largest(self) -> None:
+        """Keep only the largest island of the segment."""
+        self._islands("keep_largest", "Keep largest island")
+
+    def remove_small(self) -> None:
+        """Remove the islands smaller than the chosen volume."""
+        minimum = self.small_spin.value()
+        self._islands("remove_small", f"Remove islands < {minimum:g} mm³", min_mm3=minimum)
+
+    def split_islands(self) -> None:
+        """Keep the largest island; every other island becomes a segment of its own."""
+        self._islands("split", "Split islands")
+
+    def morphology(self, operation: str) -> None:
+        """Dilate, erode, open or close the segment by the chosen radius in mm."""
+        name = self._target_or_ask()
+        if name is None:
+            return
+        radius = self.radius_spin.value()
+        record = {"op": "morphology", "segment": name, "operation": operation, "radius_mm": radius}
+        self._submit(record, f"{operation.capitalize()} {name} {radius:g} mm")
+
+    def fill_holes(self) -> None:
+        """Fill the cavities the segment encloses."""
+        name = self._target_or_ask()
+        if name is not None:
+            self._submit({"op": "fill_holes", "segment": name}, f"Fill holes of {name}")
+
+    def smooth(self) -> None:
+        """Smooth the segment by the chosen radius in mm."""
+        name = self._target_or_ask()
+        if name is None:
+            return
+        radius = self.smooth_spin.value()
+        record = {"op": "smooth", "segment": name, "radius_mm": radius}
+        self._submit(record, f"Smooth {name} {radius:g} mm")
+
+    # -- the pick-island tool -----------------------------------------------------------
+    def _pick_toggled(self, checked: bool) -> None:
+        viewer = self.context.viewer
+        if checked:
+            viewer.set_tool(PICK_ISLAND_TOOL)
+            self.status_label.setText("Click on the island to keep in a slice view.")
+        elif viewer.tool == PICK_ISLAND_TOOL:
+            viewer.set_tool("navigate")
+
+    def _tool_changed(self, tool: str) -> None:
+        self.pick_button.blockSignals(True)
+        self.pick_button.setChecked(tool == PICK_ISLAND_TOOL)
+        self.pick_button.blockSignals(False)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape and self.pick_button.isChecked():
+            self.pick_button.setChecked(False)
             return
         super().keyPressEvent(event)

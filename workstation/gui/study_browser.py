@@ -32,7 +32,7 @@ def stack_dimensions(stack: Stack) -> str:
 
 def stack_description(stack: Stack) -> str:
     """The series description, plus what tells apart stacks split from one series."""
-    description = stack.series_description.strip() or "(no description)"
+    description = stack.identity.series_description.strip() or "(no description)"
     suffix = re.search(r"\[[^\]]*\]\s*$", stack.label or "")
     return f"{description} {suffix.group(0).strip()}" if suffix else description
 
@@ -83,25 +83,27 @@ class StudyBrowser(QTreeWidget):
         patients: dict[str, QTreeWidgetItem] = {}
         studies: dict[tuple[str, str], QTreeWidgetItem] = {}
         for stack in scan.stacks:
-            patient_key = stack.patient_id or stack.patient_name or "(no patient id)"
+            patient_key = (
+                stack.identity.patient_id or stack.identity.patient_name or "(no patient id)"
+            )
             patient = patients.get(patient_key)
             if patient is None:
-                name = stack.patient_name  # already "Family Given" (headers.py)
-                title = f"{name} ({stack.patient_id})" if name else patient_key
+                name = stack.identity.patient_name  # already "Family Given" (headers.py)
+                title = f"{name} ({stack.identity.patient_id})" if name else patient_key
                 patient = QTreeWidgetItem([title])
                 patient.setData(0, KIND_ROLE, "patient")
                 self.addTopLevelItem(patient)
                 patient.setFirstColumnSpanned(True)
                 patients[patient_key] = patient
-            study_key = (patient_key, stack.study_uid)
+            study_key = (patient_key, stack.identity.study_uid)
             study = studies.get(study_key)
             if study is None:
-                date = format_dicom_date(stack.study_date)
+                date = format_dicom_date(stack.identity.study_date)
                 study = QTreeWidgetItem(
-                    [" ".join(p for p in (date, stack.study_description) if p) or "Study"]
+                    [" ".join(p for p in (date, stack.identity.study_description) if p) or "Study"]
                 )
                 study.setData(0, KIND_ROLE, "study")
-                study.setToolTip(0, f"Study UID {stack.study_uid}")
+                study.setToolTip(0, f"Study UID {stack.identity.study_uid}")
                 patient.addChild(study)
                 study.setFirstColumnSpanned(True)
                 studies[study_key] = study
@@ -127,13 +129,13 @@ class StudyBrowser(QTreeWidget):
         self.setColumnWidth(COL_DESCRIPTION, min(self.columnWidth(COL_DESCRIPTION), 160))
 
     def _stack_item(self, stack: Stack) -> QTreeWidgetItem:
-        name = stack.series_number or "?"
-        if stack.stack_id != stack.series_uid:
+        name = stack.identity.series_number or "?"
+        if stack.stack_id != stack.identity.series_uid:
             name += f" ({stack.stack_id.rsplit('.', 1)[-1]})"
         texts = {
             COL_NAME: name,
             COL_WARNINGS: "",
-            COL_MODALITY: stack.modality,
+            COL_MODALITY: stack.identity.modality,
             COL_DESCRIPTION: stack_description(stack),
             COL_IMAGES: str(len(stack.frames)),
             COL_DIMS: stack_dimensions(stack),
