@@ -4,9 +4,15 @@ Layout as in 3D Slicer's "four-up": axial top-left, 3D top-right, sagittal botto
 coronal bottom-right; ``set_layout`` shows one of them alone.  See
 ``workstation.gui.views.slice_view`` for the mouse and key bindings: in
 ``window_level`` mode a left-drag changes window/level (Slicer's convention).
+
+In the window the layout follows the ``ViewerState`` of its ``AppContext`` (crosshair,
+window/level, layout, tool) and reports its own changes there (crosshair clicks and
+scrolling, window/level drags, the value under the cursor), so panels never read it.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPoint, QTimer, Signal
@@ -15,8 +21,8 @@ from PySide6.QtWidgets import QGridLayout, QWidget
 from workstation.core import geometry
 from workstation.core.display_presets import MIN_WINDOW_WIDTH, default_window
 from workstation.core.mesh import Mesh
+from workstation.core.viewer_state import CursorInfo
 from workstation.core.volume import LabelMap, Volume
-from workstation.gui.views.measurements import INTERACTION_MODES
 from workstation.gui.views.planes import (
     SLICE_VIEW_NAMES,
     ViewPlane,
@@ -26,6 +32,10 @@ from workstation.gui.views.planes import (
 from workstation.gui.views.slice_view import VIEW_COLORS, SliceView
 from workstation.gui.views.view_3d import View3D
 from workstation.gui.views.vtk_setup import configure_vtk, image_from_array, replace_image_scalars
+
+if TYPE_CHECKING:
+    from workstation.gui.context import AppContext
+    from workstation.gui.views.segment_overlay import SegmentOverlay
 
 LAYOUT_NAMES = ("four", "axial", "coronal", "sagittal", "3d")
 PLANE_ALIGNMENTS = ("patient", "volume")
@@ -80,6 +90,7 @@ class ViewLayout(QWidget):
         self._mode = "navigate"
         self._scrolled_view = ""
         self._shut_down = False
+        self.context: AppContext | None = None
         self._others_timer = QTimer(self)
         self._others_timer.setSingleShot(True)
         self._others_timer.setInterval(OTHER_VIEWS_DELAY_MS)
@@ -93,6 +104,47 @@ class ViewLayout(QWidget):
 
     def _all_views(self) -> dict[str, QWidget]:
         return {**self._slice_views, "3d": self._view_3d}
+
+    # ------------------------------------------------------------ viewer state
+    def set_context(self, context: AppContext) -> None:
+        """Work in a window: hand its context to every view and follow its ViewerState."""
+        self.context = context
+        for widget in self._all_views().values():
+            widget.context = context
+        viewer = context.viewer
+        viewer.subscribe("crosshair", self._follow_crosshair)
+        viewer.subscribe("window", self._follow_window)
+        viewer.subscribe("layout", self.set_layout)
+        viewer.subscribe("tool", self._follow_tool)
+        # the views' own changes go to the viewer (which ignores values that did not change)
+        self.crosshair_moved.connect(viewer.set_crosshair)
+        self.window_level_changed.connect(viewer.set_window)
+        self.cursor_info.connect(self._report_cursor)
+        self.set_layout(viewer.layout)
+        self._follow_tool(viewer.tool)
+
+    def _follow_crosshair(self, point: np.ndarray) -> None:
+        if not np.allclose(point, self._crosshair, atol=1e-9, rtol=0):
+            self.set_crosshair_lps(point)
+
+    def _follow_window(self, window: tuple[float, float]) -> None:
+        if tuple(window) != self._window:
+            self.set_window_level(*window)
+
+    def _follow_tool(self, tool: str) -> None:
+        self._mode = tool  # each view follows the viewer's tool itself (see SliceView)
+
+    def _report_cursor(self, info: object) -> None:
+        """Pass a view's cursor read-out (a dict: view, lps, value) to the viewer."""
+        if self.context is None:
+            return
+        if not isinstance(info, dict) or info.get("lps") is None:
+            self.context.viewer.set_cursor(None)
+            return
+        lps = tuple(float(v) for v in info["lps"])
+        value = info.get("value")
+        cursor = CursorInfo(str(info.get("view", "")), lps, None if value is None else float(value))
+        self.context.viewer.set_cursor(cursor)
 
     # ----------------------------------------------------------------- volume
     def set_volume(self, volume: Volume) -> None:
@@ -302,12 +354,13 @@ class ViewLayout(QWidget):
 
     # ------------------------------------------------------------ interaction
     def set_interaction_mode(self, mode: str) -> None:
-        """navigate, window_level, pick_seed, distance, angle, roi_rectangle or roi_ellipse."""
-        if mode not in INTERACTION_MODES:
-            raise ValueError(f"interaction mode must be one of {INTERACTION_MODES}")
-        self._mode = mode
+        """Make tool ``mode`` drive the left button (in a window: the viewer's tool)."""
+        if self.context is not None:
+            self.context.viewer.set_tool(mode)  # the views follow the viewer themselves
+            return
         for view in self._slice_views.values():
-            view.set_interaction_mode(mode)
+            view.set_interaction_mode(mode)  # ValueError for a tool without a handler
+        self._mode = mode
 
     def interaction_mode(self) -> str:
         """The current left-button mode."""
@@ -345,6 +398,9 @@ class ViewLayout(QWidget):
         """'four' shows all views; 'axial', 'coronal', 'sagittal' or '3d' one large view."""
         if name not in LAYOUT_NAMES:
             raise ValueError(f"layout must be one of {LAYOUT_NAMES}")
+        if self.context is not None and self.context.viewer.layout != name:
+            self.context.viewer.set_layout(name)  # the viewer calls back here with it
+            return
         self._layout_name = name
         for view_name, widget in self._all_views().items():
             widget.setVisible(name in ("four", view_name))
@@ -405,3 +461,15 @@ class ViewLayout(QWidget):
         """Release the render windows when the layout is closed as a window."""
         self.shutdown()
         super().closeEvent(event)
+
+    # -------------------------------------------------------------- segments
+    def follow_segments(self, context: AppContext) -> None:
+        """Colour every visible segment of the session's editor on the slice views (once)."""
+        from workstation.gui.views.segment_overlay import SegmentOverlay
+
+        if getattr(self, "_segment_overlay", None) is None:
+            self._segment_overlay = SegmentOverlay(self, context)
+
+    def segment_overlay(self) -> SegmentOverlay | None:
+        """The SegmentOverlay drawing the segments (None until ``follow_segments``)."""
+        return getattr(self, "_segment_overlay", None)

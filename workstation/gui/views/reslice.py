@@ -8,9 +8,11 @@ The resampling grid is defined in plane coordinates (u, v) with the plane frame 
 from __future__ import annotations
 
 import numpy as np
+from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkCommonTransforms import vtkTransform
 from vtkmodules.vtkImagingCore import vtkImageReslice
+from vtkmodules.vtkRenderingCore import vtkImageActor, vtkRenderer
 
 from workstation.gui.views.vtk_setup import lps_to_vtk_index_matrix, vtk_matrix
 
@@ -49,3 +51,59 @@ class PlaneReslicer:
     def output_port(self):
         """The reslice output port for a mapper."""
         return self.reslice.GetOutputPort()
+
+
+class LabelLayer:
+    """A label image on the volume grid cut by a view plane, coloured by a lookup table.
+
+    Nearest-neighbour cut, drawn at height ``z`` above the slice image; value 0 is
+    transparent when the table says so.  The segments and the threshold preview each use one.
+    """
+
+    def __init__(self, renderer: vtkRenderer, z: float, lut: vtkLookupTable | None = None) -> None:
+        self.reslicer = PlaneReslicer("nearest")
+        self.lut = lut or vtkLookupTable()
+        self.actor = vtkImageActor()
+        self.actor.GetMapper().SetInputConnection(self.reslicer.output_port())
+        prop = self.actor.GetProperty()
+        prop.SetLookupTable(self.lut)
+        prop.UseLookupTableScalarRangeOn()
+        prop.SetInterpolationTypeToNearest()
+        self.actor.SetPosition(0.0, 0.0, z)
+        self.actor.ForceTranslucentOn()
+        self.actor.VisibilityOff()
+        renderer.AddActor(self.actor)
+
+    @property
+    def image(self) -> vtkImageData | None:
+        """The label image shown (None: nothing)."""
+        return self.reslicer.reslice.GetInput()
+
+    def set_image(
+        self,
+        image: vtkImageData | None,
+        affine: np.ndarray | None,
+        frame: np.ndarray,
+        lut: vtkLookupTable | None = None,
+    ) -> None:
+        """Show ``image`` (index space, voxels at ``affine``) on plane ``frame``; None hides."""
+        if image is None or affine is None:
+            self.actor.VisibilityOff()
+            self.reslicer.reslice.SetInputData(None)  # let the old voxels go
+            return
+        if lut is not None and lut is not self.lut:
+            self.lut = lut
+            self.actor.GetProperty().SetLookupTable(lut)
+        if self.image is not image:
+            self.reslicer.set_input(image, affine, 0.0)
+            self.reslicer.set_plane(frame)
+        self.actor.VisibilityOn()
+
+    def set_grid(self, first: np.ndarray, spacing: np.ndarray, size: np.ndarray) -> None:
+        """The view's pixel grid in plane coordinates."""
+        self.reslicer.set_grid(first, spacing, size)
+
+    def set_plane(self, frame: np.ndarray) -> None:
+        """The shown slice moved."""
+        if self.image is not None:
+            self.reslicer.set_plane(frame)

@@ -1,21 +1,22 @@
 """One 2D slice view (axial, coronal or sagittal) cutting the volume in patient space.
 
-Mouse and keys (all modes): wheel or Up/Down arrows move one slice, PageUp/PageDown ten
+Mouse and keys (every tool): wheel or Up/Down arrows move one slice, PageUp/PageDown ten
 slices; middle-drag (or shift+left-drag) pans; right-drag or ctrl+wheel zooms; ``R``
-resets the view; Escape cancels an unfinished measurement.  Left button by mode:
-navigate = click/drag moves the crosshair; window_level = drag changes window/level as
-in Slicer (right = wider window, up = higher level); pick_seed = click emits the point;
-distance = two clicks; angle = three clicks (arm, vertex, arm); roi_rectangle /
-roi_ellipse = drag a box.
+resets the view; Escape cancels what the tool has not finished.  The left button and the
+other keys go to the active tool's handler (``workstation.gui.tools``): the view never
+looks at which tool it is.  With a window's context attached (``attach``) the active tool
+follows the viewer state, the segments are drawn in colour and the cursor read-out goes
+to the viewer state as well as to ``cursor_info``.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QWidget
-from vtkmodules.vtkCommonCore import vtkLookupTable
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkFiltersSources import vtkLineSource
 from vtkmodules.vtkRenderingCore import (
@@ -28,23 +29,19 @@ from vtkmodules.vtkRenderingCore import (
 from workstation.core import geometry
 from workstation.core.display_presets import MIN_WINDOW_WIDTH, patient_position_text
 from workstation.core.volume import Volume
-from workstation.gui.views.measurements import (
-    INTERACTION_MODES,
-    POINTS_NEEDED,
-    MeasurementLayer,
-    ellipse_outline,
-    rectangle_outline,
-)
+from workstation.gui.tools.base import ToolHandler
+from workstation.gui.tools.dispatch import ToolDispatcher
+from workstation.gui.tools.graphics import TOOL_Z, Curve
+from workstation.gui.views.measurements import MeasurementLayer
 from workstation.gui.views.overlays import CornerText, OrientationLabels, ScaleBar
 from workstation.gui.views.planes import SliceGrid, ViewPlane, in_plane_extent, slice_grid
-from workstation.gui.views.reslice import PlaneReslicer
+from workstation.gui.views.reslice import LabelLayer, PlaneReslicer
+from workstation.gui.views.segment_overlay import SEGMENT_Z, CompositeImage
 from workstation.gui.views.vtk_setup import QVTKRenderWindowInteractor, capture_render_window
-from workstation.processing.roi_statistics import (
-    angle_degrees,
-    distance_mm,
-    plane_roi_statistics,
-    sample_nearest,
-)
+from workstation.processing.roi_statistics import sample_nearest
+
+if TYPE_CHECKING:
+    from workstation.gui.context import AppContext
 
 #: Colour of each view, used for its crosshair line in the other views (Slicer's colours).
 VIEW_COLORS = {
@@ -65,7 +62,7 @@ class SliceView(QVTKRenderWindowInteractor):
     slice_step_requested = Signal(int)  # slices to move along the normal
     cursor_info = Signal(object)  # dict: lps, value, units, view
     window_level_dragged = Signal(float, float)  # new (center, width)
-    point_picked = Signal(object)  # LPS point (pick_seed mode)
+    point_picked = Signal(object)  # LPS point (pick_seed tool)
     measurement_done = Signal(object)  # dict: kind, value(s), text, points
 
     def __init__(self, name: str, parent: QWidget | None = None) -> None:
@@ -86,18 +83,9 @@ class SliceView(QVTKRenderWindowInteractor):
         self._image_actor.VisibilityOff()
         self._renderer.AddActor(self._image_actor)
 
-        self._label_reslicer = PlaneReslicer("nearest")
-        self._label_lut = vtkLookupTable()
-        self._label_actor = vtkImageActor()
-        self._label_actor.GetMapper().SetInputConnection(self._label_reslicer.output_port())
-        self._label_actor.GetProperty().SetLookupTable(self._label_lut)
-        self._label_actor.GetProperty().UseLookupTableScalarRangeOn()
-        self._label_actor.GetProperty().SetInterpolationTypeToNearest()
-        self._label_actor.SetPosition(0.0, 0.0, LABEL_Z)
-        self._label_actor.ForceTranslucentOn()
-        self._label_actor.VisibilityOff()
-        self._renderer.AddActor(self._label_actor)
+        self._label = LabelLayer(self._renderer, LABEL_Z)  # the threshold preview
 
+        self._segments = LabelLayer(self._renderer, SEGMENT_Z)
         self._cross_lines: dict[str, tuple[vtkLineSource, vtkActor]] = {}
         self._labels = OrientationLabels(self._renderer)
         self._scale_bar = ScaleBar(self._renderer)
@@ -115,10 +103,39 @@ class SliceView(QVTKRenderWindowInteractor):
         self._pixel_spacing = np.ones(2)
         self._pixel_size = np.ones(2, dtype=int)
         self._window = (0.0, 1.0)
-        self._mode = "navigate"
+        self._context: AppContext | None = None
+        self._tools = ToolDispatcher(self)
         self._drag: dict | None = None
-        self._pending_points: list[np.ndarray] = []
+        self._mouse: tuple[float, float] | None = None
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self.refresh)
         self.setMinimumSize(120, 120)
+
+    @property
+    def context(self) -> AppContext | None:
+        """The window's context (None when the view is used on its own)."""
+        return self._context
+
+    @context.setter
+    def context(self, context: AppContext | None) -> None:
+        """Work in a window: the viewer state's active tool drives the left button."""
+        if self._context is not None:
+            self._context.viewer.unsubscribe("tool", self._follow_tool)
+        self._context = context
+        if context is not None:
+            context.viewer.subscribe("tool", self._follow_tool)
+            self._follow_tool(context.viewer.tool)
+
+    def attach(self, context: AppContext) -> None:
+        """Same as setting ``context``."""
+        self.context = context
+
+    def _follow_tool(self, tool: str) -> None:
+        self._drag = None
+        self._tools.set_tool(tool)  # a key without a handler leaves the left button idle
+        self.refresh()
 
     # ----------------------------------------------------------------- set-up
     def set_volume(
@@ -139,11 +156,12 @@ class SliceView(QVTKRenderWindowInteractor):
         self._pixel_first, self._pixel_spacing, self._pixel_size = first, spacing, size
         self._reslicer.set_input(image, volume.affine, background)
         self._reslicer.set_grid(first, spacing, size)
-        self._label_reslicer.set_grid(first, spacing, size)
+        self._label.set_grid(first, spacing, size)
+        self._segments.set_grid(first, spacing, size)
         self._labels.set_labels(plane.labels())
         self._rebuild_cross_lines(other_planes)
         self._measurements.clear()
-        self._pending_points.clear()
+        self._tools.reset()
         self._offset = self._grid.position(self._grid.count // 2)
         self._apply_offset()
         self._image_actor.VisibilityOn()
@@ -154,9 +172,10 @@ class SliceView(QVTKRenderWindowInteractor):
         self._volume = None
         self._plane = None
         self._image_actor.VisibilityOff()
-        self._label_actor.VisibilityOff()
         self._reslicer.reslice.SetInputData(None)  # let the old voxels go
-        self._label_reslicer.reslice.SetInputData(None)
+        self._label.set_image(None, None, self._frame())
+        self._segments.set_image(None, None, self._frame())
+        self._tools.reset()
         for _, actor in self._cross_lines.values():
             actor.VisibilityOff()
         self._labels.set_labels({})
@@ -168,23 +187,27 @@ class SliceView(QVTKRenderWindowInteractor):
 
     def set_label_image(self, image: vtkImageData | None, affine: np.ndarray | None) -> None:
         """Overlay a label image sharing the volume grid (None hides the overlay)."""
-        if image is None or self._volume is None or affine is None:
-            self._label_actor.VisibilityOff()
-            self._label_reslicer.reslice.SetInputData(None)  # let the old voxels go
-            return
-        if self._label_reslicer.reslice.GetInput() is not image:
-            self._label_reslicer.set_input(image, affine, 0.0)
-            self._label_reslicer.set_plane(self._frame())
-        self._label_actor.VisibilityOn()
+        if self._volume is None:
+            image = None
+        self._label.set_image(image, affine, self._frame())
+
+    def set_segment_overlay(self, composite: CompositeImage | None) -> None:
+        """Draw the segments' composite label image (None: no segments)."""
+        frame = self._frame()
+        if composite is None:
+            self._segments.set_image(None, None, frame)
+        else:
+            self._segments.set_image(composite.image, composite.affine, frame, composite.lut)
 
     def set_label_colors(self, color: tuple[float, float, float], opacity: float) -> None:
         """Label value 0 transparent, every other value ``color`` at ``opacity``."""
-        self._label_lut.SetNumberOfTableValues(256)
-        self._label_lut.SetTableRange(0.0, 255.0)
-        self._label_lut.SetTableValue(0, 0.0, 0.0, 0.0, 0.0)
+        lut = self._label.lut
+        lut.SetNumberOfTableValues(256)
+        lut.SetTableRange(0.0, 255.0)
+        lut.SetTableValue(0, 0.0, 0.0, 0.0, 0.0)
         for value in range(1, 256):
-            self._label_lut.SetTableValue(value, *color, opacity)
-        self._label_lut.Modified()
+            lut.SetTableValue(value, *color, opacity)
+        lut.Modified()
 
     def set_window_level(self, center: float, width: float) -> None:
         """Linear grey mapping of the slice image."""
@@ -195,18 +218,25 @@ class SliceView(QVTKRenderWindowInteractor):
         prop.SetColorLevel(float(center))
         self._corner.set(CornerText.UPPER_RIGHT, f"W {width:.0f}  L {center:.0f}")
 
-    def set_interaction_mode(self, mode: str) -> None:
-        """Choose what the left mouse button does (see module docstring)."""
-        if mode not in INTERACTION_MODES:
-            raise ValueError(f"unknown interaction mode {mode!r}")
-        self._mode = mode
-        self._cancel_unfinished()
+    def window_level(self) -> tuple[float, float]:
+        """(center, width) of the grey mapping."""
+        return self._window
 
-    def _cancel_unfinished(self) -> None:
-        """Drop a drag or measurement in progress and its preview."""
-        self._pending_points.clear()
+    def set_interaction_mode(self, mode: str) -> None:
+        """Make tool ``mode`` (a key with a registered handler) drive the left button."""
+        if not self._tools.known(mode):
+            raise ValueError(f"unknown interaction mode {mode!r}")
         self._drag = None
-        self._measurements.set_preview(None)
+        self._tools.set_tool(mode)
+        self.refresh()
+
+    def interaction_mode(self) -> str:
+        """The key of the tool that drives the left button."""
+        return self._tools.tool
+
+    def tool_handler(self, key: str) -> ToolHandler | None:
+        """This view's handler of tool ``key`` if it was made (for tests and tools)."""
+        return self._tools.handlers.get(key)
 
     # ------------------------------------------------------------- slice state
     @property
@@ -221,6 +251,10 @@ class SliceView(QVTKRenderWindowInteractor):
     def slice_index(self) -> int:
         """Index of the slice shown (0 = lowest along the normal: I, P or R)."""
         return self._grid.index(self._offset)
+
+    def slice_step(self) -> float:
+        """Distance in mm between neighbouring slice positions."""
+        return self._grid.step
 
     def slice_offset(self) -> float:
         """Plane offset w in mm (along the normal from the volume centre) of the slice shown."""
@@ -260,6 +294,14 @@ class SliceView(QVTKRenderWindowInteractor):
             return 0.0
         return float(self._plane.to_plane(self._origin, lps)[2])
 
+    def cuts(self, points_lps: np.ndarray) -> bool:
+        """True when the shown slice passes within the box spanned by these LPS points."""
+        if self._plane is None:
+            return False
+        offsets = (np.reshape(points_lps, (-1, 3)) - self._origin) @ self._plane.normal
+        half = self._grid.step / 2.0
+        return bool(offsets.min() - half <= self._offset <= offsets.max() + half)
+
     def set_slice_index(self, index: int) -> None:
         """Show slice ``index`` (clamped)."""
         self._offset = self._grid.position(index)
@@ -292,8 +334,8 @@ class SliceView(QVTKRenderWindowInteractor):
     def _apply_offset(self) -> None:
         frame = self._frame()
         self._reslicer.set_plane(frame)
-        if self._label_reslicer.reslice.GetInput() is not None:
-            self._label_reslicer.set_plane(frame)
+        self._label.set_plane(frame)
+        self._segments.set_plane(frame)
         self._measurements.show_for_slice(self._offset, self._grid.step / 2.0)
         if self._plane is not None:
             # two short lines, so the text stays clear of the orientation letter at the top
@@ -302,6 +344,9 @@ class SliceView(QVTKRenderWindowInteractor):
                 f"{self.name.capitalize()}  {self.slice_index() + 1}/{self._grid.count}\n"
                 f"{self.slice_position_text()}",
             )
+        self._tools.slice_changed()
+        if self._mouse is not None and self._volume is not None:
+            self._report_cursor(*self._mouse, render=False)  # the value under a still mouse
 
     def _frame(self) -> np.ndarray:
         if self._plane is None:
@@ -375,8 +420,14 @@ class SliceView(QVTKRenderWindowInteractor):
     # -------------------------------------------------------------- rendering
     def refresh(self) -> None:
         """Render now if visible."""
+        self._render_timer.stop()
         if self.isVisible():
             self.GetRenderWindow().Render()
+
+    def schedule_refresh(self) -> None:
+        """Render once the current event is handled (many changes, one frame)."""
+        if not self._render_timer.isActive():
+            self._render_timer.start()
 
     def capture(self) -> np.ndarray:
         """This view's current frame as (H, W, 3) uint8."""
@@ -442,9 +493,48 @@ class SliceView(QVTKRenderWindowInteractor):
         value = sample_nearest(self._volume.array, self._volume.affine, np.reshape(lps, (1, 3)))
         return None if np.isnan(value[0]) else float(value[0])
 
+    # ------------------------------------------------------------ tool surface
+    @property
+    def volume(self) -> Volume | None:
+        """The volume shown."""
+        return self._volume
+
+    @property
+    def measurements(self) -> MeasurementLayer:
+        """The measurement graphics of this view."""
+        return self._measurements
+
+    def lps_to_plane(self, lps: np.ndarray) -> np.ndarray:
+        """Plane (u, v) of an LPS point projected on the view."""
+        if self._plane is None:
+            return np.zeros(2)
+        return self._plane.to_plane(self._origin, lps)[:2]
+
+    def view_direction(self) -> np.ndarray:
+        """The LPS direction the view looks along (the slice normal)."""
+        return self._plane_normal().copy()
+
+    def make_curve(self, color: tuple[float, float, float], width: float = 1.5) -> Curve:
+        """A tool outline drawn in this view's plane, above the image and segments."""
+
+        def project(points: np.ndarray) -> np.ndarray:
+            if self._plane is None:
+                return np.zeros((len(points), 3))
+            local = (np.asarray(points, dtype=np.float64) - self._origin) @ np.stack(
+                [self._plane.right, self._plane.up], axis=1
+            )
+            return np.column_stack([local, np.full(len(local), TOOL_Z)])
+
+        return Curve(self._renderer, project, color, width, screen=False)
+
+    def show_message(self, text: str) -> None:
+        """A short status message through the window (when attached)."""
+        if self.context is not None:
+            self.context.show_message(text)
+
     # ------------------------------------------------------------ Qt events
     def mousePressEvent(self, event: QMouseEvent) -> None:
-        """Start a pan, zoom, W/L drag, crosshair move, pick or measurement."""
+        """Pan, zoom, or hand the left button to the active tool."""
         if self._volume is None:
             return
         self.setFocus()
@@ -456,29 +546,38 @@ class SliceView(QVTKRenderWindowInteractor):
         elif button == Qt.MouseButton.RightButton:
             self._drag = {"kind": "zoom", "y": y}
         elif button == Qt.MouseButton.LeftButton:
-            self._left_press(x, y)
+            self._tools.press(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        """Continue a drag; always report the position and value under the cursor."""
+        """Continue a drag or let the tool follow the mouse; report what lies under it."""
         if self._volume is None:
             return
         x, y = event.position().x(), event.position().y()
+        self._mouse = (x, y)
         if self._drag is not None:
             self._continue_drag(x, y)
+        else:
+            self._tools.move(event)
         self._report_cursor(x, y)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        """Finish a drag (an ROI is measured on release)."""
-        if self._volume is None or self._drag is None:
+        """Finish a pan or zoom, or the tool's stroke, outline or measurement."""
+        if self._volume is None:
             return
-        drag, self._drag = self._drag, None
-        if drag["kind"] == "roi":
-            x, y = event.position().x(), event.position().y()
-            self._finish_roi(drag["start"], self.display_to_lps(x, y))
+        if self._drag is not None:
+            self._drag = None
+        elif event.button() == Qt.MouseButton.LeftButton:
+            self._tools.release(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        """Treat a double click as a press (Qt sends it instead of the second press)."""
-        self.mousePressEvent(event)
+        """A left double click goes to the tool (most treat it as a press)."""
+        if self._volume is None:
+            return
+        plain = not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        if event.button() == Qt.MouseButton.LeftButton and plain:
+            self._tools.press(event, double=True)
+        else:
+            self.mousePressEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Wheel: one slice per notch; ctrl+wheel: zoom."""
@@ -492,7 +591,7 @@ class SliceView(QVTKRenderWindowInteractor):
             self.slice_step_requested.emit(int(np.sign(notches) * max(1, round(abs(notches)))))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Arrows and Page keys move slices; R resets the view; Escape cancels a measurement."""
+        """Arrows and Page keys move slices; R resets the view; Escape cancels; the tool's keys."""
         steps = {
             Qt.Key.Key_Up: 1,
             Qt.Key.Key_Down: -1,
@@ -502,13 +601,16 @@ class SliceView(QVTKRenderWindowInteractor):
         key = event.key()
         if self._volume is None:
             return
+        if self._tools.key(key):
+            return
         if key in steps:
             self.slice_step_requested.emit(steps[key])
         elif key == Qt.Key.Key_R:
             self.reset_view()
             self.refresh()
         elif key == Qt.Key.Key_Escape:
-            self._cancel_unfinished()
+            self._drag = None
+            self._tools.cancel()
             self.refresh()
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
@@ -518,142 +620,47 @@ class SliceView(QVTKRenderWindowInteractor):
         """Nothing to forward: this view handles its own events."""
 
     def leaveEvent(self, event) -> None:
-        """Nothing to forward: this view handles its own events."""
+        """The mouse left: tools hide what follows it (the brush outline)."""
+        self._mouse = None
+        self._tools.leave()
+        if self._volume is not None:
+            self.refresh()
 
     # --------------------------------------------------------- interactions
-    def _left_press(self, x: float, y: float) -> None:
-        lps = self.display_to_lps(x, y)
-        if self._mode == "navigate":
-            self._drag = {"kind": "crosshair"}
-            self.crosshair_requested.emit(lps)
-        elif self._mode == "window_level":
-            self._drag = {"kind": "window", "x": x, "y": y, "window": self._window}
-        elif self._mode == "pick_seed":
-            self.point_picked.emit(lps)
-        elif self._mode in POINTS_NEEDED:
-            self._add_measure_point(lps)
-        elif self._mode in ("roi_rectangle", "roi_ellipse"):
-            self._drag = {"kind": "roi", "start": lps}
-
     def _continue_drag(self, x: float, y: float) -> None:
         drag = self._drag
         assert drag is not None
-        kind = drag["kind"]
-        if kind == "pan":
+        if drag["kind"] == "pan":
             now = self.display_to_plane(x, y)
             self.pan(*(now - drag["last"]))
             drag["last"] = self.display_to_plane(x, y)
             self.refresh()
-        elif kind == "zoom":
+        elif drag["kind"] == "zoom":
             self.zoom(1.01 ** (drag["y"] - y))
             drag["y"] = y
             self.refresh()
-        elif kind == "crosshair":
-            self.crosshair_requested.emit(self.display_to_lps(x, y))
-        elif kind == "window":
-            center, width = drag["window"]
-            scale = max(width, 10.0) / 250.0
-            new_width = max(width + (x - drag["x"]) * scale, 1.0)
-            new_center = center + (drag["y"] - y) * scale
-            self.window_level_dragged.emit(float(new_center), float(new_width))
-        elif kind == "roi":
-            self._show_roi_preview(drag["start"], self.display_to_lps(x, y))
-            self.refresh()
 
-    def _report_cursor(self, x: float, y: float) -> None:
+    def _report_cursor(self, x: float, y: float, render: bool = True) -> None:
+        """Show and report the position and value under the mouse (also after a scroll)."""
         lps = self.display_to_lps(x, y)
         value = self.value_at(lps)
         units = "HU" if self._volume is not None and self._volume.units == "HU" else ""
-        info = {
-            "lps": tuple(float(c) for c in lps),
-            "value": value,
-            "units": units,
-            "view": self.name,
-        }
+        point = (float(lps[0]), float(lps[1]), float(lps[2]))
+        info = {"lps": point, "value": value, "units": units, "view": self.name}
         # value above the position: two short lines stay clear of the bottom letter
         text = patient_position_text(lps, separator=" ")
         if value is not None:
             text = f"{value:.6g} {units}".rstrip() + "\n" + text
         self._corner.set(CornerText.LOWER_LEFT, text)
         self.cursor_info.emit(info)
-        if self._drag is None:
-            self.refresh()
-
-    def _uv(self, lps: np.ndarray) -> np.ndarray:
-        assert self._plane is not None
-        return self._plane.to_plane(self._origin, lps)[:2]
-
-    def _add_measure_point(self, lps: np.ndarray) -> None:
-        self._pending_points.append(np.asarray(lps, dtype=np.float64))
-        needed = POINTS_NEEDED[self._mode]
-        polyline = np.array([self._uv(p) for p in self._pending_points])
-        if len(self._pending_points) < needed:
-            self._measurements.set_preview(polyline if len(polyline) > 1 else None)
-            self.refresh()
-            return
-        points, self._pending_points = self._pending_points, []
-        self._measurements.set_preview(None)
-        if self._mode == "distance":
-            value = distance_mm(points[0], points[1])
-            result = {"kind": "distance", "value": value, "text": f"{value:.1f} mm"}
-        else:
-            try:
-                value = angle_degrees(points[0], points[1], points[2])
-            except ValueError:
+        if render and self._drag is None:
+            if self._tools.dragging:
+                self.schedule_refresh()  # a stroke or outline: one frame per event
+            else:
                 self.refresh()
-                return
-            result = {"kind": "angle", "value": value, "text": f"{value:.1f}°"}
-        result.update(points=[tuple(float(c) for c in p) for p in points], view=self.name)
-        self._measurements.add(result["kind"], self._offset, polyline, result["text"])
-        self.refresh()
-        self.measurement_done.emit(result)
-
-    def _roi_outline(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-        (u0, v0), (u1, v1) = self._uv(start), self._uv(end)
-        if self._mode == "roi_ellipse":
-            return ellipse_outline(u0, v0, u1, v1)
-        return rectangle_outline(u0, v0, u1, v1)
-
-    def _show_roi_preview(self, start: np.ndarray, end: np.ndarray) -> None:
-        self._measurements.set_preview(self._roi_outline(start, end))
-
-    def _finish_roi(self, start: np.ndarray, end: np.ndarray) -> None:
-        assert self._volume is not None and self._plane is not None
-        self._measurements.set_preview(None)
-        shape = "ellipse" if self._mode == "roi_ellipse" else "rectangle"
-        stats = plane_roi_statistics(
-            self._volume.array,
-            self._volume.affine,
-            self.slice_position_lps(),
-            self._plane.right,
-            self._plane.up,
-            start,
-            end,
-            shape,
-        )
-        units = "HU" if self._volume.units == "HU" else ""
-        text = stats.text(units)
-        result = {
-            "kind": f"roi_{shape}",
-            "value": stats.mean,
-            "mean": stats.mean,
-            "std": stats.std,
-            "min": stats.minimum,
-            "max": stats.maximum,
-            "area_mm2": stats.area_mm2,
-            "count": stats.count,
-            "units": units,
-            "text": text,
-            "points": [tuple(float(c) for c in start), tuple(float(c) for c in end)],
-            "view": self.name,
-        }
-        label = text.replace(", min", "\nmin").replace(", area", "\narea")
-        self._measurements.add(result["kind"], self._offset, self._roi_outline(start, end), label)
-        self.refresh()
-        self.measurement_done.emit(result)
 
     def clear_measurements(self) -> None:
         """Remove every measurement drawn in this view."""
         self._measurements.clear()
-        self._pending_points.clear()
+        self._tools.cancel()
         self.refresh()

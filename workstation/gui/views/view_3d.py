@@ -2,14 +2,18 @@
 
 Mouse (VTK trackball camera): left-drag rotates, middle-drag pans, right-drag or wheel
 zooms, ``r`` resets the camera.  The default camera looks at the patient from the front
-(anterior), superior up, so the patient's left is on the screen's right.
+(anterior), superior up, so the patient's left is on the screen's right.  A tool that
+works in 3D (the scissors) takes the left button instead while it is active.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QWidget
 from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
 from vtkmodules.vtkCommonCore import vtkPoints
@@ -41,6 +45,9 @@ from workstation.core.display_presets import (
 )
 from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
+from workstation.gui.tools.base import ToolHandler
+from workstation.gui.tools.dispatch import ToolDispatcher
+from workstation.gui.tools.graphics import Curve
 from workstation.gui.views.vtk_setup import (
     QVTKRenderWindowInteractor,
     capture_render_window,
@@ -48,6 +55,9 @@ from workstation.gui.views.vtk_setup import (
     index_to_lps_matrix,
     vtk_matrix,
 )
+
+if TYPE_CHECKING:
+    from workstation.gui.context import AppContext
 
 BACKGROUND = (0.08, 0.09, 0.12)
 BACKGROUND_TOP = (0.25, 0.28, 0.36)
@@ -112,7 +122,32 @@ class View3D(QVTKRenderWindowInteractor):
         self._slice_outlines: dict[str, tuple[vtkPoints, vtkPolyData, vtkActor]] = {}
         self._outlines_visible = True
         self._marker = self._make_orientation_marker()
+        self._context: AppContext | None = None
+        self._tools = ToolDispatcher(self, in_3d=True)
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(0)
+        self._render_timer.timeout.connect(self.refresh)
         self.setMinimumSize(120, 120)
+
+    @property
+    def context(self) -> AppContext | None:
+        """The window's context (None when the view is used on its own)."""
+        return self._context
+
+    @context.setter
+    def context(self, context: AppContext | None) -> None:
+        """Work in a window: tools that work in 3D take the left button while active."""
+        if self._context is not None:
+            self._context.viewer.unsubscribe("tool", self._tools.set_tool)
+        self._context = context
+        if context is not None:
+            context.viewer.subscribe("tool", self._tools.set_tool)
+            self._tools.set_tool(context.viewer.tool)
+
+    def attach(self, context: AppContext) -> None:
+        """Same as setting ``context``."""
+        self.context = context
 
     def _make_orientation_marker(self) -> vtkOrientationMarkerWidget:
         cube = vtkAnnotatedCubeActor()
@@ -144,6 +179,7 @@ class View3D(QVTKRenderWindowInteractor):
     def set_volume(self, volume: Volume, image: vtkImageData) -> None:
         """Show the volume's outline (and its rendering when enabled)."""
         self._volume = volume
+        self._tools.reset()
         if self._outline_actor is not None:
             self._renderer.RemoveActor(self._outline_actor)
         outline = vtkOutlineFilter()
@@ -165,6 +201,7 @@ class View3D(QVTKRenderWindowInteractor):
 
     def clear(self) -> None:
         """Remove the volume, its rendering and every model."""
+        self._tools.reset()
         self._remove_volume_actor()
         if self._outline_actor is not None:
             self._renderer.RemoveActor(self._outline_actor)
@@ -378,6 +415,96 @@ class View3D(QVTKRenderWindowInteractor):
         high = np.max([mesh.vertices.max(axis=0) for mesh in shown], axis=0)
         return [float(v) for pair in zip(low, high, strict=True) for v in pair]
 
+    # ------------------------------------------------------------ tool surface
+    @property
+    def volume(self) -> Volume | None:
+        """The volume shown."""
+        return self._volume
+
+    @property
+    def plane(self) -> None:
+        """The 3D view has no slice plane."""
+        return None
+
+    def view_direction(self) -> np.ndarray:
+        """The camera's direction of projection (LPS unit vector)."""
+        direction = np.array(self._renderer.GetActiveCamera().GetDirectionOfProjection())
+        return direction / np.linalg.norm(direction)
+
+    def display_to_lps(self, x: float, y: float) -> np.ndarray:
+        """LPS point on the camera's focal plane under a widget position (Qt pixels, y down)."""
+        renderer = self._renderer
+        focal = renderer.GetActiveCamera().GetFocalPoint()
+        renderer.SetWorldPoint(*focal, 1.0)
+        renderer.WorldToDisplay()
+        depth = renderer.GetDisplayPoint()[2]
+        ratio = self.devicePixelRatioF()
+        height = self.GetRenderWindow().GetSize()[1]
+        renderer.SetDisplayPoint(x * ratio, height - y * ratio - 1.0, depth)
+        renderer.DisplayToWorld()
+        point = np.array(renderer.GetWorldPoint())
+        return point[:3] / point[3]
+
+    def mm_per_pixel(self) -> float:
+        """Millimetres per display pixel on the focal plane."""
+        return float(np.linalg.norm(self.display_to_lps(1.0, 0.0) - self.display_to_lps(0.0, 0.0)))
+
+    def make_curve(self, color: tuple[float, float, float], width: float = 1.5) -> Curve:
+        """A tool outline drawn over the scene in screen pixels (models never hide it)."""
+
+        def project(points: np.ndarray) -> np.ndarray:
+            renderer = self._renderer
+            projected = []
+            for point in np.asarray(points, dtype=np.float64):
+                renderer.SetWorldPoint(*point, 1.0)
+                renderer.WorldToDisplay()
+                dx, dy, _ = renderer.GetDisplayPoint()
+                projected.append((dx, dy, 0.0))
+            return np.array(projected).reshape(-1, 3)
+
+        return Curve(self._renderer, project, color, width, screen=True)
+
+    def tool_handler(self, key: str) -> ToolHandler | None:
+        """This view's handler of tool ``key`` if it was made (for tests)."""
+        return self._tools.handlers.get(key)
+
+    def schedule_refresh(self) -> None:
+        """Render once the current event is handled."""
+        if not self._render_timer.isActive():
+            self._render_timer.start()
+
+    # ------------------------------------------------------------ Qt events
+    def _plain_left(self, event: QMouseEvent) -> bool:
+        none = Qt.KeyboardModifier.NoModifier
+        return event.button() == Qt.MouseButton.LeftButton and event.modifiers() == none
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """A 3D tool takes a plain left press; everything else moves the camera."""
+        if not (self._plain_left(event) and self._tools.press(event)):
+            super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """A 3D tool takes a plain left double click (a polygon closes)."""
+        if not (self._plain_left(event) and self._tools.press(event, double=True)):
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """A 3D tool's drag or hover; the camera follows otherwise."""
+        dragging = self._tools.dragging
+        self._tools.move(event)
+        if not dragging:
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """The end of a 3D tool's drag, or of a camera move."""
+        if not (event.button() == Qt.MouseButton.LeftButton and self._tools.release(event)):
+            super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Keys of a 3D tool (Enter closes a polygon, Escape drops it), else VTK's."""
+        if not self._tools.key(event.key()):
+            super().keyPressEvent(event)
+
     def lps_to_display(self, lps: np.ndarray) -> tuple[float, float]:
         """Widget position (Qt logical pixels, y down) of an LPS point."""
         self._renderer.SetWorldPoint(float(lps[0]), float(lps[1]), float(lps[2]), 1.0)
@@ -390,6 +517,7 @@ class View3D(QVTKRenderWindowInteractor):
     # -------------------------------------------------------------- rendering
     def refresh(self) -> None:
         """Render now if visible."""
+        self._render_timer.stop()
         if self.isVisible():
             self._renderer.ResetCameraClippingRange()
             self.GetRenderWindow().Render()

@@ -1,0 +1,140 @@
+"""The measuring tools: distance (two clicks), angle (three clicks), rectangle/ellipse ROI."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workstation.gui.tools.base import Pointer, ToolHandler
+from workstation.gui.tools.registry import register_handler
+from workstation.gui.views.measurements import POINTS_NEEDED, ellipse_outline, rectangle_outline
+from workstation.processing.roi_statistics import angle_degrees, distance_mm, plane_roi_statistics
+
+
+class PointsMeasureTool(ToolHandler):
+    """Click the points of a distance or an angle (arm, vertex, arm); shows the result."""
+
+    kind = "distance"
+
+    def __init__(self, view) -> None:
+        super().__init__(view)
+        self._points: list[np.ndarray] = []
+
+    def press(self, pointer: Pointer) -> None:
+        view = self.view
+        self._points.append(np.asarray(pointer.lps, dtype=np.float64))
+        polyline = np.array([view.lps_to_plane(p) for p in self._points])
+        if len(self._points) < POINTS_NEEDED[self.kind]:
+            view.measurements.set_preview(polyline if len(polyline) > 1 else None)
+            view.refresh()
+            return
+        points, self._points = self._points, []
+        view.measurements.set_preview(None)
+        result = self._measure(points)
+        if result is None:
+            view.refresh()
+            return
+        result.update(points=[tuple(float(c) for c in p) for p in points], view=view.name)
+        view.measurements.add(result["kind"], view.slice_offset(), polyline, result["text"])
+        view.refresh()
+        view.measurement_done.emit(result)
+
+    def _measure(self, points: list[np.ndarray]) -> dict | None:
+        value = distance_mm(points[0], points[1])
+        return {"kind": "distance", "value": value, "text": f"{value:.1f} mm"}
+
+    def cancel(self) -> None:
+        self._points.clear()
+        self.view.measurements.set_preview(None)
+
+
+class AngleTool(PointsMeasureTool):
+    """Three clicks: arm, vertex, arm."""
+
+    kind = "angle"
+
+    def _measure(self, points: list[np.ndarray]) -> dict | None:
+        try:
+            value = angle_degrees(points[0], points[1], points[2])
+        except ValueError:
+            return None
+        return {"kind": "angle", "value": value, "text": f"{value:.1f}°"}
+
+
+class RoiTool(ToolHandler):
+    """Drag a rectangle (or the ellipse inside it) for the image statistics within it."""
+
+    shape = "rectangle"
+
+    def __init__(self, view) -> None:
+        super().__init__(view)
+        self._start: np.ndarray | None = None
+
+    def press(self, pointer: Pointer) -> None:
+        self._start = np.asarray(pointer.lps, dtype=np.float64)
+
+    def drag(self, pointer: Pointer) -> None:
+        if self._start is not None:
+            self.view.measurements.set_preview(self._outline(self._start, pointer.lps))
+            self.view.refresh()
+
+    def release(self, pointer: Pointer) -> None:
+        start, self._start = self._start, None
+        if start is not None:
+            self._finish(start, np.asarray(pointer.lps, dtype=np.float64))
+
+    def cancel(self) -> None:
+        self._start = None
+        self.view.measurements.set_preview(None)
+
+    def _outline(self, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+        (u0, v0), (u1, v1) = self.view.lps_to_plane(start), self.view.lps_to_plane(end)
+        if self.shape == "ellipse":
+            return ellipse_outline(u0, v0, u1, v1)
+        return rectangle_outline(u0, v0, u1, v1)
+
+    def _finish(self, start: np.ndarray, end: np.ndarray) -> None:
+        view = self.view
+        volume, plane = view.volume, view.plane
+        view.measurements.set_preview(None)
+        stats = plane_roi_statistics(
+            volume.array,
+            volume.affine,
+            view.slice_position_lps(),
+            plane.right,
+            plane.up,
+            start,
+            end,
+            self.shape,
+        )
+        units = "HU" if volume.units == "HU" else ""
+        text = stats.text(units)
+        result = {
+            "kind": f"roi_{self.shape}",
+            "value": stats.mean,
+            "mean": stats.mean,
+            "std": stats.std,
+            "min": stats.minimum,
+            "max": stats.maximum,
+            "area_mm2": stats.area_mm2,
+            "count": stats.count,
+            "units": units,
+            "text": text,
+            "points": [tuple(float(c) for c in start), tuple(float(c) for c in end)],
+            "view": view.name,
+        }
+        label = text.replace(", min", "\nmin").replace(", area", "\narea")
+        view.measurements.add(result["kind"], view.slice_offset(), self._outline(start, end), label)
+        view.refresh()
+        view.measurement_done.emit(result)
+
+
+class EllipseRoiTool(RoiTool):
+    """Drag the box of an ellipse for the image statistics within it."""
+
+    shape = "ellipse"
+
+
+register_handler("distance", PointsMeasureTool)
+register_handler("angle", AngleTool)
+register_handler("roi_rectangle", RoiTool)
+register_handler("roi_ellipse", EllipseRoiTool)
