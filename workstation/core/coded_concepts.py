@@ -38,3 +38,15 @@ COMMON_TERMS: dict[str, tuple[CodedConcept, CodedConcept]] = {
     "Tooth": (ANATOMICAL_STRUCTURE, CodedConcept("38199008", "SCT", "Tooth")),
     "Neoplasm": (ALTERED_STRUCTURE, CodedConcept("108369006", "SCT", "Neoplasm")),
 }
+
+#: The coded meaning a segment made by a threshold preset gets (preset name → term).
+PRESET_TERMS = {"bone": "Bone", "cortical-bone": "Bone", "teeth": "Tooth", "skin": "Skin"}
+
+
+def preset_meaning(preset: str | None) -> dict[str, dict[str, str] | None]:
+    """``{"category": ..., "type": ...}`` fields of an ``add_segment`` for a preset's segment."""
+    label = PRESET_TERMS.get(preset or "")
+    if label is None:
+        return {"category": None, "type": None}
+    category, kind = COMMON_TERMS[label]
+    return {"category": category.as_dict(), "type": kind.as_dict()}

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workstation.core.coded_concepts import preset_meaning
 from workstation.core.errors import SegmentationError
 from workstation.core.progress import CancelToken, ProgressCallback
 from workstation.core.segmentation import Segment
@@ -451,7 +452,10 @@ class SegmentationPanel(QWidget):
         if name is None:
             name = editor.segmentation.unique_name(segment_name_for(self.current_preset()))
             self._new_segment = name
-            self._submit({"op": "add_segment", "name": name}, f"Add segment {name}")
+            preset = self.current_preset()
+            meaning = preset_meaning(preset.name if preset else None)
+            record = {"op": "add_segment", "name": name, **meaning}
+            self._submit(record, f"Add segment {name}")
             self._update_state()
         record = {"op": "threshold", "segment": name, "lower": lower, "upper": upper}
         self._submit(record, f"Threshold {name} {lower:g} to {upper:g}")

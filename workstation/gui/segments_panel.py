@@ -8,7 +8,6 @@ order and each is one undo step; statistics are computed off the UI thread.
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -33,15 +32,16 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.core.errors import WorkstationError
-from workstation.core.operations import operations_document, read_operations
+from workstation.core.operations import read_operations
 from workstation.core.progress import CancelToken, ProgressCallback
 from workstation.core.segmentation import Segment, Segmentation
 from workstation.core.volume import Volume
 from workstation.gui.context import AppContext
+from workstation.gui.segment_meaning import MeaningCombo
 from workstation.gui.tools.options import EditOptions
 from workstation.gui.tools.seeds import seed_points
 from workstation.gui.workers import JobError
-from workstation.io.atomic_write import atomic_write
+from workstation.services.export import write_operations
 from workstation.services.segment_editor import SegmentEditor
 from workstation.services.segment_statistics import segment_statistics
 
@@ -160,6 +160,7 @@ class SegmentsPanel(QWidget):
             "Apply", "Combine the other segment into the selected one", self.apply_logical
         )
         self.options = EditOptions(context)
+        self.meaning_combo = MeaningCombo(context)
         self.statistics_button = _button(
             "Update statistics", "Measure every segment", self.update_statistics
         )
@@ -202,6 +203,7 @@ class SegmentsPanel(QWidget):
         logical.addWidget(self.other_combo, 1)
         logical.addWidget(self.logical_button)
         grid.addLayout(logical, 4, 0, 1, 2)
+        grid.addWidget(self.meaning_combo, 5, 0, 1, 2)
         statistics = QGroupBox("Statistics")
         statistics_layout = QVBoxLayout(statistics)
         header = QHBoxLayout()
@@ -501,10 +503,8 @@ class SegmentsPanel(QWidget):
         path = path or self.choose_save_path()
         if not path:
             return
-        text = json.dumps(operations_document(self._editor.operations), indent=2) + "\n"
         try:
-            with atomic_write(path) as handle:
-                handle.write(text.encode("utf-8"))
+            write_operations(path, self._editor.operations)
         except WorkstationError as problem:
             self.context.report_error(JobError("Export operations", problem, ""))
             return

@@ -7,15 +7,18 @@ imports Qt; long writes take ``progress`` and ``cancel`` like every long operati
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from workstation.core.errors import ExportError
 from workstation.core.mesh import Mesh
+from workstation.core.operations import operations_document
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segmentation import Segmentation
-from workstation.io.atomic_write import check_writable_path
+from workstation.io.atomic_write import atomic_write, check_writable_path
 from workstation.io.writers import formats, writer_for
 
 
@@ -92,3 +95,12 @@ def write_segmentation(
     """Write ``segmentation`` in the format of ``path``'s extension (.nrrd, .nii.gz, …)."""
     writer = writer_for("segmentation", path)
     return Path(writer.write(segmentation, path, progress=progress, cancel=cancel))
+
+
+def write_operations(path: str | Path, operations: list[dict[str, Any]]) -> Path:
+    """Save an operation list as ``{"segments": [], "operations": [...]}`` (atomically)."""
+    target = check_writable_path(path)
+    text = json.dumps(operations_document(operations), indent=2) + "\n"
+    with atomic_write(target) as handle:
+        handle.write(text.encode("utf-8"))
+    return target

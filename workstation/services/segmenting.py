@@ -7,6 +7,7 @@ replays here voxel for voxel.
 
 from __future__ import annotations
 
+from workstation.core.coded_concepts import preset_meaning
 from workstation.core.errors import SegmentationError
 from workstation.core.operations import Record
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
@@ -37,14 +38,16 @@ def shortcut_operations(
         raise SegmentationError("--upper needs --threshold LOW as well.")
     if largest and seed_lps is not None:
         raise SegmentationError("Choose either --largest or --seed, not both.")
+    lower_given = lower
     if lower is None:
         lower, upper = resolve_threshold(preset or "", volume)
         default_name = get_preset(preset or "").label
     else:
         default_name = "Threshold"
     segment = name or default_name
+    meaning = preset_meaning(preset if lower_given is None else None)
     records: list[Record] = [
-        {"op": "add_segment", "name": segment},
+        {"op": "add_segment", "name": segment, **meaning},
         {"op": "threshold", "segment": segment, "lower": float(lower), "upper": upper},
     ]
     if largest:

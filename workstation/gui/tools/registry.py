@@ -37,7 +37,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec("distance", "Distance", "D", "Click two points to measure a distance in mm"),
     ToolSpec("angle", "Angle", "A", "Click three points to measure an angle"),
-    ToolSpec("roi_rectangle", "Rectangle ROI", "R", "Drag a rectangle for value statistics"),
+    ToolSpec("roi_rectangle", "Rectangle ROI", "Shift+R", "Drag a rectangle for value statistics"),
     ToolSpec("roi_ellipse", "Ellipse ROI", "E", "Drag an ellipse for value statistics"),
     ToolSpec(
         "paint",
