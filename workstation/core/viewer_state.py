@@ -13,19 +13,18 @@ point, 3 floats), ``"window"`` ((center, width)), ``"tool"`` (tool key), ``"segm
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from workstation.core.events import EventSource
 
 EVENTS = ("crosshair", "window", "tool", "segment", "layout", "brush", "scissors", "cursor")
 LAYOUT_NAMES = ("four", "axial", "coronal", "sagittal", "3d")
 
 #: Brush radius limits in mm (the shortcuts step the radius within them).
 BRUSH_RADIUS_RANGE = (0.25, 100.0)
-
-Listener = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -55,10 +54,11 @@ class CursorInfo:
     value: float | None
 
 
-class ViewerState:
+class ViewerState(EventSource):
     """Evented state shared by the views and panels of one window."""
 
     def __init__(self) -> None:
+        super().__init__(EVENTS, "viewer")
         self.crosshair_lps = np.zeros(3)
         self.window: tuple[float, float] = (40.0, 400.0)
         self.tool = "navigate"
@@ -67,22 +67,6 @@ class ViewerState:
         self.brush = BrushSettings()
         self.scissors = ScissorsSettings()
         self.cursor: CursorInfo | None = None
-        self._listeners: dict[str, list[Listener]] = {name: [] for name in EVENTS}
-
-    def subscribe(self, event: str, callback: Listener) -> None:
-        """Call ``callback(new value)`` whenever ``event`` changes."""
-        if event not in self._listeners:
-            raise ValueError(f"unknown viewer event {event!r}; known: {', '.join(EVENTS)}")
-        self._listeners[event].append(callback)
-
-    def unsubscribe(self, event: str, callback: Listener) -> None:
-        """Stop calling ``callback`` (no error when it was not subscribed)."""
-        if callback in self._listeners.get(event, []):
-            self._listeners[event].remove(callback)
-
-    def _emit(self, event: str, payload: Any) -> None:
-        for callback in list(self._listeners[event]):
-            callback(payload)
 
     def set_crosshair(self, point_lps: np.ndarray | list[float] | tuple[float, ...]) -> None:
         """Move the crosshair to an LPS point."""

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from workstation.core import geometry
+from workstation.core.events import EventSource
 from workstation.core.operations import OperationError, Record, normalise
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segment_history import (
@@ -49,7 +50,6 @@ HISTORY_MAX_STEPS = 50
 #: Bytes the undo and redo history may hold before the oldest steps are dropped.
 HISTORY_BUDGET_BYTES = 512 * 1024 * 1024
 
-Listener = Callable[[Any], None]
 FULL: Region = (slice(None), slice(None), slice(None))
 
 
@@ -170,10 +170,11 @@ class EditContext:
 Implementation = Callable[[EditContext], PendingEdit]
 
 
-class SegmentEditor:
+class SegmentEditor(EventSource):
     """One volume's segmentation with its operations, undo/redo history and events."""
 
     def __init__(self, volume: Volume, segmentation: Segmentation | None = None) -> None:
+        super().__init__(EVENTS, "editor")
         self.volume = volume
         self.segmentation = segmentation or Segmentation.for_volume(volume)
         if not self.segmentation.same_grid(volume):
@@ -182,26 +183,9 @@ class SegmentEditor:
         self._undone_operations: list[Record] = []
         self._undo: list[Step] = []
         self._redo: list[Step] = []
-        self._listeners: dict[str, list[Listener]] = {name: [] for name in EVENTS}
         self._lock = threading.RLock()
         self._generation = 0
         self._stroke: _Stroke | None = None
-
-    # -- events -------------------------------------------------------------------------
-    def subscribe(self, event: str, callback: Listener) -> None:
-        """Call ``callback(payload)`` whenever ``event`` happens."""
-        if event not in self._listeners:
-            raise ValueError(f"unknown editor event {event!r}; known: {', '.join(EVENTS)}")
-        self._listeners[event].append(callback)
-
-    def unsubscribe(self, event: str, callback: Listener) -> None:
-        """Stop calling ``callback`` (no error when it was not subscribed)."""
-        if callback in self._listeners.get(event, []):
-            self._listeners[event].remove(callback)
-
-    def _emit(self, event: str, payload: Any) -> None:
-        for callback in list(self._listeners[event]):
-            callback(payload)
 
     # -- operations ---------------------------------------------------------------------
     def compute(
@@ -414,28 +398,32 @@ class SegmentEditor:
 
     def undo(self) -> bool:
         """Revert the last step; False when there is none."""
-        with self._lock:
-            if not self._undo or self._stroke is not None:
-                return False
-            step = self._undo.pop()
-            step.undo(self.segmentation)
-            self._redo.append(step)
-            if step.record is not None and self.operations:
-                self._undone_operations.append(self.operations.pop())
-            self._generation += 1
-        self._announce_step(step)
-        return True
+        return self._replay(self._undo, self._redo, self.operations, self._undone_operations, False)
 
     def redo(self) -> bool:
         """Re-apply the last undone step; False when there is none."""
+        return self._replay(self._redo, self._undo, self._undone_operations, self.operations, True)
+
+    def _replay(
+        self,
+        source: list[Step],
+        target: list[Step],
+        records_from: list[Record],
+        records_to: list[Record],
+        forward: bool,
+    ) -> bool:
+        """Move the last step of ``source`` to ``target``, undoing or redoing it."""
         with self._lock:
-            if not self._redo or self._stroke is not None:
+            if not source or self._stroke is not None:
                 return False
-            step = self._redo.pop()
-            step.redo(self.segmentation)
-            self._undo.append(step)
-            if step.record is not None and self._undone_operations:
-                self.operations.append(self._undone_operations.pop())
+            step = source.pop()
+            if forward:
+                step.redo(self.segmentation)
+            else:
+                step.undo(self.segmentation)
+            target.append(step)
+            if step.record is not None and records_from:
+                records_to.append(records_from.pop())
             self._generation += 1
         self._announce_step(step)
         return True

@@ -15,10 +15,10 @@ Events (``Session.subscribe(event, callback)``; callbacks get one payload argume
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from workstation.core.events import EventSource
 from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
@@ -35,8 +35,6 @@ MODEL_COLOURS = (
     (0.95, 0.80, 0.25),
     (0.65, 0.40, 0.80),
 )
-
-Listener = Callable[[Any], None]
 
 
 @dataclass
@@ -63,34 +61,18 @@ def _rgb(color: tuple[float, float, float] | list[float]) -> tuple[float, float,
     return red, green, blue
 
 
-class Session:
+class Session(EventSource):
     """Scan, volume, segment editor and models of one open study."""
 
     def __init__(self) -> None:
+        super().__init__(EVENTS, "session")
         self.source_path: str | None = None
         self.scan: ScanResult | None = None
         self.stack: Stack | None = None
         self.volume: Volume | None = None
         self.editor: SegmentEditor | None = None
         self.models: dict[str, ModelEntry] = {}
-        self._listeners: dict[str, list[Listener]] = {name: [] for name in EVENTS}
         self._ids = itertools.count(1)
-
-    # -- events ---------------------------------------------------------------------
-    def subscribe(self, event: str, callback: Listener) -> None:
-        """Call ``callback(payload)`` whenever ``event`` happens."""
-        if event not in self._listeners:
-            raise ValueError(f"unknown session event {event!r}; known: {', '.join(EVENTS)}")
-        self._listeners[event].append(callback)
-
-    def unsubscribe(self, event: str, callback: Listener) -> None:
-        """Stop calling ``callback`` for ``event`` (no error when it was not subscribed)."""
-        if callback in self._listeners.get(event, []):
-            self._listeners[event].remove(callback)
-
-    def _emit(self, event: str, payload: Any) -> None:
-        for callback in list(self._listeners[event]):
-            callback(payload)
 
     # -- data -----------------------------------------------------------------------
     def set_scan(self, scan: ScanResult | None, path: str | None = None) -> None:
