@@ -127,7 +127,7 @@ class EditContext:
         self.index = index
         self.progress = progress
         self.cancel = cancel
-        self._new_ids: dict[str, str] = {}
+        self._new_ids: set[str] = set()
 
     def fail(self, message: str) -> OperationError:
         """The error for this operation (raise it)."""
@@ -147,8 +147,8 @@ class EditContext:
         """An id for a segment this operation adds (distinct from all present and pending)."""
         while True:
             candidate = self.segmentation.new_id()
-            if candidate not in self._new_ids.values():
-                self._new_ids[candidate] = candidate
+            if candidate not in self._new_ids:
+                self._new_ids.add(candidate)
                 return candidate
 
     def index_of(self, point_lps: list[float], field_name: str) -> np.ndarray:

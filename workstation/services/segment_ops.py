@@ -16,6 +16,7 @@ import numpy as np
 from workstation.core.coded_concepts import CodedConcept
 from workstation.core.errors import SegmentationError
 from workstation.core.segmentation import SEGMENT_COLOURS, Segment
+from workstation.core.volume import LabelMap
 from workstation.services.segment_editor import (
     FULL,
     AddSegment,
@@ -69,7 +70,7 @@ def _free_name(context: EditContext, name: str) -> str:
     return name
 
 
-def _label(context: EditContext, segment: Segment):  # type: ignore[no-untyped-def]
+def _label(context: EditContext, segment: Segment) -> LabelMap:
     return context.segmentation.label_map(segment.segment_id)
 
 
