@@ -22,27 +22,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.bench_views import _delete_qt_application, synthetic_ct
-from workstation.gui.virtual_display import ensure_display
+from tests.benchmarks.bench_views import (
+    close_layout,
+    run_on_display,
+    shown_layout,
+    synthetic_ct,
+    view_arguments,
+)
 
 RADIUS_MM = 5.0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slices", type=int, default=400)
+    parser = view_arguments(__doc__.splitlines()[0])
     parser.add_argument("--dabs", type=int, default=40, help="dabs per measurement")
-    parser.add_argument("--width", type=int, default=1400)
-    parser.add_argument("--height", type=int, default=900)
-    args = parser.parse_args()
-
-    display = ensure_display()
-    try:
-        return run(args)
-    finally:
-        _delete_qt_application()  # before its X server goes away, or Qt aborts at exit
-        if display is not None:
-            display.stop()
+    return run_on_display(run, parser.parse_args())
 
 
 def _median_ms(values: list[float]) -> str:
@@ -51,13 +45,11 @@ def _median_ms(values: list[float]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
     from vtkmodules.vtkCommonCore import vtkObject
 
     from workstation.core.viewer_state import ViewerState
     from workstation.core.volume import Volume
-    from workstation.gui.views import ViewLayout
     from workstation.services.session import Session
 
     vtkObject.GlobalWarningDisplayOff()
@@ -66,12 +58,7 @@ def run(args: argparse.Namespace) -> int:
     volume = Volume(array, affine, units="HU")
     session = Session()
     context = SimpleNamespace(session=session, viewer=ViewerState())
-    layout = ViewLayout()
-    layout.resize(args.width, args.height)
-    layout.show()
-    for _ in range(5):
-        app.processEvents()
-        time.sleep(0.05)
+    layout = shown_layout(app, args.width, args.height)
     layout.follow_segments(context)
     layout.set_volume(volume)
     session.set_volume(volume)
@@ -87,10 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
     measure(app, layout, editor, args.dabs)
     editor = session = context = None
-    layout.shutdown()
-    layout.close()
-    layout.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    close_layout(layout)
     layout = None
     gc.collect()  # VTK windows close their X connections while the server still runs
     return 0

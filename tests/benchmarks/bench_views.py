@@ -13,13 +13,20 @@ import gc
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from workstation.gui.virtual_display import ensure_display
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from workstation.gui.views import ViewLayout
 
 
 def synthetic_ct(slices: int, size: int = 512) -> tuple[np.ndarray, np.ndarray]:
@@ -42,14 +49,17 @@ def synthetic_ct(slices: int, size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     return array, affine
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def view_arguments(description: str) -> argparse.ArgumentParser:
+    """A parser with the options of the view benchmarks: --slices, --width, --height."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--slices", type=int, default=400)
-    parser.add_argument("--steps", type=int, default=60, help="scroll steps per measurement")
     parser.add_argument("--width", type=int, default=1400)
     parser.add_argument("--height", type=int, default=900)
-    args = parser.parse_args()
+    return parser
 
+
+def run_on_display(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``run(args)`` on a display (a private Xvfb when DISPLAY is unset); returns its code."""
     display = ensure_display()
     try:
         return run(args)
@@ -57,6 +67,12 @@ def main() -> int:
         _delete_qt_application()  # before its X server goes away, or Qt aborts at exit
         if display is not None:
             display.stop()
+
+
+def main() -> int:
+    parser = view_arguments(__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60, help="scroll steps per measurement")
+    return run_on_display(run, parser.parse_args())
 
 
 def _delete_qt_application() -> None:
@@ -70,24 +86,41 @@ def _delete_qt_application() -> None:
         shiboken6.delete(app)
 
 
-def run(args: argparse.Namespace) -> int:
+def shown_layout(app: QApplication, width: int, height: int) -> ViewLayout:
+    """A four-view layout of ``width`` x ``height``, shown and given time to appear."""
+    from workstation.gui.views import ViewLayout
+
+    layout = ViewLayout()
+    layout.resize(width, height)
+    layout.show()
+    for _ in range(5):
+        app.processEvents()
+        time.sleep(0.05)
+    return layout
+
+
+def close_layout(layout: ViewLayout) -> None:
+    """Shut ``layout`` down and delete it now (the caller then drops it and collects)."""
     from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    layout.shutdown()
+    layout.close()
+    layout.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def run(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
     from vtkmodules.vtkCommonCore import vtkObject
 
     from workstation.core.volume import LabelMap, Volume
-    from workstation.gui.views import ViewLayout
 
     vtkObject.GlobalWarningDisplayOff()
     app = QApplication.instance() or QApplication(["bench_views"])
     array, affine = synthetic_ct(args.slices)
     volume = Volume(array, affine, units="HU")
-    layout = ViewLayout()
-    layout.resize(args.width, args.height)
-    layout.show()
-    for _ in range(5):
-        app.processEvents()
-        time.sleep(0.05)
+    layout = shown_layout(app, args.width, args.height)
 
     start = time.perf_counter()
     layout.set_volume(volume)
@@ -162,10 +195,7 @@ def run(args: argparse.Namespace) -> int:
     layout.view_3d().GetRenderWindow().WaitForCompletion()
     print(f"volume rendering redraw: {(time.perf_counter() - begin) / 3:.2f} s per frame")
 
-    layout.shutdown()
-    layout.close()
-    layout.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    close_layout(layout)
     layout = None
     gc.collect()  # VTK windows close their X connections while the server still runs
     return 0

@@ -11,6 +11,10 @@ temporary folder (``WORKSTATION_SETTINGS_DIR``), never in the user's own setting
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +25,7 @@ from workstation.gui.virtual_display import ensure_display, xvfb_available
 
 #: How long a test waits for a load or another job.
 TIMEOUT_MS = 60000
+REPO = Path(__file__).resolve().parents[2]
 
 
 def user_settings_folder() -> Path:
@@ -187,6 +192,42 @@ def open_and_settle(qtbot, window, path, **kwargs):
         window.open_path(path, **kwargs)
     settle(qtbot, window)
     return window.session.volume
+
+
+def start_slow_load(window, monkeypatch):
+    """Load the current scan's first stack again with a load that runs until cancelled.
+
+    Returns (an event set once the load runs, the load's job).
+    """
+    from workstation.services import study
+
+    started = threading.Event()
+
+    def slow_load(stack, progress, cancel):
+        started.set()
+        # a minute at most, so a slow machine cannot finish it before Cancel is clicked
+        for step in range(12000):
+            progress(step / 12000, f"slice {step}")
+            time.sleep(0.005)
+        raise AssertionError("the load should have been cancelled")
+
+    monkeypatch.setattr(study, "load_stack_volume", slow_load)
+    return started, window.load_stack(window.session.scan.stacks[0])
+
+
+def run_python(arguments: list[str], env: dict[str, str] | None = None):
+    """Run ``python *arguments`` in the repository; without DISPLAY it starts its own Xvfb."""
+    environment = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
+    environment.pop("QT_QPA_PLATFORM", None)
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, *arguments],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=environment,
+        timeout=300,
+    )
 
 
 def pixel_at(view, lps) -> np.ndarray:

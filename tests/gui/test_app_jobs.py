@@ -4,10 +4,7 @@ deliver on the main thread; the screenshot command as a subprocess."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -15,14 +12,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QMessageBox
 
-from tests.gui.conftest import TIMEOUT_MS, open_and_settle
+from tests.gui.conftest import TIMEOUT_MS, open_and_settle, run_python, start_slow_load
 from workstation.core.errors import DicomReadError
 from workstation.gui.screenshot import qimage_to_array
 from workstation.gui.workers import JobRunner
 from workstation.services import study
 
 pytestmark = pytest.mark.gui
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_runner_delivers_results_on_the_main_thread(qtbot, qapp):
@@ -52,19 +48,7 @@ def test_cancel_a_running_load_keeps_the_previous_volume(
     window = main_window
     open_and_settle(qtbot, window, synthetic_ct)
     previous = window.session.volume
-    stack = window.session.scan.stacks[0]
-    started = threading.Event()
-
-    def slow_load(stack, progress, cancel):
-        started.set()
-        # a minute at most, so a slow machine cannot finish it before Cancel is clicked
-        for step in range(12000):
-            progress(step / 12000, f"slice {step}")
-            time.sleep(0.005)
-        raise AssertionError("the load should have been cancelled")
-
-    monkeypatch.setattr(study, "load_stack_volume", slow_load)
-    job = window.load_stack(stack)
+    started, job = start_slow_load(window, monkeypatch)
     qtbot.waitUntil(lambda: started.is_set() and window.progress_panel.isVisible(), timeout=10000)
     qtbot.waitUntil(lambda: window.progress_panel.bar.value() > 0, timeout=10000)
     with qtbot.waitSignal(window.job_failed, timeout=TIMEOUT_MS) as blocker:
@@ -116,16 +100,7 @@ def test_unexpected_error_shows_the_traceback_as_details(
 
 
 def _screenshot(args):
-    env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
-    env.pop("QT_QPA_PLATFORM", None)
-    return subprocess.run(
-        [sys.executable, "-m", "workstation", "view", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
-    )
+    return run_python(["-m", "workstation", "view", *args])
 
 
 def test_screenshot_command_renders_views_and_model(synthetic_ct, tmp_path):

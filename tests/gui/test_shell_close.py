@@ -6,42 +6,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import time
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QMessageBox
 
-from tests.gui.conftest import open_and_settle
+from tests.gui.conftest import REPO, open_and_settle, start_slow_load
 from workstation.gui.main_window import QUIT_QUESTION
-from workstation.services import study
 
 pytestmark = pytest.mark.gui
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _start_slow_load(window, monkeypatch) -> threading.Event:
-    """Load the current scan's stack again with a load that runs until cancelled."""
-    started = threading.Event()
-
-    def slow_load(stack, progress, cancel):
-        started.set()
-        for step in range(12000):
-            progress(step / 12000, f"slice {step}")
-            time.sleep(0.005)
-        raise AssertionError("the load should have been cancelled")
-
-    monkeypatch.setattr(study, "load_stack_volume", slow_load)
-    window.load_stack(window.session.scan.stacks[0])
-    return started
 
 
 def test_closing_during_a_load_asks_first(qtbot, make_main_window, synthetic_ct, monkeypatch):
     window = make_main_window()  # interactive: it asks
     volume = open_and_settle(qtbot, window, synthetic_ct)
-    started = _start_slow_load(window, monkeypatch)
+    started, _job = start_slow_load(window, monkeypatch)
     qtbot.waitUntil(started.is_set, timeout=10000)
     asked = []
 
@@ -90,7 +69,7 @@ def test_headless_close_cancels_and_tears_down_in_order(
             return real(*args, **kwargs)
 
         monkeypatch.setattr(owner, "shutdown", record)
-    started = _start_slow_load(window, monkeypatch)
+    started, _job = start_slow_load(window, monkeypatch)
     window.edits.submit({"op": "add_segment", "name": "Bone"})
     qtbot.waitUntil(started.is_set, timeout=10000)
     assert window.close()  # headless: no question

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from tests.gui.conftest import REPO, run_python
+
 pytestmark = pytest.mark.gui
-REPO = Path(__file__).resolve().parents[2]
 
 PROBE = r"""
 import json, os
@@ -97,17 +94,7 @@ shutdown_application()
 
 
 def _probe(scale: float) -> dict:
-    env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
-    env.pop("QT_QPA_PLATFORM", None)
-    env.update(QT_SCALE_FACTOR=str(scale), PYTHONPATH=str(REPO))
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
-    )
+    result = run_python(["-c", PROBE], {"QT_SCALE_FACTOR": str(scale), "PYTHONPATH": str(REPO)})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -3,20 +3,21 @@ never touch the user's own recent studies."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
-from tests.gui.conftest import folder_snapshot, open_and_settle, user_settings_folder
+from tests.gui.conftest import (
+    folder_snapshot,
+    open_and_settle,
+    run_python,
+    user_settings_folder,
+)
 from workstation.gui.recent_studies import RecentStudies
 from workstation.gui.settings import SETTINGS_DIR_VARIABLE, SETTINGS_FILE_NAME, open_settings
 
 pytestmark = pytest.mark.gui
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_open_settings_uses_the_folder_of_the_variable(tmp_path, monkeypatch):
@@ -53,18 +54,10 @@ def test_a_window_keeps_recent_studies_out_of_the_users_settings(
 def test_the_view_command_keeps_its_settings_in_the_folder(synthetic_ct, tmp_path):
     folder = tmp_path / "cli-settings"
     before = folder_snapshot(user_settings_folder())
-    env = {key: value for key, value in os.environ.items() if key != "DISPLAY"}
-    env.pop("QT_QPA_PLATFORM", None)
-    env[SETTINGS_DIR_VARIABLE] = str(folder)
     output = tmp_path / "shot.png"
     arguments = [str(synthetic_ct), "--screenshot", str(output), "--size", "900x600"]
-    result = subprocess.run(
-        [sys.executable, "-m", "workstation", "view", *arguments],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=300,
+    result = run_python(
+        ["-m", "workstation", "view", *arguments], {SETTINGS_DIR_VARIABLE: str(folder)}
     )
     assert result.returncode == 0, result.stderr
     written = QSettings(str(folder / SETTINGS_FILE_NAME), QSettings.Format.IniFormat)

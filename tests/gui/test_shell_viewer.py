@@ -8,12 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication
 
 from tests.gui.conftest import BALL_HU, SMALL_BALL, open_and_settle
-from tests.gui.test_views_helpers import drag
+from tests.gui.test_views_helpers import click, drag, move, wheel
 from workstation.core.viewer_state import CursorInfo
 from workstation.core.volume import Volume
 from workstation.gui.toolbars import shortcut_text
@@ -21,34 +18,6 @@ from workstation.gui.tools.registry import TOOLS
 
 pytestmark = pytest.mark.gui
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _mouse_move(widget, x: float, y: float) -> None:
-    position = QPointF(round(x), round(y))
-    event = QMouseEvent(
-        QEvent.Type.MouseMove,
-        position,
-        widget.mapToGlobal(position),
-        Qt.MouseButton.NoButton,
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(widget, event)
-
-
-def _wheel_at(widget, x: float, y: float, notches: int) -> None:
-    position = QPointF(round(x), round(y))
-    event = QWheelEvent(
-        position,
-        widget.mapToGlobal(position),
-        QPoint(0, 0),
-        QPoint(0, 120 * notches),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(widget, event)
 
 
 def test_layout_and_tool_actions_go_through_the_viewer_state(qtbot, main_window, synthetic_ct):
@@ -114,7 +83,7 @@ def test_crosshair_and_window_level_flow_through_the_viewer(qtbot, main_window, 
     axial = views.slice_view("axial")
     target = np.array([SMALL_BALL[0][0], SMALL_BALL[0][1], views.crosshair_lps()[2]])
     x, y = axial.lps_to_display(target)
-    qtbot.mouseClick(axial, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
+    click(qtbot, axial, x, y)
     np.testing.assert_allclose(viewer.crosshair_lps, views.crosshair_lps())
     np.testing.assert_allclose(viewer.crosshair_lps[:2], target[:2], atol=1.0)
     # the viewer's crosshair moves the views
@@ -142,7 +111,7 @@ def test_cursor_readout_shows_the_viewer_cursor_and_clears_on_a_new_study(
     axial = window.views.slice_view("axial")
     window.views.set_crosshair_lps([0.0, 0.0, SMALL_BALL[0][2]])
     x, y = axial.lps_to_display(np.array(SMALL_BALL[0]))
-    _mouse_move(axial, x, y)
+    move(axial, x, y)
     cursor = window.viewer.cursor
     assert cursor is not None and cursor.view == "axial"
     assert cursor.value == pytest.approx(BALL_HU)
@@ -163,11 +132,11 @@ def test_cursor_readout_follows_scrolling_under_a_still_mouse(qtbot, main_window
     axial = window.views.slice_view("axial")
     window.views.set_crosshair_lps([0.0, 0.0, 0.0])  # the small ball is 16 mm below
     x, y = axial.lps_to_display(np.array(SMALL_BALL[0]))
-    _mouse_move(axial, x, y)
+    move(axial, x, y)
     assert window.viewer.cursor.value == pytest.approx(-1000)
     assert "-1000 HU" in window.cursor_label.text()
     for _ in range(8):  # 2 mm slices: eight slices down to the small ball's centre
-        _wheel_at(axial, x, y, -1)
+        wheel(axial, -1, at=(x, y))
     assert axial.slice_position_lps()[2] == pytest.approx(SMALL_BALL[0][2])
     cursor = window.viewer.cursor
     assert cursor is not None and cursor.lps[2] == pytest.approx(SMALL_BALL[0][2])

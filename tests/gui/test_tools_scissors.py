@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
 from tests.gui.test_tools_support import (
     AXIAL,
     TILTED,
+    click_at,
     editing_window,
     off_lines,
     stroke,
@@ -53,15 +54,6 @@ def expected_cut(affine, polygon_lps, direction, depth_mm=None) -> np.ndarray:
     return inside.reshape(voxel_centres(affine).shape[:3])
 
 
-def _click(qtbot, view, x, y, double=False):
-    position = QPoint(round(x), round(y))
-    if double:
-        qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=position)
-    else:
-        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=position)
-    return view.display_to_lps(round(x), round(y))
-
-
 def _mask(window):
     return window.session.editor.segmentation.by_name("Segment 1").mask
 
@@ -76,10 +68,10 @@ def test_polygon_of_clicks_fills_its_extrusion_through_the_volume(
     view = window.views.slice_view(view_name)
     x, y = off_lines(view, 0, 0)
     corners = [(x - 61, y - 43), (x + 52, y - 57), (x + 71, y + 38), (x + 3, y + 17)]
-    points = [_click(qtbot, view, *corner) for corner in corners[:-1]]
+    points = [click_at(qtbot, view, *corner) for corner in corners[:-1]]
     assert [r["op"] for r in window.session.editor.operations] == ["add_segment"]  # still open
-    points.append(_click(qtbot, view, *corners[-1]))
-    _click(qtbot, view, *corners[-1], double=True)  # closes the polygon
+    points.append(click_at(qtbot, view, *corners[-1]))
+    click_at(qtbot, view, *corners[-1], double=True)  # closes the polygon
     wait_edits(qtbot, window)
     record = window.session.editor.operations[-1]
     assert record["op"] == "scissors" and record["mode"] == "fill_inside"
@@ -147,7 +139,7 @@ def test_escape_drops_a_polygon_and_enter_closes_one(make_main_window, qtbot):
     view = window.views.slice_view("coronal")
     x, y = off_lines(view)
     for dx, dy in ((0, 0), (40, 0), (40, 40)):
-        _click(qtbot, view, x + dx, y + dy)
+        click_at(qtbot, view, x + dx, y + dy)
     handler = view.tool_handler("scissors")
     assert len(handler.points) == 3 and handler.outline.visible
     qtbot.keyClick(view, Qt.Key.Key_Escape)
@@ -156,7 +148,7 @@ def test_escape_drops_a_polygon_and_enter_closes_one(make_main_window, qtbot):
     wait_edits(qtbot, window)
     assert [r["op"] for r in window.session.editor.operations] == ["add_segment"]
     # Enter closes a polygon as a double click does
-    points = [_click(qtbot, view, x + dx, y + dy) for dx, dy in ((0, 0), (40, 0), (40, 40))]
+    points = [click_at(qtbot, view, x + dx, y + dy) for dx, dy in ((0, 0), (40, 0), (40, 40))]
     qtbot.keyClick(view, Qt.Key.Key_Return)
     wait_edits(qtbot, window)
     record = window.session.editor.operations[-1]

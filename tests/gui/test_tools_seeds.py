@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 
 from tests.gui.test_tools_support import (
     AXIAL,
     SHAPE,
+    click_at,
     editing_window,
+    select,
     volume_on,
     voxel_centres,
     wait_edits,
@@ -22,13 +24,7 @@ pytestmark = pytest.mark.gui
 
 
 def _click_lps(qtbot, view, lps):
-    x, y = view.lps_to_display(np.asarray(lps, float))
-    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=QPoint(round(x), round(y)))
-    return view.display_to_lps(round(x), round(y))
-
-
-def _select(window, name):
-    window.viewer.select_segment(window.session.editor.segmentation.by_name(name).segment_id)
+    return click_at(qtbot, view, *view.lps_to_display(np.asarray(lps, float)))
 
 
 def test_seeds_of_two_segments_grow_in_one_step(make_main_window, qtbot):
@@ -41,7 +37,7 @@ def test_seeds_of_two_segments_grow_in_one_step(make_main_window, qtbot):
     assert not panel.grow_button.isEnabled()
     clicked = {}
     for name, column in (("Left", 12), ("Right", 50)):
-        _select(window, name)
+        select(window, name)
         target = geometry.index_to_lps(AXIAL, [[axial.slice_index(), 10, column]])[0]
         clicked[name] = [_click_lps(qtbot, axial, target)]
     # markers in the segments' colours on the shown slice, none on another slice

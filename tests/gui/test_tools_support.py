@@ -38,11 +38,25 @@ def editing_window(make_main_window, qtbot, volume: Volume, segments=("Segment 1
     for name in segments:
         window.edits.submit({"op": "add_segment", "name": name})
     wait_edits(qtbot, window)
-    editor = window.session.editor
     if segments:
-        window.viewer.select_segment(editor.segmentation.by_name(segments[0]).segment_id)
+        select(window, segments[0])
     qtbot.wait(10)
     return window
+
+
+def select(window, name: str) -> None:
+    """Select segment ``name`` (the one the editing tools change)."""
+    window.viewer.select_segment(window.session.editor.segmentation.by_name(name).segment_id)
+
+
+def click_at(qtbot, view, x: float, y: float, double: bool = False) -> np.ndarray:
+    """Left click (or double click) at widget position (x, y); returns the LPS point there."""
+    position = QPoint(round(x), round(y))
+    if double:
+        qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=position)
+    else:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=position)
+    return view.display_to_lps(round(x), round(y))
 
 
 def voxel_centres(affine: np.ndarray, shape=SHAPE) -> np.ndarray:

@@ -124,12 +124,18 @@ def move(widget, x: float, y: float, buttons=Qt.MouseButton.NoButton) -> None:
     QApplication.sendEvent(widget, event)
 
 
-def wheel(widget, notches: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
-    """Send a vertical wheel event of ``notches`` (positive = away from the user)."""
-    centre = QPointF(widget.width() / 2, widget.height() / 2)
+def wheel(widget, notches: int, modifiers=Qt.KeyboardModifier.NoModifier, at=None) -> None:
+    """Send a vertical wheel event of ``notches`` (positive = away from the user).
+
+    ``at`` is the widget position (x, y) of the mouse; the widget's centre by default.
+    """
+    if at is None:
+        position = QPointF(widget.width() / 2, widget.height() / 2)
+    else:
+        position = QPointF(round(at[0]), round(at[1]))
     event = QWheelEvent(
-        centre,
-        widget.mapToGlobal(centre),
+        position,
+        widget.mapToGlobal(position),
         QPoint(0, 0),
         QPoint(0, 120 * notches),
         Qt.MouseButton.NoButton,

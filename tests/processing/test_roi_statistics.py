@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.processing.editing.grids import axial_affine
 from workstation.processing.roi_statistics import (
     angle_degrees,
     distance_mm,
@@ -17,12 +18,7 @@ from workstation.processing.roi_statistics import (
 
 def _affine(spacing=(2.0, 0.8, 0.6), origin=(-10.0, 20.0, 5.0)):
     """Axial: slice -> +z, row -> +y, col -> +x."""
-    affine = np.eye(4)
-    affine[:3, 0] = (0, 0, spacing[0])
-    affine[:3, 1] = (0, spacing[1], 0)
-    affine[:3, 2] = (spacing[2], 0, 0)
-    affine[:3, 3] = origin
-    return affine
+    return axial_affine(spacing, origin)
 
 
 def test_distance_and_angle():

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QWidget
 
+    from workstation.core.segmentation import Segment
     from workstation.gui.edit_queue import EditQueue
     from workstation.gui.views.layout import ViewLayout
     from workstation.gui.workers import JobError, JobRunner
@@ -39,3 +40,13 @@ class AppContext:
     show_message: Callable[[str], None]
     #: the window, as a parent for dialogs only
     parent: QWidget
+
+    def selected_segment(self) -> Segment | None:
+        """The segment selected in the viewer, or None (no volume, none selected, or gone)."""
+        editor, segment_id = self.session.editor, self.viewer.selected_segment
+        if editor is None or segment_id is None:
+            return None
+        try:
+            return editor.segmentation.by_id(segment_id)
+        except KeyError:
+            return None

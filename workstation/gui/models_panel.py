@@ -190,13 +190,8 @@ class ModelsPanel(QWidget):
 
     def selected_segment_name(self) -> str | None:
         """Name of the segment "Create model" builds, or None when none is selected."""
-        segment_id = self.context.viewer.selected_segment
-        if self._editor is None or segment_id is None:
-            return None
-        try:
-            return self._editor.segmentation.by_id(segment_id).name
-        except KeyError:
-            return None
+        segment = self.context.selected_segment()
+        return None if segment is None else segment.name
 
     def _show_segment(self) -> None:
         name = self.selected_segment_name()

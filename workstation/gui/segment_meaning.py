@@ -35,19 +35,9 @@ class MeaningCombo(QComboBox):
             editor.subscribe("segments", lambda _payload: self.refresh())  # type: ignore[attr-defined]
         self.refresh()
 
-    def _selected(self):  # type: ignore[no-untyped-def]
-        editor = self.context.session.editor
-        segment_id = self.context.viewer.selected_segment
-        if editor is None or segment_id is None:
-            return None
-        try:
-            return editor.segmentation.by_id(segment_id)
-        except KeyError:
-            return None
-
     def refresh(self) -> None:
         """Show the selected segment's meaning (disabled without a selection)."""
-        segment = self._selected()
+        segment = self.context.selected_segment()
         self._showing = True
         index = 0
         if segment is not None and segment.type is not None:
@@ -58,7 +48,7 @@ class MeaningCombo(QComboBox):
         self._showing = False
 
     def _chosen(self, index: int) -> None:
-        segment = self._selected()
+        segment = self.context.selected_segment()
         label = self.itemData(index)
         if self._showing or segment is None or label is None:
             return

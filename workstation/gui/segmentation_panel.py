@@ -8,7 +8,6 @@ preview is a display overlay only, not a segment.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,6 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
     QGroupBox,
@@ -32,9 +30,9 @@ from PySide6.QtWidgets import (
 from workstation.core.coded_concepts import preset_meaning
 from workstation.core.errors import SegmentationError
 from workstation.core.progress import CancelToken, ProgressCallback
-from workstation.core.segmentation import Segment
 from workstation.core.volume import LabelMap, Volume
 from workstation.gui.histogram_widget import HistogramWidget, compute_histogram
+from workstation.gui.widgets import push_button, spin_box
 from workstation.processing.presets import THRESHOLD_PRESETS, ThresholdPreset, resolve_threshold
 from workstation.processing.threshold import threshold_mask
 from workstation.services.segment_editor import SegmentEditor
@@ -78,22 +76,6 @@ def preview_label(
     mask = threshold_mask(volume.array, lower, upper)
     cancel.raise_if_cancelled()
     return LabelMap(mask.view(np.uint8), volume.affine, name="Preview")
-
-
-def _spin(low: float, high: float, value: float, step: float, suffix: str) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    spin.setSingleStep(step)
-    spin.setSuffix(suffix)
-    return spin
-
-
-def _button(text: str, slot: Callable[..., object], tip: str = "") -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tip)
-    button.clicked.connect(slot)
-    return button
 
 
 class SegmentationPanel(QWidget):
@@ -140,12 +122,9 @@ class SegmentationPanel(QWidget):
         self.preset_combo = QComboBox()
         self.preset_combo.setObjectName("thresholdPreset")
         self.preset_combo.activated.connect(lambda _index: self._use_preset(show_preview=True))
-        self.lower_spin = QDoubleSpinBox()
-        self.upper_spin = QDoubleSpinBox()
+        self.lower_spin = spin_box(-1e6, 1e6, decimals=1, tracking=False)
+        self.upper_spin = spin_box(-1e6, 1e6, decimals=1, tracking=False)
         for spin in (self.lower_spin, self.upper_spin):
-            spin.setDecimals(1)
-            spin.setRange(-1e6, 1e6)
-            spin.setKeyboardTracking(False)
             spin.valueChanged.connect(self._spin_changed)
         self.histogram = HistogramWidget()
         self.histogram.range_changed.connect(self._histogram_moved)
@@ -154,10 +133,10 @@ class SegmentationPanel(QWidget):
         self.preview_check.setChecked(True)
         self.preview_check.setToolTip("Show the voxels the range selects while you choose it")
         self.preview_check.toggled.connect(self._preview_toggled)
-        self.apply_button = _button(
+        self.apply_button = push_button(
             "Apply threshold",
-            self.apply_threshold,
             "Set the selected segment to the range (a new segment when none is selected)",
+            self.apply_threshold,
         )
         self.apply_button.setObjectName("applyThreshold")
         box = QGroupBox("Threshold")
@@ -176,17 +155,17 @@ class SegmentationPanel(QWidget):
         return box
 
     def _islands_box(self) -> QGroupBox:
-        self.largest_button = _button("Keep largest island", self.keep_largest)
+        self.largest_button = push_button("Keep largest island", "", self.keep_largest)
         self.pick_button = QPushButton("Keep clicked island")
         self.pick_button.setCheckable(True)
         self.pick_button.setToolTip("Then click on the island to keep in a slice view (Esc stops)")
         self.pick_button.toggled.connect(self._pick_toggled)
-        self.small_spin = _spin(0.0, 1e7, 1000.0, 100.0, " mm³")
-        self.small_button = _button("Remove small islands", self.remove_small)
-        self.split_button = _button(
+        self.small_spin = spin_box(0.0, 1e7, " mm³", value=1000.0, step=100.0)
+        self.small_button = push_button("Remove small islands", "", self.remove_small)
+        self.split_button = push_button(
             "Split islands into segments",
-            self.split_islands,
             "Keep the largest island here; each other one becomes a segment",
+            self.split_islands,
         )
         box = QGroupBox("Islands")
         grid = QGridLayout(box)
@@ -198,24 +177,26 @@ class SegmentationPanel(QWidget):
         return box
 
     def _morphology_box(self) -> QGroupBox:
-        self.radius_spin = _spin(0.1, 50.0, 2.0, 0.5, " mm")
+        self.radius_spin = spin_box(0.1, 50.0, " mm", value=2.0, step=0.5)
         self.morph_buttons: dict[str, QPushButton] = {}
         box = QGroupBox("Morphology")
         grid = QGridLayout(box)
         grid.addWidget(QLabel("Radius"), 0, 0)
         grid.addWidget(self.radius_spin, 0, 1)
         for number, (operation, text) in enumerate(MORPHOLOGY):
-            button = _button(text, lambda _=False, operation=operation: self.morphology(operation))
+            button = push_button(
+                text, "", lambda _=False, operation=operation: self.morphology(operation)
+            )
             grid.addWidget(button, 1 + number // 2, number % 2)
             self.morph_buttons[operation] = button
-        self.fill_button = _button(
-            "Fill holes", self.fill_holes, "Fill the cavities the segment encloses"
+        self.fill_button = push_button(
+            "Fill holes", "Fill the cavities the segment encloses", self.fill_holes
         )
         grid.addWidget(self.fill_button, 3, 0, 1, 2)
-        self.smooth_spin = _spin(0.1, 20.0, 1.0, 0.5, " mm")
+        self.smooth_spin = spin_box(0.1, 20.0, " mm", value=1.0, step=0.5)
         self.smooth_spin.setToolTip("Standard deviation of the Gaussian smoothing")
-        self.smooth_button = _button(
-            "Smooth", self.smooth, "Smooth the segment's surface by the radius on the left"
+        self.smooth_button = push_button(
+            "Smooth", "Smooth the segment's surface by the radius on the left", self.smooth
         )
         grid.addWidget(self.smooth_spin, 4, 0)
         grid.addWidget(self.smooth_button, 4, 1)
@@ -283,17 +264,8 @@ class SegmentationPanel(QWidget):
     def _selection_changed(self, _segment_id: str | None) -> None:
         self._update_state()
 
-    def _selected(self) -> Segment | None:
-        segment_id = self.context.viewer.selected_segment
-        if self._editor is None or segment_id is None:
-            return None
-        try:
-            return self._editor.segmentation.by_id(segment_id)
-        except KeyError:
-            return None
-
     def _selected_name(self) -> str | None:
-        segment = self._selected()
+        segment = self.context.selected_segment()
         return None if segment is None else segment.name
 
     def target_segment(self) -> str | None:
@@ -307,7 +279,7 @@ class SegmentationPanel(QWidget):
         self._show_status()
 
     def _show_status(self) -> None:
-        segment = self._selected()
+        segment = self.context.selected_segment()
         if segment is None or self._editor is None:
             text = (
                 f"Making segment {self._new_segment}…"

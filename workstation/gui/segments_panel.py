@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QTableWidget,
     QTableWidgetItem,
@@ -40,6 +39,7 @@ from workstation.gui.context import AppContext
 from workstation.gui.segment_meaning import MeaningCombo
 from workstation.gui.tools.options import EditOptions
 from workstation.gui.tools.seeds import seed_points
+from workstation.gui.widgets import push_button
 from workstation.gui.workers import JobError
 from workstation.services.export import write_operations
 from workstation.services.segment_editor import SegmentEditor
@@ -89,13 +89,6 @@ def _statistics_job(
     return segment_statistics(volume, segmentation)
 
 
-def _button(text: str, tooltip: str, slot: Any) -> QPushButton:
-    button = QPushButton(text)
-    button.setToolTip(tooltip)
-    button.clicked.connect(slot)
-    return button
-
-
 class SegmentsPanel(QWidget):
     """The editor's segments with their display, and the segment-level edits."""
 
@@ -127,28 +120,34 @@ class SegmentsPanel(QWidget):
         self.tree.itemClicked.connect(self._item_clicked)
         self.tree.currentItemChanged.connect(self._current_changed)
 
-        self.add_button = _button("Add", "Add an empty segment", self.add_segment)
-        self.delete_button = _button("Delete", "Delete the selected segment", self.delete_segment)
-        self.duplicate_button = _button("Duplicate", "Copy the selected segment", self.duplicate)
-        self.up_button = _button("Up", "Move the selected segment up", lambda: self.move(-1))
-        self.down_button = _button("Down", "Move the selected segment down", lambda: self.move(1))
-        self.split_button = _button(
+        self.add_button = push_button("Add", "Add an empty segment", self.add_segment)
+        self.delete_button = push_button(
+            "Delete", "Delete the selected segment", self.delete_segment
+        )
+        self.duplicate_button = push_button(
+            "Duplicate", "Copy the selected segment", self.duplicate
+        )
+        self.up_button = push_button("Up", "Move the selected segment up", lambda: self.move(-1))
+        self.down_button = push_button(
+            "Down", "Move the selected segment down", lambda: self.move(1)
+        )
+        self.split_button = push_button(
             "Split islands", "One segment per connected island", self.split_islands
         )
-        self.fill_button = _button(
+        self.fill_button = push_button(
             "Fill between slices", "Interpolate the slices painted in between", self.fill_between
         )
-        self.grow_button = _button(
+        self.grow_button = push_button(
             "Grow from seeds",
             "Grow every seeded segment from its seeds (Seeds tool), within the editable range",
             self.grow_from_seeds,
         )
-        self.clear_seeds_button = _button("Clear seeds", "Forget all seeds", self.seeds.clear)
+        self.clear_seeds_button = push_button("Clear seeds", "Forget all seeds", self.seeds.clear)
         self.seeds_label = QLabel("")
-        self.model_button = _button(
+        self.model_button = push_button(
             "Create model", "Build the surface model of the selected segment", self.create_model
         )
-        self.all_models_button = _button(
+        self.all_models_button = push_button(
             "Models of all", "One surface model per non-empty segment", self.create_all_models
         )
         self.logical_combo = QComboBox()
@@ -156,12 +155,12 @@ class SegmentsPanel(QWidget):
             self.logical_combo.addItem(label, key)
         self.other_combo = QComboBox()
         self.other_combo.setToolTip("The other segment")
-        self.logical_button = _button(
+        self.logical_button = push_button(
             "Apply", "Combine the other segment into the selected one", self.apply_logical
         )
         self.options = EditOptions(context)
         self.meaning_combo = MeaningCombo(context)
-        self.statistics_button = _button(
+        self.statistics_button = push_button(
             "Update statistics", "Measure every segment", self.update_statistics
         )
         self.statistics_label = QLabel("")
@@ -169,10 +168,10 @@ class SegmentsPanel(QWidget):
         self.statistics_table.setHorizontalHeaderLabels([c[0] for c in STATISTICS_COLUMNS])
         self.statistics_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.statistics: dict[str, dict[str, Any]] = {}
-        self.export_button = _button(
+        self.export_button = push_button(
             "Export…", "Save the operations as a JSON file", self.export_operations
         )
-        self.import_button = _button(
+        self.import_button = push_button(
             "Import…", "Apply the operations of a JSON file, in order", self.import_operations
         )
         self._build_layout()
@@ -321,13 +320,7 @@ class SegmentsPanel(QWidget):
     # -- selection --------------------------------------------------------------------
     def selected_segment(self) -> Segment | None:
         """The segment the editing tools change, or None."""
-        segment_id = self.context.viewer.selected_segment
-        if self._editor is None or segment_id is None:
-            return None
-        try:
-            return self._editor.segmentation.by_id(segment_id)
-        except KeyError:
-            return None
+        return self.context.selected_segment()
 
     def _current_changed(self, current: QTreeWidgetItem | None, _previous: object) -> None:
         if not self._filling and current is not None:

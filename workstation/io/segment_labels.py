@@ -4,16 +4,20 @@ Segments go into layers in which no two overlap (``Segmentation.layers``); withi
 layer they get labels 1, 2, … in list order, 0 being background.  A layer of more than
 255 segments is split, so every layer fits uint8.  A segmentation without segments
 gives one all-background layer, so its grid is still written.
+``start_label_write`` is the first step every segmentation writer shares.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from workstation.core.progress import CancelToken
+from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.core.segmentation import Segment, Segmentation
+from workstation.io.atomic_write import check_writable_path
 
 #: Highest label of a uint8 layer.
 MAX_LABEL = 255
@@ -67,3 +71,30 @@ def label_layers(segmentation: Segmentation, cancel: CancelToken | None = None) 
             where[id(segment)] = (layer_index, label)
     placements = [Placement(segment, *where[id(segment)]) for segment in segmentation.segments]
     return LabelLayers(arrays, placements)
+
+
+@dataclass(frozen=True)
+class LabelWrite:
+    """A segmentation file about to be written: its checked path and its label layers."""
+
+    target: Path
+    layers: LabelLayers
+    #: the progress of writing the voxels (the last nine tenths), with ``text``
+    progress: ProgressCallback
+    cancel: CancelToken
+    text: str
+
+
+def start_label_write(
+    segmentation: Segmentation,
+    path: str | os.PathLike[str],
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> LabelWrite:
+    """Check ``path``, report "Writing <name>" and pack the label layers (honours ``cancel``)."""
+    target = check_writable_path(path)
+    token = cancel or CancelToken()
+    text = f"Writing {target.name}"
+    progress(0.0, text)
+    layers = label_layers(segmentation, token)
+    return LabelWrite(target, layers, sub_progress(progress, 0.1, 1.0), token, text)

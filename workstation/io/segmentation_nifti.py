@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from workstation.core import geometry
-from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
+from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segmentation import Segmentation
-from workstation.io.atomic_write import atomic_write, check_writable_path
+from workstation.io.atomic_write import atomic_write
 from workstation.io.progress_stream import ProgressStream
-from workstation.io.segment_labels import LabelLayers, label_layers
+from workstation.io.segment_labels import LabelLayers, start_label_write
 from workstation.io.writers import register_writer
 
 if TYPE_CHECKING:
@@ -92,21 +92,17 @@ def write_segmentation_nifti(
     """Write ``segmentation`` to NIfTI-1 at ``path`` (gzip for .gz), atomically; returns it."""
     from nibabel.fileholders import FileHolder
 
-    target = check_writable_path(path)
-    token = cancel or CancelToken()
-    text = f"Writing {target.name}"
-    progress(0.0, text)
-    layers = label_layers(segmentation, token)
-    image = nifti_image(segmentation, layers)
-    total = HEADER_BYTES + layers.arrays.nbytes
-    with atomic_write(target) as handle, contextlib.ExitStack() as stack:
+    job = start_label_write(segmentation, path, progress, cancel)
+    image = nifti_image(segmentation, job.layers)
+    total = HEADER_BYTES + job.layers.arrays.nbytes
+    with atomic_write(job.target) as handle, contextlib.ExitStack() as stack:
         output: BinaryIO | io.BufferedIOBase = handle
-        if target.name.lower().endswith(".gz"):
+        if job.target.name.lower().endswith(".gz"):
             packed = gzip.GzipFile("", "wb", COMPRESSION_LEVEL, fileobj=handle, mtime=0)
             output = stack.enter_context(packed)
-        stream = ProgressStream(output, total, sub_progress(progress, 0.1, 1.0), token, text)
+        stream = ProgressStream(output, total, job.progress, job.cancel, job.text)
         image.to_file_map({"image": FileHolder(fileobj=stream)})
-    return target
+    return job.target
 
 
 register_writer(

@@ -23,10 +23,10 @@ import numpy as np
 
 from workstation import __version__
 from workstation.core.coded_concepts import CodedConcept
-from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
+from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segmentation import Segment, Segmentation
-from workstation.io.atomic_write import atomic_write, check_writable_path
-from workstation.io.segment_labels import LabelLayers, label_layers
+from workstation.io.atomic_write import atomic_write
+from workstation.io.segment_labels import LabelLayers, start_label_write
 from workstation.io.writers import register_writer
 
 #: NRRD name of patient LPS space.
@@ -160,16 +160,12 @@ def write_segmentation_nrrd(
     cancel: CancelToken | None = None,
 ) -> Path:
     """Write ``segmentation`` to a gzip NRRD at ``path``, atomically; returns the path."""
-    target = check_writable_path(path)
-    token = cancel or CancelToken()
-    text = f"Writing {target.name}"
-    progress(0.0, text)
-    layers = label_layers(segmentation, token)
-    header = header_text(segmentation, layers)
-    with atomic_write(target) as handle:
+    job = start_label_write(segmentation, path, progress, cancel)
+    header = header_text(segmentation, job.layers)
+    with atomic_write(job.target) as handle:
         handle.write(header.encode("utf-8"))
-        _write_gzip(handle, layers, sub_progress(progress, 0.1, 1.0), token, text)
-    return target
+        _write_gzip(handle, job.layers, job.progress, job.cancel, job.text)
+    return job.target
 
 
 register_writer("segmentation", ".nrrd", write_segmentation_nrrd, "NRRD label volume")

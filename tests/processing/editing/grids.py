@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def rotation(axis: str, degrees: float) -> np.ndarray:
-    """3x3 rotation about x, y or z."""
-    t = np.radians(degrees)
-    c, s = np.cos(t), np.sin(t)
-    i, j = {"x": (1, 2), "y": (2, 0), "z": (0, 1)}[axis]
-    matrix = np.eye(3)
-    matrix[i, i] = matrix[j, j] = c
-    matrix[i, j], matrix[j, i] = -s, s
-    return matrix
+from tests.processing.spheres import rotation
 
 
 def axial_affine(spacing=(1.5, 0.6, 0.7), origin=(-3.0, -4.0, 5.0)) -> np.ndarray:

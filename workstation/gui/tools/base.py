@@ -74,12 +74,7 @@ def editing_target(view: Any) -> tuple[Any, Segment] | None:
     context = view.context
     if context is None or context.session.editor is None:
         return None
-    segment_id = context.viewer.selected_segment
-    editor = context.session.editor
-    try:
-        segment = None if segment_id is None else editor.segmentation.by_id(segment_id)
-    except KeyError:
-        segment = None
+    segment = context.selected_segment()
     if segment is None:
         context.show_message("Select a segment first (or add one in the Segments panel)")
         return None

@@ -8,13 +8,16 @@ No tool name appears here: a tool is whatever its module registered.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QMouseEvent
 
 from workstation.gui.tools.base import Pointer, ToolHandler
 from workstation.gui.tools.registry import TOOLS, handler_entry
+
+if TYPE_CHECKING:
+    from workstation.gui.context import AppContext
 
 
 class ToolDispatcher:
@@ -123,3 +126,32 @@ class ToolDispatcher:
         self._dragging = None
         for handler in self.handlers.values():
             handler.reset()
+
+
+class FollowsActiveTool:
+    """A view's ``context``: the window's, whose active tool the view's ``_follow_tool`` gets."""
+
+    _context: AppContext | None = None
+
+    @property
+    def context(self) -> AppContext | None:
+        """The window's context (None when the view is used on its own)."""
+        return self._context
+
+    @context.setter
+    def context(self, context: AppContext | None) -> None:
+        """Work in a window: the viewer state's active tool drives the left button."""
+        if self._context is not None:
+            self._context.viewer.unsubscribe("tool", self._follow_tool)
+        self._context = context
+        if context is not None:
+            context.viewer.subscribe("tool", self._follow_tool)
+            self._follow_tool(context.viewer.tool)
+
+    def attach(self, context: AppContext) -> None:
+        """Same as setting ``context``."""
+        self.context = context
+
+    def _follow_tool(self, tool: str) -> None:
+        """The viewer state's active tool is now ``tool``."""
+        raise NotImplementedError

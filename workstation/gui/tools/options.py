@@ -16,7 +16,6 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from workstation.core.viewer_state import BRUSH_RADIUS_RANGE, BrushSettings, ScissorsSettings
 from workstation.gui.tools.paint import change_brush_radius
+from workstation.gui.widgets import spin_box
 
 BRUSH_SHAPES = (("sphere", "Sphere"), ("disc", "Disc (this slice)"))
 SCISSORS_SHAPES = (("lasso", "Free-hand"), ("polygon", "Polygon"), ("rectangle", "Rectangle"))
@@ -49,15 +49,6 @@ def _combo(entries: tuple[tuple[str, str], ...], tooltip: str) -> QComboBox:
     return combo
 
 
-def _spin(low: float, high: float, suffix: str, decimals: int = 1) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(low, high)
-    spin.setDecimals(decimals)
-    spin.setSuffix(suffix)
-    spin.setKeyboardTracking(False)
-    return spin
-
-
 class EditOptions(QWidget):
     """Brush, intensity-range and scissors controls bound to the window's viewer state."""
 
@@ -66,18 +57,18 @@ class EditOptions(QWidget):
         self.viewer = context.viewer
         self._showing = False
 
-        self.radius_spin = _spin(*BRUSH_RADIUS_RANGE, " mm", 2)
+        self.radius_spin = spin_box(*BRUSH_RADIUS_RANGE, " mm", decimals=2, tracking=False)
         self.radius_spin.setToolTip("Brush radius ([ and ] in a slice view change it)")
         self.brush_shape = _combo(BRUSH_SHAPES, "A ball, or a disc one slice thick")
         self.range_check = QCheckBox("Editable intensity range")
         self.range_check.setToolTip("Paint and grow only where the image value lies in the range")
-        self.range_low = _spin(-1e6, 1e6, "")
-        self.range_high = _spin(-1e6, 1e6, "")
+        self.range_low = spin_box(-1e6, 1e6, decimals=1, tracking=False)
+        self.range_high = spin_box(-1e6, 1e6, decimals=1, tracking=False)
         self.scissors_shape = _combo(SCISSORS_SHAPES, "How the scissors outline is drawn")
         self.scissors_mode = _combo(SCISSORS_MODES, "What the scissors do inside the outline")
         self.slab_check = QCheckBox("Slab only")
         self.slab_check.setToolTip("Cut only within this depth around the drawn outline")
-        self.depth_spin = _spin(0.1, 10000.0, " mm")
+        self.depth_spin = spin_box(0.1, 10000.0, " mm", decimals=1, tracking=False)
         self.depth_spin.setValue(DEFAULT_DEPTH_MM)
 
         brush_box = QGroupBox("Brush")

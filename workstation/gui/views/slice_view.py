@@ -11,8 +11,6 @@ to the viewer state as well as to ``cursor_info``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
@@ -30,7 +28,7 @@ from workstation.core import geometry
 from workstation.core.display_presets import MIN_WINDOW_WIDTH, patient_position_text
 from workstation.core.volume import Volume
 from workstation.gui.tools.base import ToolHandler
-from workstation.gui.tools.dispatch import ToolDispatcher
+from workstation.gui.tools.dispatch import FollowsActiveTool, ToolDispatcher
 from workstation.gui.tools.graphics import TOOL_Z, Curve
 from workstation.gui.views.measurements import MeasurementLayer
 from workstation.gui.views.overlays import CornerText, OrientationLabels, ScaleBar
@@ -39,9 +37,6 @@ from workstation.gui.views.reslice import LabelLayer, PlaneReslicer
 from workstation.gui.views.segment_overlay import SEGMENT_Z, CompositeImage
 from workstation.gui.views.vtk_setup import QVTKRenderWindowInteractor, capture_render_window
 from workstation.processing.roi_statistics import sample_nearest
-
-if TYPE_CHECKING:
-    from workstation.gui.context import AppContext
 
 #: Colour of each view, used for its crosshair line in the other views (Slicer's colours).
 VIEW_COLORS = {
@@ -55,7 +50,7 @@ CROSSHAIR_Z = 1.0
 CAMERA_DISTANCE = 1000.0
 
 
-class SliceView(QVTKRenderWindowInteractor):
+class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
     """A VTK render window showing one patient-aligned slice with overlays and tools."""
 
     crosshair_requested = Signal(object)  # LPS point (navigate-mode click or drag)
@@ -103,7 +98,6 @@ class SliceView(QVTKRenderWindowInteractor):
         self._pixel_spacing = np.ones(2)
         self._pixel_size = np.ones(2, dtype=int)
         self._window = (0.0, 1.0)
-        self._context: AppContext | None = None
         self._tools = ToolDispatcher(self)
         self._drag: dict | None = None
         self._mouse: tuple[float, float] | None = None
@@ -112,25 +106,6 @@ class SliceView(QVTKRenderWindowInteractor):
         self._render_timer.setInterval(0)
         self._render_timer.timeout.connect(self.refresh)
         self.setMinimumSize(120, 120)
-
-    @property
-    def context(self) -> AppContext | None:
-        """The window's context (None when the view is used on its own)."""
-        return self._context
-
-    @context.setter
-    def context(self, context: AppContext | None) -> None:
-        """Work in a window: the viewer state's active tool drives the left button."""
-        if self._context is not None:
-            self._context.viewer.unsubscribe("tool", self._follow_tool)
-        self._context = context
-        if context is not None:
-            context.viewer.subscribe("tool", self._follow_tool)
-            self._follow_tool(context.viewer.tool)
-
-    def attach(self, context: AppContext) -> None:
-        """Same as setting ``context``."""
-        self.context = context
 
     def _follow_tool(self, tool: str) -> None:
         self._drag = None

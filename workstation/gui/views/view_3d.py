@@ -9,7 +9,6 @@ works in 3D (the scissors) takes the left button instead while it is active.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -46,7 +45,7 @@ from workstation.core.display_presets import (
 from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
 from workstation.gui.tools.base import ToolHandler
-from workstation.gui.tools.dispatch import ToolDispatcher
+from workstation.gui.tools.dispatch import FollowsActiveTool, ToolDispatcher
 from workstation.gui.tools.graphics import Curve
 from workstation.gui.views.vtk_setup import (
     QVTKRenderWindowInteractor,
@@ -55,9 +54,6 @@ from workstation.gui.views.vtk_setup import (
     index_to_lps_matrix,
     vtk_matrix,
 )
-
-if TYPE_CHECKING:
-    from workstation.gui.context import AppContext
 
 BACKGROUND = (0.08, 0.09, 0.12)
 BACKGROUND_TOP = (0.25, 0.28, 0.36)
@@ -100,7 +96,7 @@ def volume_rendering_input(
     return array, affine
 
 
-class View3D(QVTKRenderWindowInteractor):
+class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
     """Surface models and volume rendering in patient LPS space."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -122,7 +118,6 @@ class View3D(QVTKRenderWindowInteractor):
         self._slice_outlines: dict[str, tuple[vtkPoints, vtkPolyData, vtkActor]] = {}
         self._outlines_visible = True
         self._marker = self._make_orientation_marker()
-        self._context: AppContext | None = None
         self._tools = ToolDispatcher(self, in_3d=True)
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
@@ -130,24 +125,9 @@ class View3D(QVTKRenderWindowInteractor):
         self._render_timer.timeout.connect(self.refresh)
         self.setMinimumSize(120, 120)
 
-    @property
-    def context(self) -> AppContext | None:
-        """The window's context (None when the view is used on its own)."""
-        return self._context
-
-    @context.setter
-    def context(self, context: AppContext | None) -> None:
-        """Work in a window: tools that work in 3D take the left button while active."""
-        if self._context is not None:
-            self._context.viewer.unsubscribe("tool", self._tools.set_tool)
-        self._context = context
-        if context is not None:
-            context.viewer.subscribe("tool", self._tools.set_tool)
-            self._tools.set_tool(context.viewer.tool)
-
-    def attach(self, context: AppContext) -> None:
-        """Same as setting ``context``."""
-        self.context = context
+    def _follow_tool(self, tool: str) -> None:
+        """Tools that work in 3D take the left button while active."""
+        self._tools.set_tool(tool)
 
     def _make_orientation_marker(self) -> vtkOrientationMarkerWidget:
         cube = vtkAnnotatedCubeActor()
