@@ -155,11 +155,22 @@ def _label(volume, mask) -> LabelMap:
 
 
 def test_choosing_a_preset_shows_its_preview_at_once(panels, synthetic_ct):
-    panels.load(synthetic_ct)
     panel = panels.segmentation
+    panel.hide()
+    panels.load(synthetic_ct)
     grey = _tint(panels, INSIDE_BIG)
-    assert grey[0] == grey[1] == grey[2], "no preview before a preset is chosen"
+    assert grey[0] == grey[1] == grey[2], "no preview while the threshold tool is hidden"
     assert panel.preset_combo.currentData() == "bone" and not panel.preview_active()
+
+    # the threshold tool comes to the front with Live preview ticked: its preview at once
+    panel.show()
+    assert panel.preview_active()
+    tinted = _tint(panels, INSIDE_BIG)
+    assert tinted[2] > tinted[0] + 30, f"the 300 HU ball is in the bone range: {tinted}"
+    panel.hide()
+    assert not panel.preview_active()
+    assert np.ptp(_tint(panels, INSIDE_BIG)) == 0
+    panel.show()
 
     # choosing the preset already shown (bone) shows its preview at once
     choose(panels.qtbot, panel.preset_combo, "bone")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -229,7 +229,7 @@ class SegmentationPanel(QWidget):
         edges, counts = compute_histogram(volume.array)
         self.histogram.set_histogram(edges, counts)
         self.preset_combo.setCurrentIndex(0)
-        self._use_preset(show_preview=False)  # the image first; the preview on request
+        self._use_preset(show_preview=self.isVisible())  # a preview only while shown
 
     def _editor_changed(self, editor: SegmentEditor | None) -> None:
         if self._editor is not None:
@@ -346,6 +346,17 @@ class SegmentationPanel(QWidget):
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(CUSTOM))
 
     # -- preview ------------------------------------------------------------------------
+    def showEvent(self, event: QShowEvent) -> None:
+        """The threshold tool is in front: show the live preview of its range at once."""
+        super().showEvent(event)
+        if not self._preview_enabled:
+            self._range_edited()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        """Another tab is in front: the preview belongs to this tool only."""
+        super().hideEvent(event)
+        self.hide_preview()
+
     def _range_edited(self) -> None:
         if self.preview_check.isChecked() and self.session.volume is not None:
             self._preview_enabled = True

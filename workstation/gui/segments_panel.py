@@ -36,7 +36,7 @@ from workstation.core.progress import CancelToken, ProgressCallback
 from workstation.core.segmentation import Segment, Segmentation
 from workstation.core.volume import Volume
 from workstation.gui.context import AppContext
-from workstation.gui.segment_meaning import MeaningCombo
+from workstation.gui.segment_properties import SegmentProperties
 from workstation.gui.tools.options import EditOptions
 from workstation.gui.tools.seeds import seed_points
 from workstation.gui.widgets import push_button
@@ -159,7 +159,7 @@ class SegmentsPanel(QWidget):
             "Apply", "Combine the other segment into the selected one", self.apply_logical
         )
         self.options = EditOptions(context)
-        self.meaning_combo = MeaningCombo(context)
+        self.properties = SegmentProperties(context)
         self.statistics_button = push_button(
             "Update statistics", "Measure every segment", self.update_statistics
         )
@@ -202,7 +202,7 @@ class SegmentsPanel(QWidget):
         logical.addWidget(self.other_combo, 1)
         logical.addWidget(self.logical_button)
         grid.addLayout(logical, 4, 0, 1, 2)
-        grid.addWidget(self.meaning_combo, 5, 0, 1, 2)
+        grid.addWidget(self.properties, 5, 0, 1, 2)
         statistics = QGroupBox("Statistics")
         statistics_layout = QVBoxLayout(statistics)
         header = QHBoxLayout()
