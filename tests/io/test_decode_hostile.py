@@ -7,6 +7,8 @@ import multiprocessing
 import os
 import signal
 import struct
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -421,3 +423,45 @@ def test_codestream_precision_far_below_bits_stored_is_refused(tmp_path, compres
     frame = with_codestream(compressed["j2k"], tmp_path / "two_bits.dcm", bytes(data))
     with pytest.raises(DicomReadError, match=r"2-bit samples .* 16 bits stored"):
         decode_frame(frame)
+
+
+def big_result(frame: FrameRef) -> np.ndarray:
+    """Worker decoder whose results take a while to send (large arrays, little work)."""
+    return np.ones((768, 768), dtype=np.int16)
+
+
+CANCEL_WHILE_SENDING = """
+import random, sys, threading
+from tests.io.test_decode_hostile import big_result
+from workstation.core.errors import Cancelled
+from workstation.core.progress import CancelToken
+from workstation.io.dicom import decode_pool
+from workstation.io.dicom.scan import scan_path
+
+frames = [f for stack in scan_path(sys.argv[1]).stacks for f in stack.frames] * 8
+random.seed(5)
+for attempt in range(12):
+    token = CancelToken()
+    threading.Timer(random.uniform(0.02, 0.4), token.cancel).start()
+    try:
+        decode_pool.decode_frames_parallel(frames, lambda i, a: None, 2, cancel=token,
+                                           worker_decode=big_result)
+    except Cancelled:
+        pass
+print("done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_cancel_while_results_are_sent_never_hangs_the_exit(tmp_path):
+    """Cancelling while workers send results must not leave the process unable to exit."""
+    folder = tmp_path / "raw"
+    write_series(folder, stored(6))
+    result = subprocess.run(
+        [sys.executable, "-c", CANCEL_WHILE_SENDING, str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert result.returncode == 0 and "done" in result.stdout, result.stderr[-2000:]

@@ -17,6 +17,8 @@ import functools
 import math
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -189,7 +191,8 @@ def decode_frames_parallel(
 
     ``processes`` worker processes decode (0, or a pool that cannot start: in-process,
     without a time limit).  Progress is reported per frame from the calling thread; a set
-    ``cancel`` stops within ``WAIT_SECONDS`` with ``Cancelled`` (workers are killed).  A
+    ``cancel`` stops within ``WAIT_SECONDS`` with ``Cancelled`` (queued work is dropped;
+    running tasks end on their own, see ``_WorkerPool.stop``).  A
     frame that takes longer than ``decode_timeout()`` or crashes its worker raises
     DicomReadError naming its file; any other decoding error is raised as in-process.
     ``worker_decode`` (a picklable function) replaces the workers' decoder, for tests.
@@ -210,7 +213,7 @@ def decode_frames_parallel(
         try:
             pending = pool.run(frames, pending, finish, cancel, worker_decode)
         except BaseException:
-            pool.kill()
+            pool.stop()
             raise
         pool.close()
     local = decoder or FrameDecoder()
@@ -231,6 +234,7 @@ class _WorkerPool:
         self.status = status
         self.processes = processes
         self.known: dict[int, multiprocessing.process.BaseProcess] = {}
+        self.in_flight: dict[Future[list[np.ndarray]], list[int]] = {}
 
     @classmethod
     def start(cls, processes: int) -> _WorkerPool | None:
@@ -255,7 +259,7 @@ class _WorkerPool:
     ) -> deque[list[int]]:
         """Decode the pending chunks; returns those left to decode in-process (pool broke
         before decoding anything)."""
-        in_flight: dict[Future[list[np.ndarray]], list[int]] = {}
+        in_flight = self.in_flight
         timeout = decode_timeout()
         while pending or in_flight:
             if cancel is not None:
@@ -299,9 +303,10 @@ class _WorkerPool:
         return running
 
     def _check_deadlines(self, frames: Sequence[FrameRef], timeout: float) -> None:
-        for _pid, position, elapsed in self._running():
+        for pid, position, elapsed in self._running():
             if elapsed > timeout:
-                self.kill()
+                self._kill([pid])
+                self.stop()
                 frame = frames[position]
                 raise DicomReadError(
                     f"Cannot decode {_describe(frame)}: decoding took longer than "
@@ -319,7 +324,7 @@ class _WorkerPool:
         running = self._running()
         self._remember_processes()
         crashed = [item for item in running if self._crashed(item[0])] or running
-        self.kill()
+        self.stop()
         if running:
             names = sorted({_describe(frames[position]) for _pid, position, _ in crashed})
             raise DicomReadError(
@@ -341,15 +346,60 @@ class _WorkerPool:
             return f"its process was killed by signal {-code}"
         return "its process ended abruptly"
 
-    def kill(self) -> None:
-        """Stop at once: kill every worker (a decoder stuck in C code ignores anything less)."""
+    def _decoding(self, pid: int) -> bool:
+        """True when worker ``pid`` is inside the decoder (its status names a frame)."""
+        for slot in range(len(self.status) // _SLOT):
+            if int(self.status[slot * _SLOT]) == pid:
+                return self.status[slot * _SLOT + 2] >= 0
+        return False
+
+    def _kill(self, pids: Sequence[int] | None = None) -> None:
+        """Kill the workers (all, or ``pids``) that are inside the decoder now.
+
+        A worker killed half-way through sending a result would leave a partial message
+        that the pool's reader thread waits on for ever (the process could then never
+        exit).  So each worker is paused first and killed only when its status says it
+        is decoding (it marks itself idle before it returns a result); otherwise it goes
+        on.  A decoder stuck in C code ignores anything less than SIGKILL.
+        """
         self._remember_processes()
-        for process in list(self.known.values()):
-            if process.exitcode is None:
+        chosen = self.known if pids is None else {p: self.known[p] for p in pids if p in self.known}
+        for pid, process in chosen.items():
+            if process.exitcode is not None:
+                continue
+            if not hasattr(signal, "SIGSTOP"):
+                process.kill()  # no pausing here: the reaper in ``stop`` is the safety net
+                continue
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                continue
+            if self._decoding(pid):
                 process.kill()
+            else:
+                os.kill(pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Stop early: drop queued tasks, kill workers stuck in the decoder, let others end.
+
+        A task still running after ``decode_timeout()`` has its worker killed by a
+        background thread, so the pool always ends and the process can exit.
+        """
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._kill()
         for process in list(self.known.values()):
             process.join(timeout=2.0)
+        running = [future for future in self.in_flight if not future.done()]
+        if running:
+            reaper = threading.Thread(
+                target=self._reap, args=(running,), name="decode-pool-reaper", daemon=True
+            )
+            reaper.start()
+
+    def _reap(self, running: list[Future[list[np.ndarray]]]) -> None:
+        _done, stuck = wait(running, timeout=decode_timeout())
+        if stuck:
+            self._kill()
 
     def close(self) -> None:
         """Normal end: every task is done, the workers exit."""
