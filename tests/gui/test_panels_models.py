@@ -96,6 +96,7 @@ def export_through_dialog(
 
 def test_create_model_asks_for_a_segment_then_builds_the_selected_one(panels, synthetic_ct):
     panels.load(synthetic_ct)
+    panels.settle()  # the threshold tool's live preview of the loaded volume
     models = panels.models
     assert models.segment_label.text() == "none selected"
     assert models.create_model() is None
