@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
         width = max(self.width(), 800)
         self.resizeDocks(
             [self.browser_dock, self.tools_dock],
-            [min(380, int(width * 0.24)), min(430, int(width * 0.27))],
+            [min(330, int(width * 0.2)), min(490, int(width * 0.3))],
             Qt.Orientation.Horizontal,
         )
 
