@@ -105,6 +105,14 @@ def qapp_args(virtual_display):
     return ["workstation-tests"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def garbage_collected_on_the_ui_thread(qapp):
+    """As in the application: no Qt or VTK object is ever collected by a worker thread."""
+    from workstation.gui.main_thread_gc import collect_garbage_on_main_thread
+
+    collect_garbage_on_main_thread(qapp)
+
+
 def _pointer(widget) -> int:
     import shiboken6
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication
 
 from workstation.core.errors import WorkstationError
 from workstation.gui.error_dialog import job_error_from_exception
+from workstation.gui.main_thread_gc import collect_garbage_on_main_thread
 from workstation.gui.workers import JobError
 
 APP_NAME = "Surgical Planning Workstation"
@@ -28,6 +29,7 @@ def create_application() -> QApplication:
         app = QApplication([sys.argv[0] if sys.argv else "workstation"])
         app.setApplicationName(APP_NAME)
         app.setOrganizationName("SurgicalPlanningWorkstation")
+    collect_garbage_on_main_thread(app)
     return app  # type: ignore[return-value]
 
 
