@@ -213,19 +213,12 @@ class SegmentEditor(EventSource):
             if pending.generation != self._generation:
                 raise RuntimeError("the segmentation changed since this edit was computed")
             step = Step(pending.description, pending.record)
-            structure = False
-            touched: list[tuple[str, Region | None]] = []
             for action in pending.actions:
                 atom = self._perform(action)
                 if atom is not None:
                     step.atoms.append(atom)
-                    segment_id, region = atom.touched()
-                    if region is None:
-                        structure = True
-                    else:
-                        touched.append((segment_id, region))
             self._record(step)
-        self._announce(structure, touched)
+        self._announce_step(step)
         return step
 
     def apply(
@@ -366,8 +359,7 @@ class SegmentEditor(EventSource):
             step.description = f"{'Erase' if erase else 'Paint'} {stroke.record['segment']}"
             step.record = stroke.record
             self._record(step)
-        self._emit("history", self.history_state())
-        self._emit("operations", self.operations)
+        self._announce(False, [])  # the voxels were announced dab by dab
         return step
 
     @property
