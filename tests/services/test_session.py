@@ -48,9 +48,35 @@ def test_set_volume_gives_a_new_editor_and_clears_models():
     session.set_volume(_volume())
     assert session.editor is not first and len(session.editor.segmentation) == 0
     assert session.models == {}
-    assert recorder.names() == ["model_removed", "volume", "editor"]
+    assert recorder.names() == ["model_removed", "volume", "editor", "modified"]
+    assert recorder.events[-1] == ("modified", False)
     session.set_volume(None)
     assert session.editor is None
+
+
+def test_edits_models_and_measurements_mark_the_case_modified():
+    session = Session()
+    session.set_volume(_volume())
+    assert not session.modified
+    session.editor.apply({"op": "add_segment", "name": "Bone"})
+    assert session.modified
+    session.set_modified(False)
+    entry = session.add_model(_tetra())
+    assert session.modified
+    session.set_modified(False)
+    session.update_model(entry.model_id, opacity=0.5)
+    assert session.modified
+    session.set_modified(False)
+    session.measurements.add("distance", [(0, 0, 0), (3, 4, 0)], "axial", "5.0 mm")
+    assert session.modified
+    session.set_modified(False)
+    session.editor.set_display(session.editor.segmentation.segments[0].segment_id, visible=False)
+    assert session.modified
+    old_editor = session.editor
+    session.set_volume(_volume())
+    assert not session.modified and len(session.measurements) == 0
+    old_editor.apply({"op": "add_segment", "name": "Old"})  # the old editor no longer counts
+    assert not session.modified
 
 
 def test_unknown_event_is_refused():
@@ -81,7 +107,7 @@ def test_models_add_update_remove_with_events():
     assert entry.name == "Pelvis"
     session.remove_model(entry.model_id)
     assert entry.model_id not in session.models
-    assert recorder.names() == [
+    assert [name for name in recorder.names() if name != "modified"] == [
         "model_added",
         "model_added",
         "model_added",

@@ -10,6 +10,11 @@ Events (``Session.subscribe(event, callback)``; callbacks get one payload argume
 - ``"volume"``: a new Volume (or None) was set; segments and models were reset.
 - ``"editor"``: a new SegmentEditor (or None) replaced the previous one.
 - ``"model_added"`` / ``"model_removed"`` / ``"model_changed"``: payload the ModelEntry.
+- ``"modified"``: the case gained or lost unsaved changes, payload ``modified`` (bool).
+
+``modified`` is True once segments, models or measurements changed since the case was
+loaded or saved; front-ends ask before such work is discarded.  The measurements are a
+``MeasurementList`` (``session.measurements``) with events of its own.
 """
 
 from __future__ import annotations
@@ -19,12 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workstation.core.events import EventSource
+from workstation.core.measurements import MeasurementList
 from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.services.segment_editor import SegmentEditor
 
-EVENTS = ("scan", "volume", "editor", "model_added", "model_removed", "model_changed")
+EVENTS = (
+    "scan",
+    "volume",
+    "editor",
+    "model_added",
+    "model_removed",
+    "model_changed",
+    "modified",
+)
 
 #: Colours handed to new models in turn (RGB 0..1): bone, red, blue, green, yellow, purple.
 MODEL_COLOURS = (
@@ -72,7 +86,21 @@ class Session(EventSource):
         self.volume: Volume | None = None
         self.editor: SegmentEditor | None = None
         self.models: dict[str, ModelEntry] = {}
+        self.measurements = MeasurementList()
+        self.modified = False
         self._ids = itertools.count(1)
+        for event in ("added", "removed", "changed", "cleared"):
+            self.measurements.subscribe(event, self._changed)
+
+    # -- unsaved changes --------------------------------------------------------------
+    def set_modified(self, modified: bool) -> None:
+        """Mark the case as holding unsaved changes (True) or as just saved/loaded (False)."""
+        if modified != self.modified:
+            self.modified = modified
+            self._emit("modified", modified)
+
+    def _changed(self, _payload: object = None) -> None:
+        self.set_modified(True)
 
     # -- data -----------------------------------------------------------------------
     def set_scan(self, scan: ScanResult | None, path: str | None = None) -> None:
@@ -83,13 +111,32 @@ class Session(EventSource):
 
     def set_volume(self, volume: Volume | None, stack: Stack | None = None) -> None:
         """Show a new volume with a new, empty segmentation; the models are cleared."""
+        self.set_volume_with_editor(
+            volume, stack, None if volume is None else SegmentEditor(volume)
+        )
+
+    def set_volume_with_editor(
+        self, volume: Volume | None, stack: Stack | None, editor: SegmentEditor | None
+    ) -> None:
+        """Show ``volume`` with a prepared editor (a reopened case's segments); models cleared.
+
+        The case counts as unmodified afterwards: it is exactly what was loaded.
+        """
         for model_id in list(self.models):
             self.remove_model(model_id)
+        self.measurements.clear()
+        if self.editor is not None:
+            for event in ("segments", "operations"):
+                self.editor.unsubscribe(event, self._changed)
         self.volume = volume
         self.stack = stack
-        self.editor = None if volume is None else SegmentEditor(volume)
+        self.editor = editor
+        if editor is not None:
+            for event in ("segments", "operations"):
+                editor.subscribe(event, self._changed)
         self._emit("volume", volume)
         self._emit("editor", self.editor)
+        self.set_modified(False)
 
     # -- models ---------------------------------------------------------------------
     def add_model(
@@ -115,6 +162,7 @@ class Session(EventSource):
         )
         self.models[model_id] = entry
         self._emit("model_added", entry)
+        self._changed()
         return entry
 
     def update_model(
@@ -138,9 +186,11 @@ class Session(EventSource):
         if visible is not None:
             entry.visible = bool(visible)
         self._emit("model_changed", entry)
+        self._changed()
         return entry
 
     def remove_model(self, model_id: str) -> None:
         """Remove a model; KeyError for an unknown id."""
         entry = self.models.pop(model_id)
         self._emit("model_removed", entry)
+        self._changed()
