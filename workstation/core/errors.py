@@ -76,3 +76,15 @@ class MemoryLimitError(WorkstationError):
     """An operation would need more memory than the configured limit allows."""
 
     exit_code = 9
+
+
+class ProjectError(WorkstationError):
+    """A project file cannot be read, written or opened against its sources."""
+
+    exit_code = 10
+
+
+class ProvenanceMismatch(WorkstationError):
+    """A file no longer matches its provenance record (or its sources changed)."""
+
+    exit_code = 11

@@ -28,6 +28,7 @@ from workstation.core.measurements import MeasurementList
 from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
+from workstation.io.source_files import SourceSeries
 from workstation.services.segment_editor import SegmentEditor
 
 EVENTS = (
@@ -88,6 +89,14 @@ class Session(EventSource):
         self.models: dict[str, ModelEntry] = {}
         self.measurements = MeasurementList()
         self.modified = False
+        #: the project file the case was opened from or last saved to (None: not saved yet)
+        self.project_path: str | None = None
+        #: True when the case's source files changed: it is shown, but not edited or saved
+        self.read_only = False
+        #: the loaded volume's source files with their SHA-256 (None until hashed)
+        self.sources: SourceSeries | None = None
+        #: provenance records of the models exported from this case (JSON-ready dicts)
+        self.provenance: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
         for event in ("added", "removed", "changed", "cleared"):
             self.measurements.subscribe(event, self._changed)
@@ -125,6 +134,10 @@ class Session(EventSource):
         for model_id in list(self.models):
             self.remove_model(model_id)
         self.measurements.clear()
+        self.sources = None
+        self.provenance = []
+        self.project_path = None
+        self.read_only = False
         if self.editor is not None:
             for event in ("segments", "operations"):
                 self.editor.unsubscribe(event, self._changed)
