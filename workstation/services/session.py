@@ -26,9 +26,10 @@ from typing import Any
 from workstation.core.events import EventSource
 from workstation.core.measurements import MeasurementList
 from workstation.core.mesh import Mesh
+from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
-from workstation.io.source_files import SourceSeries
+from workstation.io.source_files import SourceSeries, describe_sources
 from workstation.services.segment_editor import SegmentEditor
 
 EVENTS = (
@@ -110,6 +111,23 @@ class Session(EventSource):
 
     def _changed(self, _payload: object = None) -> None:
         self.set_modified(True)
+
+    # -- sources --------------------------------------------------------------------
+    def ensure_sources(
+        self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+    ) -> SourceSeries | None:
+        """The loaded volume's source files with their SHA-256, hashed once and then kept.
+
+        None when no volume from a scanned stack is loaded (nothing to record).
+        """
+        if self.sources is None and self.volume is not None and self.stack is not None:
+            root = self.source_path or (self.scan.root if self.scan else "")
+            volume, stack = self.volume, self.stack
+            sources = describe_sources(stack, volume, root, progress, cancel)
+            if self.volume is volume:  # still the same case when hashing ends
+                self.sources = sources
+            return sources
+        return self.sources
 
     # -- data -----------------------------------------------------------------------
     def set_scan(self, scan: ScanResult | None, path: str | None = None) -> None:
