@@ -39,7 +39,7 @@ def _described(root):
 
 def test_record_names_every_file_with_its_sha256(tmp_path):
     files = _series(tmp_path)
-    stack, volume, record = _described(tmp_path)
+    _, volume, record = _described(tmp_path)
     expected = {f"sub/{path.name}": hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
     assert {item.name: item.sha256 for item in record.files} == expected
     assert all(item.size == (tmp_path / item.name).stat().st_size for item in record.files)
