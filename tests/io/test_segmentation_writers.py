@@ -139,11 +139,13 @@ def test_nrrd_labels_per_layer_and_segment(tmp_path, grid):
 def test_nrrd_extents_and_terminology_follow_slicer(tmp_path):
     path = write_segmentation_nrrd(_segmentation(GRIDS["double-oblique"]), tmp_path / "s.nrrd")
     header = nrrd.read_header(str(path))
-    assert header["Segment0_Extent"] == "3 7 2 5 1 3"  # column, row, slice (min max)
-    assert header["Segment1_Extent"] == "0 10 0 1 5 6"
-    assert header["Segment3_Extent"] == "0 -1 0 -1 0 -1"  # Slicer's extent of an empty one
+    # Slicer crops a layer to the extent of its first segment: each carries its layer's
+    assert header["Segment0_Extent"] == "0 10 0 5 1 6"  # column, row, slice (min max)
+    assert header["Segment1_Extent"] == "0 10 0 5 1 6"
+    assert header["Segment2_Extent"] == "6 9 4 7 3 4"  # alone in layer 1
+    assert header["Segment3_Extent"] == "0 10 0 5 1 6"  # empty, in a layer that is not
     assert header["Segment0_Tags"] == f"TerminologyEntry:{BONE_TERMINOLOGY}|"
-    assert "Segment1_Tags" not in header
+    assert header["Segment1_Tags"] == ""  # uncoded: no tags, as Slicer writes it
     assert not any(key.startswith("Segment4_") for key in header)
 
 
@@ -196,7 +198,7 @@ def test_segmentation_without_segments_keeps_its_grid(tmp_path):
     data, header = nrrd.read(str(path), index_order="C")
     assert data.shape == SHAPE and not data.any()
     np.testing.assert_array_equal(header["space origin"], affine[:3, 3])
-    assert not any(key.startswith("Segment") for key in header)
+    assert not any(key.startswith("Segment0_") for key in header)
 
 
 def test_overlapping_segments_go_into_two_layers():

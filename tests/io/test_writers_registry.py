@@ -45,7 +45,7 @@ def test_mesh_formats_in_menu_order():
 
 def test_segmentation_formats():
     extensions = [extension for extension, _ in writers.formats("segmentation")]
-    assert extensions == [".nrrd", ".nii.gz", ".nii"]
+    assert extensions == [".seg.nrrd", ".nrrd", ".nii.gz", ".nii"]
     assert all(description for _, description in writers.formats("segmentation"))
 
 
@@ -96,9 +96,9 @@ def test_one_call_registers_several_extensions(registry):
     [
         ("mesh", "model.vtk", "'.vtk'", ".stl, .obj, .ply, .3mf"),
         ("mesh", "model", "'(none)'", ".stl, .obj, .ply, .3mf"),
-        ("segmentation", "labels.mha", "'.mha'", ".nrrd, .nii.gz, .nii"),
-        ("segmentation", "labels.gz", "'.gz'", ".nrrd, .nii.gz, .nii"),
-        ("segmentation", ".nrrd", "'(none)'", ".nrrd, .nii.gz, .nii"),
+        ("segmentation", "labels.mha", "'.mha'", ".seg.nrrd, .nrrd, .nii.gz, .nii"),
+        ("segmentation", "labels.gz", "'.gz'", ".seg.nrrd, .nrrd, .nii.gz, .nii"),
+        ("segmentation", ".nrrd", "'(none)'", ".seg.nrrd, .nrrd, .nii.gz, .nii"),
     ],
 )
 def test_unknown_extension_names_the_supported_ones(tmp_path, kind, name, shown, supported):

@@ -71,7 +71,12 @@ def test_format_filters_for_file_dialogs():
         (".ply", "PLY (*.ply)"),
         (".3mf", "3D Manufacturing Format (*.3mf)"),
     ]
-    assert [ext for ext, _ in export.format_filters("segmentation")] == [".nrrd", ".nii.gz", ".nii"]
+    assert [ext for ext, _ in export.format_filters("segmentation")] == [
+        ".seg.nrrd",
+        ".nrrd",
+        ".nii.gz",
+        ".nii",
+    ]
     assert all(text.endswith(f"(*{ext})") for ext, text in export.format_filters("segmentation"))
 
 
@@ -149,7 +154,7 @@ def test_write_segmentation_by_extension(tmp_path):
 
 
 def test_write_segmentation_refuses_unknown_formats(tmp_path):
-    with pytest.raises(ExportError, match=r"use one of \.nrrd, \.nii\.gz, \.nii\."):
+    with pytest.raises(ExportError, match=r"use one of \.seg\.nrrd, \.nrrd, \.nii\.gz, \.nii\."):
         export.write_segmentation(_segmentation(), tmp_path / "labels.stl")
     with pytest.raises(ExportError, match="unknown segmentation format"):
         export.check_export_path("segmentation", tmp_path / "labels.mha")

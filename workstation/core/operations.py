@@ -326,3 +326,29 @@ def read_operations(path: str | Path) -> tuple[list[Record], list[Record]]:
 def operations_document(operations: list[Record]) -> dict[str, Any]:
     """The JSON document the GUI exports: ``{"segments": [], "operations": [...]}``."""
     return {"segments": [], "operations": [dict(record) for record in operations]}
+
+
+# -- importing a segmentation file ----------------------------------------------------------
+def _sha256(value: Any, name: str) -> str:
+    text = _text(value, name).lower()
+    if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+        raise _Invalid(f"{name} must be 64 hexadecimal digits (a SHA-256), got {json.dumps(value)}")
+    return text
+
+
+def _names(value: Any, name: str) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value:
+        raise _Invalid(f"{name} must be a non-empty list of segment names or null")
+    return [_text(item, f"{name}[{index}]") for index, item in enumerate(value)]
+
+
+#: ``import_segmentation``: add the segments of a .seg.nrrd/.nrrd/.nii(.gz) file (all, or
+#: those called ``names``); ``sha256`` is the file's, so a replay of a changed file fails.
+SCHEMAS["import_segmentation"] = {
+    "path": (_text, _REQUIRED),
+    "sha256": (_sha256, _REQUIRED),
+    "label_table": (lambda v, n: None if v is None else _text(v, n), None),
+    "names": (_names, None),
+}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from workstation.core.coded_concepts import CodedConcept
-from workstation.core.errors import SegmentationError
+from workstation.core.errors import InputPathError, SegmentationError
 from workstation.core.segmentation import SEGMENT_COLOURS, Segment
 from workstation.core.volume import LabelMap
 from workstation.services.segment_editor import (
@@ -404,3 +404,40 @@ def _logical(context: EditContext) -> PendingEdit:
         values = segment.mask & other.mask
     description = f"{segment.name} {operation_name} {other.name}"
     return _pending(context, description, Write(segment.segment_id, FULL, values))
+
+
+# -- files ----------------------------------------------------------------------------------------
+@operation("import_segmentation")
+def _import_segmentation(context: EditContext) -> PendingEdit:
+    from pathlib import Path
+
+    from workstation.services import segmentation_import as importing
+
+    record = context.record
+    path = Path(record["path"])
+    if not path.is_file():
+        raise context.fail(f"the segmentation file {path} is missing")
+    if importing.file_sha256(path) != record["sha256"]:
+        raise context.fail(f"the segmentation file {path} changed since it was imported")
+    try:
+        result = importing.import_segmentation(
+            path, context.volume, record["label_table"], context.progress, context.cancel
+        )
+        chosen = importing.select_segments(result, record["names"])
+    except (SegmentationError, InputPathError) as problem:
+        raise context.fail(str(problem)) from None
+    pending = _pending(context, f"Import {path.name}")
+    taken = set(context.segmentation.names)
+    for segment in chosen:
+        name, number = context.segmentation.unique_name(segment.name), 2
+        while name in taken:  # taken by a segment added earlier in this import
+            name, number = f"{segment.name} {number}", number + 1
+        taken.add(name)
+        properties = {"category": segment.category, "type": segment.type}
+        action = AddSegment(
+            context.new_segment_id(), name, segment.color, segment.mask, properties=properties
+        )
+        pending.actions.append(action)
+    pending.notes += result.warnings
+    pending.notes.append(f"Imported {len(chosen)} segment(s) from {path.name}")
+    return pending
