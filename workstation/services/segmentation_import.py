@@ -13,7 +13,6 @@ replay reads the same file or says it changed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,10 +28,8 @@ from workstation.core.segmentation import Segment, Segmentation
 from workstation.core.volume import Volume
 from workstation.io.label_tables import LabelTable, read_label_table
 from workstation.io.readers import ImportedSegmentation, add_structure, reader_for
+from workstation.io.source_files import file_sha256 as source_file_sha256
 from workstation.processing.label_resampling import overlap_fraction, resample_labels
-
-#: Bytes read at a time while hashing a file.
-HASH_CHUNK = 1 << 20
 
 
 @dataclass
@@ -52,11 +49,7 @@ class ImportResult:
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return source_file_sha256(str(path))[0]
 
 
 def _existing(path: str | os.PathLike[str], what: str) -> Path:
