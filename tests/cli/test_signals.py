@@ -110,7 +110,7 @@ def test_kill_keeps_the_old_file_and_the_next_run_removes_the_leftover(studies, 
     _, err = again.communicate(timeout=120)
     assert again.returncode == 0 and err == ""
     assert output.read_bytes()[:9] == b"SPACE=LPS"
-    assert os.listdir(tmp_path) == ["model.stl"]
+    assert sorted(os.listdir(tmp_path)) == ["model.provenance.json", "model.stl"]
 
 
 def test_handlers_are_restored_after_a_command(studies, tmp_path, capsys):

@@ -3,7 +3,8 @@
 "Create model" builds the selected segment's model with the panel's smoothing and
 decimation (``model_jobs``, the options of ``workstation mesh --smooth --decimate``);
 export names and writes files through ``services.export``, so a model "Bone" exported
-as Bone.stl is the file ``workstation mesh -o Bone.stl`` writes.
+as Bone.stl is the file ``workstation mesh -o Bone.stl`` writes; each file gets its
+provenance record (Bone.provenance.json), kept in ``session.provenance`` too.
 """
 
 from __future__ import annotations
@@ -33,10 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.gui.export_dialog import ExportDialog
 from workstation.gui.model_jobs import model_options, start_segment_model
 from workstation.services.export import export_models
 from workstation.services.modeling import ModelOptions
+from workstation.services.provenance import model_record
+from workstation.services.provenance_export import record_parts, session_sources
 from workstation.services.segment_editor import SegmentEditor
 from workstation.services.session import ModelEntry
 
@@ -375,13 +379,33 @@ class ModelsPanel(QWidget):
             dialog.deleteLater()
 
     def export_models(self, model_ids: list[str], targets: list[Path], coords: str = "lps") -> Job:
-        """Write the models to ``targets`` (same order) in a job, each named after its model."""
-        items = []
-        for model_id, target in zip(model_ids, targets, strict=True):
-            entry = self.session.models[model_id]
-            items.append((replace(entry.mesh, name=entry.name), Path(target)))
+        """Write the models to ``targets`` (same order) in a job, each named after its model.
 
-        def done(paths: list[Path]) -> None:
+        Each file gets its provenance record (beside it, and inside a 3MF file); the
+        records join ``session.provenance`` when the export succeeds.
+        """
+        session, editor = self.session, self.session.editor
+        items = []
+        parts = []  # what the records say about each model, copied before the job runs
+        for model_id, target in zip(model_ids, targets, strict=True):
+            entry = session.models[model_id]
+            items.append((replace(entry.mesh, name=entry.name), Path(target)))
+            parts.append(record_parts(entry, editor))
+
+        def write(progress: ProgressCallback, cancel: CancelToken) -> tuple[list[Path], list[Any]]:
+            sources = session_sources(session, sub_progress(progress, 0.0, 0.3), cancel)
+            base = [model_record(sources=sources, **part) for part in parts]
+            records: list[dict[str, Any]] = []
+            paths = export_models(
+                items, coords, sub_progress(progress, 0.3, 1.0), cancel, base, records
+            )
+            return paths, records
+
+        def done(result: tuple[list[Path], list[dict[str, Any]]]) -> None:
+            paths, records = result
+            if session.editor is editor:  # still the case the models belong to
+                session.provenance.extend(records)
+                session.set_modified(True)
             self.last_export = paths
             self.info_label.setText(
                 "Exported " + ", ".join(path.name for path in paths) + f" ({coords.upper()})"
@@ -389,10 +413,5 @@ class ModelsPanel(QWidget):
             self.context.show_message(f"Exported {len(paths)} model(s)")
 
         return self.context.runner.submit(
-            "Export",
-            export_models,
-            items,
-            coords,
-            on_result=done,
-            on_error=self.context.report_error,
+            "Export", write, on_result=done, on_error=self.context.report_error
         )

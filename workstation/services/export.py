@@ -20,6 +20,8 @@ from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segmentation import Segmentation
 from workstation.io.atomic_write import atomic_write, check_writable_path
 from workstation.io.writers import formats, writer_for
+from workstation.services.provenance import provenance_path
+from workstation.services.provenance_export import write_model
 
 
 def safe_file_name(name: str) -> str:
@@ -68,20 +70,37 @@ def export_models(
     coords: str = "lps",
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    provenance: list[dict[str, Any]] | None = None,
+    records: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
     """Write each (mesh, path) in the format of its extension, in ``coords``; returns the paths.
 
     Every target is checked before the first is written, so a bad name fails at once.
+    ``provenance`` holds one record per item (``provenance.model_record``): each file
+    is then written with its record (beside it as ``OUT.provenance.json``, inside a 3MF
+    file too), and the finished records (with the file's SHA-256) are appended to
+    ``records`` when given.
     """
     token = cancel or CancelToken()
+    if provenance is not None and len(provenance) != len(items):
+        raise ValueError(f"{len(provenance)} provenance records for {len(items)} models")
     jobs = [
         (mesh, check_export_path("mesh", path), writer_for("mesh", path)) for mesh, path in items
     ]
+    if provenance is not None:
+        for _, path, _ in jobs:
+            check_writable_path(provenance_path(path))
     written = []
     for number, (mesh, path, writer) in enumerate(jobs):
         progress(number / len(jobs), f"Writing {path.name}")
         token.raise_if_cancelled()
-        written.append(Path(writer.write(mesh, path, coords=coords)))
+        if provenance is None:
+            written.append(Path(writer.write(mesh, path, coords=coords)))
+            continue
+        finished = write_model(mesh, path, provenance[number], coords)
+        written.append(path)
+        if records is not None:
+            records.append(finished)
     progress(1.0, "Done")
     return written
 
