@@ -192,15 +192,21 @@ def remove_stale_temporaries(target: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
-def _create_temporary(target: Path) -> tuple[int, Path]:
+def _create_temporary(target: Path, chosen: list[Path]) -> int:
+    """Create the temporary file and return its descriptor.
+
+    Its name goes into ``chosen`` *before* the file exists: a signal can stop the program
+    at any instruction, and clean-up must still know which file to remove.
+    """
     folder = _folder_of(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        temporary = folder / _temporary_name(target)
+        chosen[:] = [folder / _temporary_name(target)]
         try:
-            return os.open(temporary, flags, 0o666), temporary  # the kernel applies the umask
+            return os.open(chosen[0], flags, 0o666)  # the kernel applies the umask
         except FileExistsError:
+            chosen.clear()  # another writer's file: never ours to remove
             continue
     raise OSError(errno.EEXIST, "could not choose a temporary file name")
 
@@ -233,19 +239,19 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """
     target = check_writable_path(path)
     remove_stale_temporaries(target)
-    temporary: Path | None = None
+    temporary: list[Path] = []  # the temporary file's name once chosen, until renamed
     try:
-        descriptor, temporary = _create_temporary(target)
+        descriptor = _create_temporary(target, temporary)
         with os.fdopen(descriptor, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, target)
-        temporary = None
+        os.replace(temporary[0], target)
+        temporary.clear()
     except BaseException as error:
-        if temporary is not None:
+        for leftover in temporary:
             with contextlib.suppress(OSError):
-                temporary.unlink()
+                leftover.unlink()
         if isinstance(error, OSError):
             raise _write_error(target, error) from error
         raise
