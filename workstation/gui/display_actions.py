@@ -55,6 +55,7 @@ class DisplayActions(QObject):
         self.slice_outlines_action.setToolTip("Show where the slice views cut in the 3D view")
         self.slice_outlines_action.toggled.connect(context.views.set_slice_outlines_visible)
         menu.addAction(self.slice_outlines_action)
+        context.views.volume_rendering_changed.connect(self._show_volume_rendering)
         self.volume_changed(None)
 
     def volume_changed(self, volume: Volume | None) -> None:
@@ -91,6 +92,17 @@ class DisplayActions(QObject):
                 f"{label} (W {width:g} L {center:g})",
                 lambda key=key: self.apply_window_preset(key),
             )
+
+    def _show_volume_rendering(self, enabled: bool, preset: str) -> None:
+        """Show the 3D view's rendering state (also when a reopened project set it)."""
+        controls = (self.volume_rendering_action, self.vr_preset_combo)
+        for control in controls:
+            control.blockSignals(True)
+        self.volume_rendering_action.setChecked(enabled)
+        if self.vr_preset_combo.findData(preset) >= 0:
+            self.vr_preset_combo.setCurrentIndex(self.vr_preset_combo.findData(preset))
+        for control in controls:
+            control.blockSignals(False)
 
     def _volume_rendering_changed(self, *_: object) -> None:
         if self.context.session.volume is None:

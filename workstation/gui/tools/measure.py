@@ -1,13 +1,47 @@
-"""The measuring tools: distance (two clicks), angle (three clicks), rectangle/ellipse ROI."""
+"""The measuring tools: distance (two clicks), angle (three clicks), rectangle/ellipse ROI.
+
+A finished measurement is a record in the case's ``MeasurementList`` (the session's in a
+window): the slice views draw it from there.  The tools draw only their preview.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from workstation.core.measurements import Measurement, MeasurementList
 from workstation.gui.tools.base import Pointer, ToolHandler
 from workstation.gui.tools.registry import register_handler
 from workstation.gui.views.measurements import POINTS_NEEDED, ellipse_outline, rectangle_outline
 from workstation.processing.roi_statistics import angle_degrees, distance_mm, plane_roi_statistics
+
+#: The numbers an ROI measurement keeps (besides its text and points).
+ROI_VALUES = ("value", "mean", "std", "min", "max", "area_mm2", "count", "units")
+
+
+def measurement_list(view: Any) -> MeasurementList:
+    """Where a view's measurements go: the window's session, or the view's own list."""
+    context = view.context
+    if context is not None:
+        return context.session.measurements
+    return view.measurement_drawing.measurements
+
+
+def record(view: Any, result: dict[str, Any], values: dict[str, Any]) -> Measurement:
+    """Add a finished measurement (``result`` as ``measurement_done`` reports it) to the case."""
+    measurement = measurement_list(view).add(
+        result["kind"], result["points"], view.name, result["text"], values
+    )
+    result["id"] = measurement.measurement_id
+    return measurement
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value``, or None for a float that is not finite (records are JSON)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 class PointsMeasureTool(ToolHandler):
@@ -34,7 +68,8 @@ class PointsMeasureTool(ToolHandler):
             view.refresh()
             return
         result.update(points=[tuple(float(c) for c in p) for p in points], view=view.name)
-        view.measurements.add(result["kind"], view.slice_offset(), polyline, result["text"])
+        values = {"value": result["value"], "units": "mm" if self.kind == "distance" else "deg"}
+        record(view, result, values)
         view.refresh()
         view.measurement_done.emit(result)
 
@@ -122,8 +157,9 @@ class RoiTool(ToolHandler):
             "points": [tuple(float(c) for c in start), tuple(float(c) for c in end)],
             "view": view.name,
         }
-        label = text.replace(", min", "\nmin").replace(", area", "\narea")
-        view.measurements.add(result["kind"], view.slice_offset(), self._outline(start, end), label)
+        # an ROI outside the volume has no statistics: None, never NaN, in the record
+        values = {key: _finite_or_none(result[key]) for key in ROI_VALUES}
+        record(view, result, values)
         view.refresh()
         view.measurement_done.emit(result)
 

@@ -19,7 +19,12 @@ from PySide6.QtCore import QPoint, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from workstation.core import geometry
-from workstation.core.display_presets import MIN_WINDOW_WIDTH, default_window
+from workstation.core.display_presets import (
+    MIN_WINDOW_WIDTH,
+    default_volume_rendering_preset,
+    default_window,
+)
+from workstation.core.measurements import MeasurementList
 from workstation.core.mesh import Mesh
 from workstation.core.viewer_state import CursorInfo
 from workstation.core.volume import LabelMap, Volume
@@ -55,6 +60,7 @@ class ViewLayout(QWidget):
     cursor_info = Signal(object)
     point_picked = Signal(object)
     measurement_done = Signal(object)
+    volume_rendering_changed = Signal(bool, str)  # enabled, preset key
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -91,6 +97,10 @@ class ViewLayout(QWidget):
         self._scrolled_view = ""
         self._shut_down = False
         self.context: AppContext | None = None
+        # the measurements drawn: this list until a window's context hands its session's
+        self._measurement_list = MeasurementList()
+        for view in self._slice_views.values():
+            view.measurement_drawing.bind(self._measurement_list)
         self._others_timer = QTimer(self)
         self._others_timer.setSingleShot(True)
         self._others_timer.setInterval(OTHER_VIEWS_DELAY_MS)
@@ -111,6 +121,8 @@ class ViewLayout(QWidget):
         self.context = context
         for widget in self._all_views().values():
             widget.context = context
+        for view in self._slice_views.values():
+            view.measurement_drawing.bind(context.session.measurements)
         viewer = context.viewer
         viewer.subscribe("crosshair", self._follow_crosshair)
         viewer.subscribe("window", self._follow_window)
@@ -149,6 +161,8 @@ class ViewLayout(QWidget):
     # ----------------------------------------------------------------- volume
     def set_volume(self, volume: Volume) -> None:
         """Show a new volume: crosshair to its centre, window from the series or a default."""
+        if self.context is None:
+            self._measurement_list.clear()  # in a window the session clears its own
         self._volume = volume
         self._image, self._image_array = image_from_array(volume.array)
         self._label_image = None
@@ -366,16 +380,31 @@ class ViewLayout(QWidget):
         """The current left-button mode."""
         return self._mode
 
+    def measurements(self) -> MeasurementList:
+        """The measurements drawn: the session's in a window, else the layout's own."""
+        if self.context is not None:
+            return self.context.session.measurements
+        return self._measurement_list
+
     def clear_measurements(self) -> None:
-        """Remove all measurement graphics."""
+        """Delete every measurement of the case (the views' graphics follow)."""
+        self.measurements().clear()
         for view in self._slice_views.values():
-            view.clear_measurements()
+            view.clear_measurements()  # and any unfinished one
 
     # -------------------------------------------------------------- 3D, views
     def set_volume_rendering(self, enabled: bool, preset: str = "") -> None:
         """Direct volume rendering in the 3D view with a preset (ct_bone, ct_soft_tissue,...)."""
         self._view_3d.set_volume_rendering(enabled, preset)
         self._view_3d.refresh()
+        self.volume_rendering_changed.emit(*self.volume_rendering())
+
+    def volume_rendering(self) -> tuple[bool, str]:
+        """(enabled, preset key) of the 3D view: the preset it uses, or would use when on."""
+        enabled, preset = self._view_3d.volume_rendering()
+        if not preset and self._volume is not None:
+            preset = default_volume_rendering_preset(self._volume)
+        return enabled, preset
 
     def set_slice_outlines_visible(self, visible: bool) -> None:
         """Show or hide where the slice views cut, as coloured rectangles in the 3D view."""
@@ -404,6 +433,7 @@ class ViewLayout(QWidget):
         self._layout_name = name
         for view_name, widget in self._all_views().items():
             widget.setVisible(name in ("four", view_name))
+        self._grid.activate()  # the views take their new sizes now, not on the next event
         self.refresh()
 
     def layout_name(self) -> str:
@@ -453,6 +483,8 @@ class ViewLayout(QWidget):
         self._shut_down = True
         self._others_timer.stop()
         self._view_3d_timer.stop()
+        for view in self._slice_views.values():
+            view.measurement_drawing.bind(None)
         self._view_3d.shutdown()
         for widget in self._all_views().values():
             widget.Finalize()

@@ -1,4 +1,9 @@
-"""Measurement graphics on a slice view: polylines and labels in plane coordinates."""
+"""Measurement graphics on a slice view: polylines and labels in plane coordinates.
+
+The graphics are only a picture of the case's measurements (``MeasurementList``, drawn
+by ``measurement_drawing.MeasurementDrawing``); the preview is the tool's unfinished one.
+Labels keep clear of the crosshair lines (``place_labels``, before every frame).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 MEASURE_COLOR = (0.3, 0.85, 1.0)
 #: Height above the image (towards the camera) at which measurement graphics are drawn.
 MEASURE_Z = 2.0
+#: Display pixels kept between a label's box and a crosshair line.
+LABEL_CLEARANCE_PX = 4.0
+#: Display pixels between a label's box and the top of its shape (the box never hides it).
+LABEL_GAP_PX = 2.0
 
 INTERACTION_MODES = (
     "navigate",
@@ -41,6 +50,41 @@ def rectangle_outline(u0: float, v0: float, u1: float, v1: float) -> np.ndarray:
     return np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1], [u0, v0]], dtype=np.float64)
 
 
+def clear_of_lines(
+    anchor: np.ndarray,
+    box: tuple[float, float, float, float],
+    lines: list[np.ndarray],
+    clearance: float,
+) -> np.ndarray:
+    """The anchor moved the least distance that keeps a box clear of every line.
+
+    ``box`` is (u0, u1, v0, v1) relative to the anchor, ``lines`` are (2, 2) end points of
+    infinite lines, all in the same units as ``clearance``.  A box within ``clearance`` of
+    a line is pushed across the nearer side of it, along the line's normal.
+    """
+    anchor = np.asarray(anchor, dtype=np.float64).copy()
+    u0, u1, v0, v1 = box
+    corners = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]], dtype=np.float64)
+    for _ in range(3):  # oblique lines may need a second look; straight ones never do
+        moved = False
+        for line in lines:
+            direction = np.asarray(line[1], dtype=np.float64) - np.asarray(line[0])
+            length = float(np.linalg.norm(direction))
+            if length < 1e-12:
+                continue
+            normal = np.array([-direction[1], direction[0]]) / length
+            distances = (anchor + corners - line[0]) @ normal
+            low, high = float(distances.min()), float(distances.max())
+            if low >= clearance or high <= -clearance:
+                continue
+            up, down = clearance - low, -(high + clearance)
+            anchor += (up if abs(up) <= abs(down) else down) * normal
+            moved = True
+        if not moved:
+            break
+    return anchor
+
+
 @dataclass
 class MeasurementGraphic:
     """One drawn measurement: a polyline (plane u, v) and its label, on slice offset ``w``."""
@@ -50,6 +94,16 @@ class MeasurementGraphic:
     polyline: np.ndarray
     text: str
     actors: list = field(default_factory=list)
+    measurement_id: str = ""
+
+    @property
+    def label(self) -> vtkTextActor:
+        """The text actor of the label."""
+        return self.actors[1]
+
+    def anchor(self) -> np.ndarray:
+        """The shape's top-left corner (u, v): its label sits just above it, from its left."""
+        return np.array([self.polyline[:, 0].min(), self.polyline[:, 1].max()])
 
 
 class MeasurementLayer:
@@ -69,8 +123,11 @@ class MeasurementLayer:
         """Show an in-progress polyline (N, 2) in plane coordinates, or hide it."""
         _fill_polyline(self._preview, self._preview_points, polyline)
 
-    def add(self, kind: str, w: float, polyline: np.ndarray, text: str) -> MeasurementGraphic:
+    def add(
+        self, kind: str, w: float, polyline: np.ndarray, text: str, measurement_id: str = ""
+    ) -> MeasurementGraphic:
         """Draw a finished measurement on slice offset ``w``."""
+        polyline = np.asarray(polyline, dtype=np.float64)
         points = vtkPoints()
         polydata = vtkPolyData()
         _fill_polyline(polydata, points, polyline)
@@ -83,15 +140,30 @@ class MeasurementLayer:
         label.GetTextProperty().SetVerticalJustificationToBottom()
         label.GetTextProperty().SetBackgroundColor(0.0, 0.0, 0.0)
         label.GetTextProperty().SetBackgroundOpacity(0.6)
-        # above the shape's top edge, starting at its left edge
-        anchor_u, anchor_v = float(polyline[:, 0].min()), float(polyline[:, 1].max())
+        graphic = MeasurementGraphic(kind, w, polyline, text, [line, label], measurement_id)
         label.GetPositionCoordinate().SetCoordinateSystemToWorld()
-        label.GetPositionCoordinate().SetValue(anchor_u, anchor_v, MEASURE_Z)
+        label.GetPositionCoordinate().SetValue(*graphic.anchor(), MEASURE_Z)
         self._renderer.AddActor(line)
         self._renderer.AddViewProp(label)
-        graphic = MeasurementGraphic(kind, w, polyline, text, [line, label])
         self.graphics.append(graphic)
         return graphic
+
+    def graphic(self, measurement_id: str) -> MeasurementGraphic | None:
+        """The graphic drawing measurement ``measurement_id``, if any."""
+        for graphic in self.graphics:
+            if graphic.measurement_id == measurement_id:
+                return graphic
+        return None
+
+    def remove(self, measurement_id: str) -> bool:
+        """Remove the graphic of one measurement; False when none was drawn."""
+        graphic = self.graphic(measurement_id)
+        if graphic is None:
+            return False
+        for actor in graphic.actors:
+            self._renderer.RemoveViewProp(actor)
+        self.graphics.remove(graphic)
+        return True
 
     def show_for_slice(self, w: float, tolerance: float) -> None:
         """Show the measurements made on slice offset ``w`` and hide the others."""
@@ -99,6 +171,32 @@ class MeasurementLayer:
             visible = abs(graphic.w - w) <= tolerance
             for actor in graphic.actors:
                 actor.SetVisibility(visible)
+
+    def place_labels(self, lines: list[np.ndarray], mm_per_pixel: float) -> None:
+        """Put each visible label just above its shape and off the crosshair ``lines``.
+
+        ``lines`` are (2, 2) plane end points; the label's box keeps LABEL_GAP_PX from the
+        shape's top and LABEL_CLEARANCE_PX from every line (moved across it the short way).
+        """
+        if mm_per_pixel <= 0:
+            return
+        clearance = LABEL_CLEARANCE_PX * mm_per_pixel
+        for graphic in self.graphics:
+            label = graphic.label
+            if not label.GetVisibility():
+                continue
+            pixels = [0.0, 0.0, 0.0, 0.0]
+            label.GetBoundingBox(self._renderer, pixels)  # display pixels from the anchor
+            box = (
+                pixels[0] * mm_per_pixel,
+                pixels[1] * mm_per_pixel,
+                pixels[2] * mm_per_pixel,
+                pixels[3] * mm_per_pixel,
+            )
+            anchor = graphic.anchor() + np.array([0.0, LABEL_GAP_PX * mm_per_pixel - box[2]])
+            if lines:
+                anchor = clear_of_lines(anchor, box, lines, clearance)
+            label.GetPositionCoordinate().SetValue(float(anchor[0]), float(anchor[1]), MEASURE_Z)
 
     def clear(self) -> None:
         """Remove every measurement graphic and the preview."""

@@ -19,6 +19,7 @@ from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkFiltersSources import vtkLineSource
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
+    vtkCamera,
     vtkImageActor,
     vtkPolyDataMapper,
     vtkRenderer,
@@ -30,6 +31,7 @@ from workstation.core.volume import Volume
 from workstation.gui.tools.base import ToolHandler
 from workstation.gui.tools.dispatch import FollowsActiveTool, ToolDispatcher
 from workstation.gui.tools.graphics import TOOL_Z, Curve
+from workstation.gui.views.measurement_drawing import MeasurementDrawing
 from workstation.gui.views.measurements import MeasurementLayer
 from workstation.gui.views.overlays import CornerText, OrientationLabels, ScaleBar
 from workstation.gui.views.planes import SliceGrid, ViewPlane, in_plane_extent, slice_grid
@@ -99,6 +101,8 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._pixel_size = np.ones(2, dtype=int)
         self._window = (0.0, 1.0)
         self._tools = ToolDispatcher(self)
+        #: draws the case's measurements made in this view (ViewLayout binds the session's)
+        self.measurement_drawing = MeasurementDrawing(self, self._measurements)
         self._drag: dict | None = None
         self._mouse: tuple[float, float] | None = None
         self._render_timer = QTimer(self)
@@ -135,7 +139,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._segments.set_grid(first, spacing, size)
         self._labels.set_labels(plane.labels())
         self._rebuild_cross_lines(other_planes)
-        self._measurements.clear()
+        self.measurement_drawing.redraw()  # from the measurements' LPS points, on this plane
         self._tools.reset()
         self._offset = self._grid.position(self._grid.count // 2)
         self._apply_offset()
@@ -353,15 +357,24 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
     def reset_view(self) -> None:
         """Fit the whole slice in the view, centred."""
         camera = self._renderer.GetActiveCamera()
-        extent = self._pixel_size * self._pixel_spacing
-        centre = self._pixel_first + (self._pixel_size - 1) * self._pixel_spacing / 2.0
+        centre, scale = self.fitted_camera()
         camera.SetFocalPoint(centre[0], centre[1], 0.0)
         camera.SetPosition(centre[0], centre[1], CAMERA_DISTANCE)
         camera.SetViewUp(0.0, 1.0, 0.0)
         camera.SetClippingRange(1.0, 2.0 * CAMERA_DISTANCE)
+        camera.SetParallelScale(scale)
+
+    def fitted_camera(self) -> tuple[np.ndarray, float]:
+        """Plane centre (u, v) and parallel scale that fit the whole slice in the view now."""
+        extent = self._pixel_size * self._pixel_spacing
+        centre = self._pixel_first + (self._pixel_size - 1) * self._pixel_spacing / 2.0
         width, height = self._viewport_size()
         aspect = width / max(height, 1)
-        camera.SetParallelScale(1.05 * max(extent[1] / 2.0, extent[0] / 2.0 / aspect))
+        return centre, 1.05 * max(extent[1] / 2.0, extent[0] / 2.0 / aspect)
+
+    def camera(self) -> vtkCamera:
+        """The view's VTK camera (parallel projection, looking down the plane normal)."""
+        return self._renderer.GetActiveCamera()
 
     def zoom(self, factor: float) -> None:
         """Magnify by ``factor`` (> 1 zooms in)."""
@@ -391,6 +404,17 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
     def _before_render(self, _caller: object, _event: str) -> None:
         width, _ = self._viewport_size()
         self._scale_bar.update(self.mm_per_pixel() if self._plane is not None else 0.0, width)
+        self._measurements.place_labels(self.crosshair_lines(), self.mm_per_pixel())
+
+    def crosshair_lines(self) -> list[np.ndarray]:
+        """The crosshair lines shown, each as (2, 2) plane end points (u, v)."""
+        if self._plane is None:
+            return []
+        return [
+            np.array([source.GetPoint1()[:2], source.GetPoint2()[:2]])
+            for source, actor in self._cross_lines.values()
+            if actor.GetVisibility()
+        ]
 
     # -------------------------------------------------------------- rendering
     def refresh(self) -> None:
@@ -635,7 +659,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
                 self.refresh()
 
     def clear_measurements(self) -> None:
-        """Remove every measurement drawn in this view."""
-        self._measurements.clear()
+        """Delete the measurements made in this view from the case, and an unfinished one."""
+        self.measurement_drawing.remove_own()
         self._tools.cancel()
         self.refresh()

@@ -29,6 +29,7 @@ from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
 from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
+    vtkCamera,
     vtkColorTransferFunction,
     vtkPolyDataMapper,
     vtkRenderer,
@@ -117,6 +118,7 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._vr_keepalive: np.ndarray | None = None
         self._slice_outlines: dict[str, tuple[vtkPoints, vtkPolyData, vtkActor]] = {}
         self._outlines_visible = True
+        self._keep_camera = False
         self._marker = self._make_orientation_marker()
         self._tools = ToolDispatcher(self, in_3d=True)
         self._render_timer = QTimer(self)
@@ -159,6 +161,7 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
     def set_volume(self, volume: Volume, image: vtkImageData) -> None:
         """Show the volume's outline (and its rendering when enabled)."""
         self._volume = volume
+        self._keep_camera = False
         self._tools.reset()
         if self._outline_actor is not None:
             self._renderer.RemoveActor(self._outline_actor)
@@ -333,7 +336,7 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._renderer.AddActor(actor)
         first_model = not self._models
         self._models[model_id] = _Model(actor, mesh)
-        if first_model:
+        if first_model and not self._keep_camera:
             # the first model is what the user wants to see: frame it, not the whole scan
             self.reset_camera(models_only=True)
 
@@ -368,6 +371,17 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         return self._models[model_id].actor
 
     # ----------------------------------------------------------------- camera
+    def camera(self) -> vtkCamera:
+        """The active VTK camera of the 3D scene."""
+        return self._renderer.GetActiveCamera()
+
+    def keep_camera(self, keep: bool = True) -> None:
+        """Stop (True) or allow framing the first model automatically, until the next volume.
+
+        A restored camera (a reopened project) wins over automatic framing.
+        """
+        self._keep_camera = bool(keep)
+
     def reset_camera(self, models_only: bool = False) -> None:
         """Look from the front (anterior), superior up, fitting everything shown.
 
