@@ -42,6 +42,8 @@ def test_export_writes_the_record_and_adds_it_to_the_session(panels, synthetic_c
     entry = _create_model(panels)
     operations = [dict(record) for record in panels.editor.operations]
     assert [record["op"] for record in operations][-2:] == ["threshold", "islands"]
+    panels.editor.apply({"op": "add_segment", "name": "Later"})  # after the model was built
+    panels.settle()
     panels.session.set_modified(False)
 
     export_through_dialog(panels.qtbot, panels.models, panels.runner, tmp_path / "Ball.stl")

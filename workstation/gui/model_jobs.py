@@ -49,6 +49,7 @@ def start_segment_model(
     snapshot = replace(segment, mask=segment.mask.copy())
     chosen = options or ModelOptions()
     parameters = asdict(segment_model_options(snapshot, chosen))
+    operations = [dict(record) for record in editor.operations]  # what made the segment now
 
     def done(result: ModelResult) -> None:
         if session.editor is not editor:
@@ -60,6 +61,7 @@ def start_segment_model(
             color=snapshot.color,
             segment_id=segment_id,
             parameters=parameters,
+            operations=operations,
         )
 
     return context.runner.submit(

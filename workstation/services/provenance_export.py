@@ -147,6 +147,13 @@ def session_sources(
     return [] if sources is None else [sources]
 
 
+def _operations_of(entry: ModelEntry, editor: SegmentEditor | None) -> list[dict[str, Any]]:
+    """The operations that made the model's segment: those of when it was built, if known."""
+    if entry.operations is not None:
+        return [dict(record) for record in entry.operations]
+    return [dict(record) for record in editor.operations] if editor else []
+
+
 def record_parts(entry: ModelEntry, editor: SegmentEditor | None) -> dict[str, Any]:
     """``model_record``'s arguments but the sources, for a session's model, copied now.
 
@@ -162,7 +169,7 @@ def record_parts(entry: ModelEntry, editor: SegmentEditor | None) -> dict[str, A
             name = None
         name = name or str(entry.parameters.get("name") or entry.name)
     return {
-        "operations": [dict(record) for record in editor.operations] if editor else [],
+        "operations": _operations_of(entry, editor),
         "segment_name": name,
         "segment_id": entry.segment_id,
         "parameters": dict(entry.parameters),

@@ -58,7 +58,9 @@ class ModelEntry:
     """One surface model shown in the 3D view and listed in the models panel.
 
     ``segment_id`` names the segment it was built from (None for a model made straight
-    from the image) and ``parameters`` the model options that made it.
+    from the image), ``parameters`` the model options that made it and ``operations``
+    the segmentation's operation list when it was built (None: not known), which its
+    provenance record names.
     """
 
     model_id: str
@@ -70,6 +72,7 @@ class ModelEntry:
     statistics: dict[str, Any] = field(default_factory=dict)
     segment_id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    operations: list[dict[str, Any]] | None = None
 
 
 def _rgb(color: tuple[float, float, float] | list[float]) -> tuple[float, float, float]:
@@ -178,10 +181,16 @@ class Session(EventSource):
         color: tuple[float, float, float] | None = None,
         segment_id: str | None = None,
         parameters: dict[str, Any] | None = None,
+        model_id: str | None = None,
+        operations: list[dict[str, Any]] | None = None,
     ) -> ModelEntry:
-        """Add a surface model and return its entry (with a new unique id)."""
+        """Add a surface model and return its entry (with a new unique id, or ``model_id``
+        when that one is free: a reopened project keeps its models' ids)."""
         number = next(self._ids)
-        model_id = f"model-{number}"
+        while f"model-{number}" in self.models:
+            number = next(self._ids)
+        if not model_id or model_id in self.models:
+            model_id = f"model-{number}"
         entry = ModelEntry(
             model_id=model_id,
             mesh=mesh,
@@ -190,6 +199,7 @@ class Session(EventSource):
             statistics=dict(statistics or {}),
             segment_id=segment_id,
             parameters=dict(parameters or {}),
+            operations=None if operations is None else [dict(r) for r in operations],
         )
         self.models[model_id] = entry
         self._emit("model_added", entry)
