@@ -32,6 +32,8 @@ COMMAND_MODULES = (
     "workstation.cli.info_cmd",
     "workstation.cli.mesh_cmd",
     "workstation.cli.segment_cmd",
+    "workstation.cli.project_cmd",
+    "workstation.cli.provenance_cmd",
     "workstation.cli.view_cmd",
 )
 
@@ -41,8 +43,9 @@ EPILOG = (
     "Exit codes: 0 done; 1-11 an error the message explains (2 input path, 3 DICOM, "
     "4 not a volume, 5 series not found, 6 segmentation, 7 mesh, 8 output, 9 over the "
     "memory limit, see --memory-limit, 10 project, 11 a file differs from its "
-    "provenance record); 70 internal error; 130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. Errors are one line on stderr; outputs "
-    "are replaced only when complete. Library warnings are shown only with a command's -v."
+    "provenance record); 70 internal error; 130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. "
+    "Errors are one line on stderr; outputs are replaced only when complete. "
+    "Library warnings are shown only with a command's -v."
 )
 
 

@@ -7,8 +7,10 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workstation.cli.progress import finish_progress, progress_for
+from workstation.cli.project_cmd import is_project_path, open_for_mesh
 from workstation.cli.warning_report import (
     HELP_NOTE,
     add_to_record,
@@ -18,12 +20,13 @@ from workstation.cli.warning_report import (
 from workstation.core.errors import NotAVolumeError, SegmentationError
 from workstation.core.operations import Record, read_operations
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
+from workstation.core.segmentation import Segment
 from workstation.core.volume import Volume
+from workstation.io.atomic_write import check_writable_path
 from workstation.io.mesh_export import (
     COORDINATE_SYSTEMS,
     SUPPORTED_EXTENSIONS,
     check_output_path,
-    export_mesh,
 )
 from workstation.processing.presets import THRESHOLD_PRESETS
 from workstation.services.modeling import (
@@ -33,6 +36,11 @@ from workstation.services.modeling import (
     make_model_from_volume,
     make_segment_model,
 )
+from workstation.services.provenance import provenance_path
+from workstation.services.provenance_export import BackgroundSources, options_record, write_model
+
+if TYPE_CHECKING:
+    from workstation.services.segment_editor import SegmentEditor
 
 _DEFAULTS = ModelOptions()
 
@@ -50,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "file). " + HELP_NOTE
         ),
     )
-    parser.add_argument("path", help="DICOM folder, file or .zip")
+    parser.add_argument("path", help="DICOM folder, file or .zip, or a project (.wsproj)")
     parser.add_argument("-o", "--output", required=True, help="output file (.stl .obj .ply .3mf)")
     parser.add_argument("--series", help="series or stack UID (default: the best 3D series)")
     group = parser.add_mutually_exclusive_group()
@@ -66,7 +74,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "made of the segment named by --segment",
     )
     parser.add_argument(
-        "--segment", metavar="NAME", help="with --ops: the segment to model (default: the only one)"
+        "--segment",
+        metavar="NAME",
+        help="with --ops or a project: the segment to model (default: the only one)",
+    )
+    parser.add_argument(
+        "--source",
+        metavar="DIR",
+        help="with a project: the folder holding its source DICOM when it is no longer where "
+        "it was read",
+    )
+    parser.add_argument(
+        "--allow-changed-sources",
+        action="store_true",
+        help="with a project: build the model even when its source files changed (warns)",
     )
     parser.add_argument(
         "--upper", type=float, metavar="HIGH", help="upper bound (with --threshold)"
@@ -140,9 +161,10 @@ def options_from_args(args: argparse.Namespace) -> ModelOptions:
     """ModelOptions from the parsed command line (validated)."""
     if args.upper is not None and args.threshold is None:
         raise SegmentationError("--upper needs --threshold LOW as well.")
-    if args.segment and not args.ops:
+    project = _check_project_flags(args)
+    if args.segment and not (args.ops or project):
         raise SegmentationError("--segment names a segment of --ops OPS.json.")
-    if args.ops and (args.largest or args.seed or args.fill_holes):
+    if (args.ops or project) and (args.largest or args.seed or args.fill_holes):
         raise SegmentationError(
             "--largest, --seed and --fill-holes go with a threshold; with --ops put islands "
             "and fill_holes operations in the operations file."
@@ -172,37 +194,74 @@ def run(args: argparse.Namespace) -> int:
 
     options = options_from_args(args)
     output = check_output_path(args.output)
+    record_path = check_writable_path(provenance_path(output))
     operations = read_operations(args.ops) if args.ops else None
     progress = progress_for(args.json)
     cancel = CancelToken()
     timings: dict[str, float] = {}
+    sources: BackgroundSources | None = None
+    editor: SegmentEditor | None = None  # a project's segments
+    project_warnings: list[str] = []
+    source_root = str(args.path)
     try:
         began = time.perf_counter()
-        loaded = load_volume(
-            args.path, args.series, sub_progress(progress, 0.0, 0.3), cancel, purpose="model"
-        )
+        if is_project_path(args.path):
+            loaded, editor, project_warnings = open_for_mesh(
+                args.path,
+                args.source,
+                args.allow_changed_sources,
+                sub_progress(progress, 0.0, 0.3),
+                cancel,
+            )
+            source_root = loaded.scan.root
+            operations = ([], [dict(record) for record in editor.operations])
+        else:
+            loaded = load_volume(
+                args.path, args.series, sub_progress(progress, 0.0, 0.3), cancel, purpose="model"
+            )
         timings["load"] = round(time.perf_counter() - began, 4)
+        # the source files are hashed for the model's provenance while it is being built
+        sources = BackgroundSources(loaded.stack, loaded.volume, source_root)
         volume = loaded.volume
         if min(volume.shape) < 2:
             raise NotAVolumeError(
                 f"The chosen series is a single image ({volume.dims[0]} x {volume.dims[1]}); "
                 "a 3D model needs a stack of slices."
             )
-        if operations is None:
+        segment = None
+        if editor is not None:
+            result, segment = _model_of_segment(
+                editor, volume, args.segment, options, sub_progress(progress, 0.3, 0.95), cancel
+            )
+        elif operations is None:
             result = make_model_from_volume(
                 volume, options, sub_progress(progress, 0.3, 0.95), cancel
             )
         else:
-            result = _model_of_operations(
+            result, segment = _model_of_operations(
                 volume, operations, args.segment, options, sub_progress(progress, 0.3, 0.95), cancel
             )
         timings.update(result.timings)
         began = time.perf_counter()
+        progress(0.95, "Hashing the source files")
+        source_series = sources.result()
+        record = options_record(
+            [source_series],
+            options,
+            result.statistics.as_dict(),
+            result.mesh.name or options.name,
+            None if operations is None else [*operations[0], *operations[1]],
+            segment,
+        )
+        timings["provenance"] = round(time.perf_counter() - began, 4)
+        began = time.perf_counter()
         progress(0.96, f"Writing {output.name}")
-        export_mesh(result.mesh, output, coords=options.coords, binary=not args.ascii)
+        write_model(result.mesh, output, record, coords=options.coords, binary=not args.ascii)
         timings["export"] = round(time.perf_counter() - began, 4)
         progress(1.0, "Done")
     finally:
+        if sources is not None:
+            sources.stop()
         finish_progress(progress)
     timings["total"] = round(sum(timings.values()), 4)
     lower, upper = result.threshold or (None, None)
@@ -218,7 +277,13 @@ def run(args: argparse.Namespace) -> int:
         "statistics": result.statistics.as_dict(),
         "timings_s": timings,
         "report": result.report,
-        "warnings": list(volume.warnings),
+        "warnings": list(volume.warnings) + project_warnings,
+        "provenance": {
+            "record": str(record_path),
+            "source_files": len(source_series.files),
+            "source_bytes": source_series.total_bytes,
+            "hashing_s": round(sources.seconds, 4),
+        },
     }
     if args.json:
         json.dump(add_to_record(summary, args), sys.stdout)
@@ -236,13 +301,42 @@ def _model_of_operations(
     options: ModelOptions,
     progress: ProgressCallback,
     cancel: CancelToken,
-) -> ModelResult:
+) -> tuple[ModelResult, Segment]:
     """Replay the operations, then model one segment exactly as the window does."""
     from workstation.services.segmenting import replay, segment_to_model
 
     editor = replay(volume, *operations, sub_progress(progress, 0.0, 0.3), cancel)
     segment = segment_to_model(editor, segment_name)
-    return make_segment_model(volume, segment, options, sub_progress(progress, 0.3, 1.0), cancel)
+    model = make_segment_model(volume, segment, options, sub_progress(progress, 0.3, 1.0), cancel)
+    return model, segment
+
+
+def _model_of_segment(
+    editor: SegmentEditor,
+    volume: Volume,
+    segment_name: str | None,
+    options: ModelOptions,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> tuple[ModelResult, Segment]:
+    """Model one segment of a project's segmentation exactly as the window does."""
+    from workstation.services.segmenting import segment_to_model
+
+    segment = segment_to_model(editor, segment_name)
+    return make_segment_model(volume, segment, options, progress, cancel), segment
+
+
+def _check_project_flags(args: argparse.Namespace) -> bool:
+    """True for a project path; its flags checked (a project records its series)."""
+    project = is_project_path(args.path)
+    if not project and (args.source or args.allow_changed_sources):
+        raise SegmentationError("--source and --allow-changed-sources go with a project (.wsproj).")
+    if project and (args.ops or args.series or args.preset or args.threshold is not None):
+        raise SegmentationError(
+            "A project's model is made of one of its segments: give --segment NAME "
+            "(not --ops, --series, --preset or --threshold)."
+        )
+    return project
 
 
 def _print_summary(summary: dict) -> None:
@@ -259,6 +353,7 @@ def _print_summary(summary: dict) -> None:
         f"manifold {'yes' if stats['manifold'] else 'NO'}",
     ]
     lines.append(f"  series: {summary['stack_reason']}")
+    lines.append(f"  provenance: {summary['provenance']['record']}")
     lines += [f"  - {line}" for line in summary["report"]]
     lines += [f"  warning: {line}" for line in summary["warnings"]]
     timing = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in summary["timings_s"].items())

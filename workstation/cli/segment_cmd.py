@@ -36,7 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("path", help="DICOM folder, file or .zip")
-    parser.add_argument("-o", "--output", required=True, help="output file (.nrrd, .nii.gz)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file (.nrrd, .nii.gz), or a project (.wsproj) holding the series' record, "
+        "the segments and the operations",
+    )
     parser.add_argument("--series", help="series or stack UID (default: the best 3D series)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--ops", metavar="OPS.json", help="operations to replay")
@@ -92,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
     from workstation.services.segmenting import replay
 
     _check_flags(args)
-    writer_for("segmentation", args.output)  # an unknown format fails before any work
+    to_project = args.output.lower().endswith(".wsproj")
+    if not to_project:
+        writer_for("segmentation", args.output)  # an unknown format fails before any work
     output = check_writable_path(args.output)
     segments, operations = read_operations(args.ops) if args.ops else ([], [])
     progress = progress_for(args.json)
@@ -112,7 +120,12 @@ def run(args: argparse.Namespace) -> int:
         timings["operations"] = round(time.perf_counter() - began, 4)
         began = time.perf_counter()
         progress(0.92, f"Writing {output.name}")
-        write_segmentation(editor.segmentation, output)
+        if to_project:
+            from workstation.services.project import save_editor_project
+
+            save_editor_project(output, loaded.stack, volume, str(args.path), editor)
+        else:
+            write_segmentation(editor.segmentation, output)
         timings["export"] = round(time.perf_counter() - began, 4)
         progress(0.95, "Measuring the segments")
         segment_list = segment_summary(volume, editor.segmentation)

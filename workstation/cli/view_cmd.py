@@ -33,8 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(a portable install, a second profile, automated runs)."
         ),
     )
-    parser.add_argument("path", nargs="?", help="DICOM folder, file or .zip")
+    parser.add_argument(
+        "path", nargs="?", help="DICOM folder, file or .zip, or a project (.wsproj)"
+    )
     parser.add_argument("--series", help="stack id or series UID to load (default: the best)")
+    parser.add_argument(
+        "--source",
+        metavar="DIR",
+        help="with a project: the folder holding its source DICOM when it is no longer "
+        "where it was read",
+    )
     parser.add_argument(
         "--screenshot", metavar="FILE.png", help="save a PNG of the window and exit"
     )
@@ -57,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
         get_preset(args.mesh_preset)
     size = parse_size(args.size)
+    source = _project_source(args)
     if args.path:
         from workstation.io.sources import check_input_path
 
@@ -78,7 +87,22 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     from workstation.gui.app import run_interactive
 
-    return run_interactive(args.path, args.series, args.layout, size)
+    return run_interactive(args.path, args.series, args.layout, size, source=source)
+
+
+def _project_source(args: argparse.Namespace) -> str | None:
+    """``--source`` checked: it goes with a project path, ``--series`` does not."""
+    source = getattr(args, "source", None)
+    is_project = bool(args.path) and str(args.path).lower().endswith(".wsproj")
+    if source and not is_project:
+        raise WorkstationError("--source goes with a project (.wsproj): where its DICOM is now.")
+    if is_project and args.series:
+        raise WorkstationError("--series does not apply to a project: it records its series.")
+    if source:
+        from workstation.io.sources import check_input_path
+
+        check_input_path(source)
+    return source
 
 
 def _screenshot(args: argparse.Namespace, size: tuple[int, int] | None) -> int:
@@ -91,7 +115,13 @@ def _screenshot(args: argparse.Namespace, size: tuple[int, int] | None) -> int:
 
     try:
         saved = run_screenshot(
-            args.path, args.screenshot, args.series, args.mesh_preset, args.layout, size
+            args.path,
+            args.screenshot,
+            args.series,
+            args.mesh_preset,
+            args.layout,
+            size,
+            source=getattr(args, "source", None),
         )
     finally:
         shutdown_application()
