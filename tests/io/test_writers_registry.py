@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 def registry(monkeypatch):
     """The registry as loaded, restored after the test (tests register extra writers)."""
     writers.formats("mesh")
-    monkeypatch.setattr(writers, "_registry", copy.deepcopy(writers._registry))
+    monkeypatch.setattr(writers.REGISTRY, "entries", copy.deepcopy(writers.REGISTRY.entries))
     return writers
 
 
@@ -124,7 +124,7 @@ def test_every_listed_module_registers_a_writer(registry):
         registered = [
             writer
             for kind in registry.KINDS
-            for writer in registry._registry[kind].values()
+            for writer in registry.REGISTRY.entries[kind].values()
             if writer.write.__module__ == module.__name__
         ]
         assert registered, f"{name} registers no writer"

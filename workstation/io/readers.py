@@ -12,11 +12,9 @@ them on a volume's grid is the import service's work.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +23,7 @@ from workstation.core.coded_concepts import CodedConcept
 from workstation.core.errors import InputPathError
 from workstation.core.progress import CancelToken
 from workstation.core.segmentation import Segmentation
+from workstation.io.format_registry import Format, FormatRegistry
 
 #: Kinds of data a file can be read as.
 KINDS = ("segmentation",)
@@ -121,22 +120,18 @@ def distinct_labels(array: np.ndarray, cancel: CancelToken | None = None) -> lis
 
 # -- the registry ------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Reader:
+class Reader(Format):
     """A reader of one kind of data: ``read(path, **options)``."""
 
-    kind: str
-    extension: str
-    read: Callable[..., ImportedSegmentation]
-    description: str
+    @property
+    def read(self) -> Callable[..., ImportedSegmentation]:
+        """The function that reads the file."""
+        return self.handler
 
 
-_registry: dict[str, dict[str, Reader]] = {kind: {} for kind in KINDS}
-_loaded = False
-
-
-def _check_kind(kind: str) -> None:
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind of data {kind!r}; known: {', '.join(KINDS)}")
+REGISTRY: FormatRegistry[Reader] = FormatRegistry(
+    KINDS, READER_MODULES, Reader, "read", InputPathError
+)
 
 
 def register_reader(
@@ -146,50 +141,14 @@ def register_reader(
     description: str,
 ) -> None:
     """Make ``reader`` the one for ``kind`` at each extension (a format module calls this)."""
-    _check_kind(kind)
-    for extension in (extensions,) if isinstance(extensions, str) else extensions:
-        key = extension.lower()
-        if not key.startswith(".") or len(key) < 2:
-            raise ValueError(f"an extension starts with a dot, got {extension!r}")
-        _registry[kind][key] = Reader(kind, key, reader, description)
-
-
-def _load_known_readers() -> None:
-    global _loaded
-    if not _loaded:
-        for name in READER_MODULES:
-            importlib.import_module(name)
-        _loaded = True
-
-
-def _menu_rank(reader: Reader) -> int:
-    module = getattr(reader.read, "__module__", "")
-    return READER_MODULES.index(module) if module in READER_MODULES else len(READER_MODULES)
+    REGISTRY.register(kind, extensions, reader, description)
 
 
 def formats(kind: str) -> list[tuple[str, str]]:
     """(extension, description) of every readable format of ``kind``, in menu order."""
-    _check_kind(kind)
-    _load_known_readers()
-    ordered = sorted(_registry[kind].values(), key=_menu_rank)
-    return [(reader.extension, reader.description) for reader in ordered]
+    return REGISTRY.formats(kind)
 
 
 def reader_for(kind: str, path: str | os.PathLike[str]) -> Reader:
     """The reader of ``kind`` for ``path``'s extension (the longest that matches wins)."""
-    _check_kind(kind)
-    _load_known_readers()
-    name = Path(path).name
-    lowered = name.lower()
-    matches = [
-        reader
-        for extension, reader in _registry[kind].items()
-        if lowered.endswith(extension) and len(lowered) > len(extension)
-    ]
-    if matches:
-        return max(matches, key=lambda reader: len(reader.extension))
-    supported = ", ".join(extension for extension, _ in formats(kind))
-    suffix = Path(name).suffix or "(none)"
-    raise InputPathError(
-        f"Cannot read '{name}': unknown {kind} format '{suffix}'; use one of {supported}."
-    )
+    return REGISTRY.lookup(kind, path)
