@@ -7,7 +7,7 @@ source record of 400 files.  Printed, with a warm page cache:
 
 - save: ``save_project`` (the file fsynced, the previous one kept as .bak);
 - read: ``read_project`` (every member checked against its SHA-256, decoded);
-- open without DICOM: ``read_project`` + the segment editor + ``apply_to_session`` (what
+- open without DICOM: ``read_project`` + the segment editor + ``show_contents`` (what
   opening adds to loading the DICOM and hashing it);
 - hashing: SHA-256 of a generated 400-file series (512x512 int16 slices) on disk;
 - the file size.  Targets: save and open within 1 s each, hashing aside.
@@ -38,9 +38,9 @@ from workstation.io.source_files import SourceFile, SourceSeries, hash_locations
 from workstation.services.project import (  # noqa: E402
     ProjectContents,
     SavedModel,
-    apply_to_session,
     read_project,
     save_project,
+    show_contents,
 )
 from workstation.services.segment_editor import SegmentEditor  # noqa: E402
 from workstation.services.session import Session  # noqa: E402
@@ -180,17 +180,7 @@ def main() -> None:
             editor.operations = list(opened.operations)
             session = Session()
             session.set_volume_with_editor(volume, None, editor)
-            for saved in opened.models:
-                session.add_model(
-                    saved.mesh,
-                    saved.statistics,
-                    saved.name,
-                    saved.color,
-                    saved.segment_id,
-                    saved.parameters,
-                    model_id=saved.model_id,
-                )
-            session.measurements.replace_all(opened.measurements)
+            show_contents(session, opened)
             session.set_modified(False)
             return session
 
@@ -202,7 +192,6 @@ def main() -> None:
             for a, b in zip(meshes, read.models, strict=True)
         )
         assert identical and len(session.models) == 5
-        apply_to_session  # noqa: B018  (the same steps as apply_to_session, without a scan)
         figures = {
             "save_s": round(save_s, 3),
             "read_s": round(read_s, 3),

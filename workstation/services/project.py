@@ -444,6 +444,17 @@ def apply_to_session(session: Session, opened: OpenedProject) -> None:
     contents = opened.contents
     session.set_scan(opened.scan, opened.source_root)
     session.set_volume_with_editor(opened.volume, opened.stack, opened.editor)
+    show_contents(session, contents)
+    recorded = contents.sources[0] if contents.sources else None
+    session.sources = recorded if opened.read_only or opened.series is None else opened.series
+    session.project_path = str(opened.path)
+    session.read_only = opened.read_only
+    session.set_modified(False)
+
+
+def show_contents(session: Session, contents: ProjectContents) -> None:
+    """Add a project's models, measurements and provenance records to a session whose
+    volume and editor are already set (the models keep their ids)."""
     for saved in contents.models:
         entry = session.add_model(
             saved.mesh,
@@ -457,12 +468,7 @@ def apply_to_session(session: Session, opened: OpenedProject) -> None:
         )
         session.update_model(entry.model_id, opacity=saved.opacity, visible=saved.visible)
     session.measurements.replace_all(list(contents.measurements))
-    recorded = contents.sources[0] if contents.sources else None
-    session.sources = recorded if opened.read_only or opened.series is None else opened.series
     session.provenance = [dict(record) for record in contents.provenance]
-    session.project_path = str(opened.path)
-    session.read_only = opened.read_only
-    session.set_modified(False)
 
 
 def save_editor_project(
