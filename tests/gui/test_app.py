@@ -149,7 +149,7 @@ def test_drop_and_recent_studies(qtbot, main_window, synthetic_ct, tmp_path):
         Qt.KeyboardModifier.NoModifier,
     )
     enter = QDragEnterEvent(
-        QPointF(200, 200),
+        QPoint(200, 200),  # a drag-enter event takes integer positions
         Qt.DropAction.CopyAction,
         data,
         Qt.MouseButton.LeftButton,

@@ -1,4 +1,8 @@
-"""Start the workstation: the interactive window, or a one-shot screenshot run."""
+"""Start the workstation: the interactive window, or a one-shot screenshot run.
+
+Both take a DICOM folder, file or zip, or a project file (``.wsproj``) with, when its
+source images moved, the folder that holds them now (``source``).
+"""
 
 from __future__ import annotations
 
@@ -69,9 +73,16 @@ def run_interactive(
     series: str | None = None,
     layout: str | None = None,
     size: tuple[int, int] | None = None,
+    source: str | None = None,
 ) -> int:
-    """Open the window on ``path`` (or the sample study) and run until it closes."""
+    """Open the window on ``path`` (or the sample study) and run until it closes.
+
+    A ``.wsproj`` path opens as a project, its source images looked for in the recorded
+    folder, else in ``source``, else the window asks.  A case a crashed run left is
+    offered for recovery first.
+    """
     from workstation.resources_path import sample_study_dir
+    from workstation.services.project import is_project_path
 
     app = create_application()
     window = _make_window(headless=False)
@@ -88,7 +99,16 @@ def run_interactive(
         window.set_layout(layout)
     window.show()
     target = path or str(sample_study_dir())
-    QTimer.singleShot(0, lambda: window.open_path(target, series))
+
+    def start() -> None:
+        if window.autosave.offer_recovery():
+            return
+        if is_project_path(target):
+            window.projects.open_project(target, source)
+        else:
+            window.open_path(target, series)
+
+    QTimer.singleShot(0, start)
     # Ctrl+C in the terminal closes the window like File → Quit
     signal.signal(signal.SIGINT, lambda *_: window.close())
     heartbeat = QTimer()
@@ -177,11 +197,16 @@ def run_screenshot(
     mesh_preset: str | None = None,
     layout: str | None = None,
     size: tuple[int, int] | None = None,
+    source: str | None = None,
 ) -> Path:
-    """Load, render (with a model for ``mesh_preset``), save a PNG of the window, close."""
+    """Load, render (with a model for ``mesh_preset``), save a PNG of the window, close.
+
+    A ``.wsproj`` path opens as a project (sources in the recorded folder or ``source``).
+    """
     from workstation.gui.screenshot import capture_window, save_png
     from workstation.io.sources import check_input_path
     from workstation.resources_path import sample_study_dir
+    from workstation.services.project import is_project_path
 
     target = path or str(sample_study_dir())
     check_input_path(target)
@@ -195,7 +220,10 @@ def run_screenshot(
         window.show()
         app.processEvents()
         window.fit_docks()
-        window.open_path(target, series)
+        if is_project_path(target):
+            window.projects.open_project(target, source)
+        else:
+            window.open_path(target, series)
         _wait_until(
             window,
             lambda: window.session.volume is not None and not window.runner.busy(),

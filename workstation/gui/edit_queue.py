@@ -6,7 +6,7 @@ waiting edit; its result is committed on the UI thread and only then does the ne
 start, so each computation sees every earlier commit and no edit is lost or reordered.
 An edit that fails or is cancelled takes the edits waiting behind it along (they were
 built on it); edits waiting for an editor that was replaced (another volume loaded) are
-dropped.
+dropped.  While the case is read-only (its source images changed) every edit is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from workstation.services.session import Session
 STROKE_WAIT_MS = 30
 #: How often an edit is computed again when the segmentation changed under it.
 MAX_RECOMPUTES = 3
+#: Why an edit of a read-only case (its source images changed) is refused.
+READ_ONLY_MESSAGE = "This case is read-only: its source images changed since it was saved."
 
 
 def describe_record(record: dict[str, Any]) -> str:
@@ -70,9 +72,11 @@ class EditQueue(QObject):
         """Queue one operation record for the current editor (applied after earlier ones)."""
         title = title or describe_record(record)
         editor = self.session.editor
-        if editor is None or self._closed:
-            problem = WorkstationError("Load a volume before editing segments.")
-            self.edit_failed.emit(JobError(title, problem, ""))
+        if editor is None or self._closed or self.session.read_only:
+            text = "Load a volume before editing segments."
+            if editor is not None and self.session.read_only:
+                text = READ_ONLY_MESSAGE
+            self.edit_failed.emit(JobError(title, WorkstationError(text), ""))
             return
         self._waiting.append(_Edit(editor, dict(record), title))
         self._set_busy()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 from workstation.core.errors import NotAVolumeError, WorkstationError
 from workstation.core.viewer_state import ViewerState
 from workstation.core.volume import Volume
+from workstation.gui.autosave import Autosave
 from workstation.gui.context import AppContext
 from workstation.gui.display_actions import DisplayActions
 from workstation.gui.drop_opener import DropOpener
@@ -40,7 +42,9 @@ from workstation.gui.edit_queue import EditQueue
 from workstation.gui.error_dialog import show_error
 from workstation.gui.models_panel import ModelsPanel
 from workstation.gui.progress_panel import ProgressPanel
+from workstation.gui.project_actions import APP_TITLE, ProjectActions, is_project_path
 from workstation.gui.recent_studies import RecentStudies
+from workstation.gui.segmentation_files import install_segmentation_file_actions
 from workstation.gui.segmentation_panel import SegmentationPanel
 from workstation.gui.segments_panel import SegmentsPanel
 from workstation.gui.settings import open_settings
@@ -61,7 +65,6 @@ from workstation.services import study
 from workstation.services.segment_editor import PendingEdit, SegmentEditor
 from workstation.services.session import ModelEntry, Session
 
-APP_TITLE = "Surgical Planning Workstation"
 QUIT_QUESTION = "A job is running — quit anyway?"
 
 
@@ -72,7 +75,12 @@ class MainWindow(QMainWindow):
     volume_loaded = Signal(object)
     job_failed = Signal(object)
 
-    def __init__(self, settings: QSettings | None = None, headless: bool = False) -> None:
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        headless: bool = False,
+        autosave_interval_s: float | None = None,
+    ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(APP_TITLE)
@@ -113,8 +121,11 @@ class MainWindow(QMainWindow):
         self.models_panel = ModelsPanel(self.context)
         self._build_docks()
         self._build_status_bar()
+        self.projects = ProjectActions(self)
         self._build_actions()
         self._connect()
+        self.autosave = Autosave(self, autosave_interval_s)
+        self.projects.update_title()
         self.drops = DropOpener(self, self.open_path)
         self.resize(1500, 950)
 
@@ -172,10 +183,14 @@ class MainWindow(QMainWindow):
         self.open_folder_action = file_menu.addAction("Open &folder…", self.choose_folder)
         self.open_folder_action.setShortcut(QKeySequence.StandardKey.Open)
         file_menu.addAction("Open file or &zip…", self.choose_file)
+        self.projects.add_open_action(file_menu)
         self.recent_menu = file_menu.addMenu("&Recent studies")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         file_menu.addSeparator()
+        self.projects.add_save_actions(file_menu)
+        file_menu.addSeparator()
+        self.segmentation_files = install_segmentation_file_actions(file_menu, self.context)
         file_menu.addAction("&Export all models…", self.models_panel.export_all)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
@@ -260,12 +275,9 @@ class MainWindow(QMainWindow):
     def _volume_changed(self, volume: Volume | None) -> None:
         if volume is None:
             self.views.clear()
-            self.setWindowTitle(APP_TITLE)
         else:
             self.views.set_volume(volume)
-            name = volume.source.identity.series_description or volume.name or "volume"
-            title = " — ".join(p for p in (volume.source.identity.patient_name, name) if p)
-            self.setWindowTitle(f"{title} — {APP_TITLE}")
+        self.projects.update_title()
         # the cursor read-out and the selection belonged to the last study (after the views
         # took the new volume: they may report the point under a still mouse again)
         self.viewer.reset()
@@ -312,18 +324,18 @@ class MainWindow(QMainWindow):
     def undo(self) -> None:
         """Edit → Undo: revert the editor's last step (not while edits are applied)."""
         editor = self.session.editor
-        if editor is not None and not self.edits.busy():
+        if editor is not None and not self.edits.busy() and not self.session.read_only:
             editor.undo()
 
     def redo(self) -> None:
         """Edit → Redo: re-apply the last undone step."""
         editor = self.session.editor
-        if editor is not None and not self.edits.busy():
+        if editor is not None and not self.edits.busy() and not self.session.read_only:
             editor.redo()
 
     def _update_history(self, *_: object) -> None:
         editor = self.session.editor
-        idle = not self.edits.busy()
+        idle = not self.edits.busy() and not self.session.read_only
         undo = editor.undo_description() if editor is not None and editor.can_undo else ""
         redo = editor.redo_description() if editor is not None and editor.can_redo else ""
         self.undo_action.setEnabled(bool(undo) and idle)
@@ -387,8 +399,14 @@ class MainWindow(QMainWindow):
     def open_path(
         self, path: str | os.PathLike[str], series: str | None = None, auto_load: bool = True
     ):
-        """Scan a folder, file or zip and load its best (or the given) stack; returns the Job."""
+        """Scan a folder, file or zip and load its best (or the given) stack; returns the Job
+        (None when the unsaved-work question stopped it).  A ``.wsproj`` opens as a project."""
         path = str(path)
+        if is_project_path(path):
+            return self.projects.open_project(path)
+        retry = partial(self.open_path, path, series, auto_load)
+        if auto_load and not self.projects.confirm_unsaved(retry, "Opening another study"):
+            return None
 
         def done(opened: study.OpenedStudy) -> None:
             self.session.set_scan(opened.scan, path)
@@ -402,7 +420,7 @@ class MainWindow(QMainWindow):
                 if self.headless:
                     self.report_error_message("Open", NotAVolumeError(opened.note))
 
-        return self._start_load(
+        return self.start_load(
             f"Opening “{Path(path).name or path}”",
             study.open_study,
             path,
@@ -413,27 +431,31 @@ class MainWindow(QMainWindow):
 
     def load_stack(self, stack: Stack):
         """Load one stack of the current scan (double-click in the browser); returns the Job."""
+        if not self.projects.confirm_unsaved(partial(self.load_stack, stack), "Loading a series"):
+            return None
 
         def done(volume: Volume) -> None:
             self.session.set_volume(volume, stack)
             self._announce_volume(volume)
 
-        return self._start_load(
+        return self.start_load(
             f"Loading {stack.label or stack.identity.series_description or 'series'}",
             study.load_stack_volume,
             stack,
             on_result=done,
         )
 
-    def _start_load(
-        self, title: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None]
-    ) -> Any:
+    def start_load(
+        self, title: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None],
+        on_error: Callable[[JobError], None] | None = None,
+    ) -> Any:  # fmt: skip
         """Run an open or load job in place of the one still running (which is cancelled)."""
         if self._load_job is not None and not self._load_job.done:
             self._load_job.cancel()
         self._load_job = self.runner.submit(
-            title, fn, *args, on_result=self._unless_closing(on_result), on_error=self.report_error
-        )
+            title, fn, *args, on_result=self._unless_closing(on_result),
+            on_error=on_error or self.report_error,
+        )  # fmt: skip
         return self._load_job
 
     def _unless_closing(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -489,8 +511,11 @@ class MainWindow(QMainWindow):
         return box.clickedButton() is quit_button
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Quit: ask while a job runs, then stop the jobs and release the views in order."""
+        """Quit: ask about unsaved work and running jobs, then stop them and release the views."""
         if not self._closed:
+            if not self.projects.confirm_unsaved(self.close, "Quitting"):
+                event.ignore()
+                return
             if self.jobs_running() and not self.headless and not self.confirm_quit():
                 event.ignore()
                 return
@@ -510,5 +535,7 @@ class MainWindow(QMainWindow):
         self.runner.shutdown()
         # results that arrived before the workers stopped are delivered while views live
         QApplication.sendPostedEvents()
+        self.autosave.shutdown()  # a clean quit leaves no recovery file
+        self.projects.shutdown()
         self.views.shutdown()
         self._closed = True

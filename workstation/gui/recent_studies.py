@@ -1,4 +1,8 @@
-"""The File → Recent studies list, persisted with QSettings."""
+"""The File → Recent studies list (studies and projects), persisted with QSettings.
+
+Opened studies and opened or saved projects (``.wsproj``) share the list; the window
+opens a project entry as a project.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu
+
+from workstation.services.project import PROJECT_EXTENSION
 
 SETTINGS_KEY = "recent_studies"
 MAX_RECENT = 10
@@ -46,11 +52,13 @@ class RecentStudies:
         self.settings.sync()
 
     def fill_menu(self, menu: QMenu, open_path: Callable[[str], object]) -> None:
-        """List the paths in File → Recent studies (each opens its study), or '(none)'."""
+        """List the paths in File → Recent studies (each opens its study or project)."""
         menu.clear()
         paths = self.paths()
         for path in paths:
-            menu.addAction(path, lambda path=path: open_path(path))
+            action = menu.addAction(path, lambda path=path: open_path(path))
+            project = path.lower().endswith(PROJECT_EXTENSION)
+            action.setStatusTip("Open this project" if project else "Open this study")
         if paths:
             menu.addSeparator()
             menu.addAction("Clear list", self.clear)

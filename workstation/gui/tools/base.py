@@ -16,6 +16,7 @@ import numpy as np
 
 from workstation.core import geometry
 from workstation.core.segmentation import Segment
+from workstation.gui.edit_queue import READ_ONLY_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ def editing_target(view: Any) -> tuple[Any, Segment] | None:
     """(context, selected segment) for an editing tool, or None with a message why not."""
     context = view.context
     if context is None or context.session.editor is None:
+        return None
+    if context.session.read_only:
+        context.show_message(READ_ONLY_MESSAGE)
         return None
     segment = context.selected_segment()
     if segment is None:
