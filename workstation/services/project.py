@@ -82,6 +82,7 @@ __all__ = [
     "read_project",
     "save_editor_project",
     "save_project",
+    "show_contents",
     "write_project",
 ]
 
