@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -158,6 +159,26 @@ def test_mesh_of_a_project_segment_is_the_mesh_of_the_same_operations(case, caps
         )
         assert code == 0, err
         assert from_project.read_bytes() == from_ops.read_bytes()
+    # the model's record names the project's verified sources (hashed once, on opening)
+    code, out, err = _run(
+        capsys,
+        "mesh",
+        str(case["project"]),
+        "--segment",
+        "Bone",
+        "-o",
+        str(from_project),
+        "--json",
+        *FAST,
+    )
+    assert code == 0, err
+    assert json.loads(out)["provenance"]["hashing_s"] == 0
+    record = json.loads((case["tmp"] / "a" / "Bone.provenance.json").read_text())
+    (series,) = record["sources"]
+    assert {item["name"]: item["sha256"] for item in series["files"]} == {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in case["paths"]
+    }
+    assert _run(capsys, "provenance", str(from_project))[0] == 0
 
 
 def test_mesh_refuses_changed_sources_unless_allowed(case, capsys):

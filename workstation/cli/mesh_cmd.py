@@ -203,10 +203,11 @@ def run(args: argparse.Namespace) -> int:
     editor: SegmentEditor | None = None  # a project's segments
     project_warnings: list[str] = []
     source_root = str(args.path)
+    hashed = None  # a project's sources, hashed while it was opened
     try:
         began = time.perf_counter()
         if is_project_path(args.path):
-            loaded, editor, project_warnings = open_for_mesh(
+            loaded, editor, project_warnings, hashed = open_for_mesh(
                 args.path,
                 args.source,
                 args.allow_changed_sources,
@@ -221,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
             )
         timings["load"] = round(time.perf_counter() - began, 4)
         # the source files are hashed for the model's provenance while it is being built
-        sources = BackgroundSources(loaded.stack, loaded.volume, source_root)
+        sources = BackgroundSources(loaded.stack, loaded.volume, source_root, hashed)
         volume = loaded.volume
         if min(volume.shape) < 2:
             raise NotAVolumeError(

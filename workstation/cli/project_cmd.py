@@ -239,8 +239,9 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 # -- for `workstation mesh CASE.wsproj` ---------------------------------------------------
 def open_for_mesh(
     path: str, source: str | None, allow_changed: bool, progress: ProgressCallback, cancel: Any
-) -> tuple[Any, Any, list[str]]:
-    """(LoadedVolume, SegmentEditor, warnings) of a project, for building a model from it.
+) -> tuple[Any, Any, list[str], Any]:
+    """(LoadedVolume, SegmentEditor, warnings, the sources as hashed) of a project, for
+    building a model from it.
 
     Refuses (ProjectError naming the files) when source files changed, unless
     ``allow_changed``: then the warning is printed on stderr and returned.
@@ -261,4 +262,4 @@ def open_for_mesh(
         print(f"workstation: warning: {warnings[-1]}", file=sys.stderr)
     reason = f"the series recorded in {name} (found in {opened.source_root})"
     loaded = LoadedVolume(opened.volume, opened.stack, opened.scan, False, reason)
-    return loaded, opened.editor, warnings
+    return loaded, opened.editor, warnings, opened.series

@@ -97,16 +97,20 @@ class BackgroundSources:
     ``finally`` so that no thread outlives the command).
     """
 
-    def __init__(self, stack: Stack, volume: Volume, root: str) -> None:
+    def __init__(
+        self, stack: Stack, volume: Volume, root: str, known: SourceSeries | None = None
+    ) -> None:
         self._cancel = CancelToken()
-        self._sources: SourceSeries | None = None
+        self._sources: SourceSeries | None = known
         self._error: BaseException | None = None
-        #: seconds the hashing took (0 until it ends)
+        #: seconds the hashing took (0 until it ends, and when ``known`` was given)
         self.seconds = 0.0
-        self._thread = threading.Thread(
-            target=self._run, args=(stack, volume, root), name="hash-sources", daemon=True
-        )
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        if known is None:  # else hashed already (a project's verified sources)
+            self._thread = threading.Thread(
+                target=self._run, args=(stack, volume, root), name="hash-sources", daemon=True
+            )
+            self._thread.start()
 
     def _run(self, stack: Stack, volume: Volume, root: str) -> None:
         began = time.perf_counter()
@@ -119,7 +123,8 @@ class BackgroundSources:
 
     def result(self) -> SourceSeries:
         """The hashed sources; ExportError when a source file could not be read."""
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if isinstance(self._error, Cancelled):
             raise Cancelled()
         if self._error is not None:
@@ -130,7 +135,8 @@ class BackgroundSources:
     def stop(self) -> None:
         """Stop hashing (if it still runs) and wait for the thread."""
         self._cancel.cancel()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def session_sources(
