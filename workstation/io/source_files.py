@@ -138,13 +138,14 @@ class SourceCheck:
         """One line naming the missing and changed files ('' when all match)."""
         parts = []
         if self.missing:
-            parts.append(f"{len(self.missing)} source file(s) missing: {_names(self.missing)}")
+            parts.append(f"{len(self.missing)} source file(s) missing: {listed(self.missing)}")
         if self.changed:
-            parts.append(f"{len(self.changed)} source file(s) changed: {_names(self.changed)}")
+            parts.append(f"{len(self.changed)} source file(s) changed: {listed(self.changed)}")
         return "; ".join(parts)
 
 
-def _names(names: list[str]) -> str:
+def listed(names: list[str]) -> str:
+    """File names for a one-line message: the first few, then "and N more"."""
     shown = ", ".join(names[:NAMES_SHOWN])
     more = len(names) - NAMES_SHOWN
     return f"{shown} and {more} more" if more > 0 else shown

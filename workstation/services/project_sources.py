@@ -20,13 +20,16 @@ from pathlib import Path
 from workstation.core.errors import DicomReadError, InputPathError, ProjectError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.io.dicom.model import FrameRef, ScanResult, Stack
-from workstation.io.source_files import SourceCheck, SourceSeries, check_sources, relative_name
+from workstation.io.source_files import (
+    SourceCheck,
+    SourceSeries,
+    check_sources,
+    listed,
+    relative_name,
+)
 
 #: Folder under the user's cache folder that holds extracted embedded sources.
 CACHE_APP_FOLDER = "surgical-planning-workstation"
-
-#: File names a message lists before it says "and N more".
-NAMES_SHOWN = 5
 
 
 class SourcesNotFound(ProjectError):
@@ -63,13 +66,6 @@ class FoundSources:
     def complete(self) -> bool:
         """True when every recorded file is there (changed ones included)."""
         return not self.check.missing
-
-
-def names_text(names: list[str]) -> str:
-    """'a, b, c and 4 more'."""
-    shown = ", ".join(names[:NAMES_SHOWN])
-    more = len(names) - NAMES_SHOWN
-    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def user_cache_folder() -> Path:
@@ -194,7 +190,7 @@ def find_sources(
         missing = fewest.check.missing
         raise SourcesNotFound(
             f"{len(missing)} source file(s) of {project_name} are missing from "
-            f"{fewest.root}: {names_text(missing)} (give the folder that holds them: --source DIR)",
+            f"{fewest.root}: {listed(missing)} (give the folder that holds them: --source DIR)",
             missing,
             series.folder,
         )
