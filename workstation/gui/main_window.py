@@ -446,16 +446,23 @@ class MainWindow(QMainWindow):
         )
 
     def start_load(
-        self, title: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None],
+        self,
+        title: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        on_result: Callable[[Any], None],
         on_error: Callable[[JobError], None] | None = None,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         """Run an open or load job in place of the one still running (which is cancelled)."""
         if self._load_job is not None and not self._load_job.done:
             self._load_job.cancel()
         self._load_job = self.runner.submit(
-            title, fn, *args, on_result=self._unless_closing(on_result),
+            title,
+            fn,
+            *args,
+            on_result=self._unless_closing(on_result),
             on_error=on_error or self.report_error,
-        )  # fmt: skip
+        )
         return self._load_job
 
     def _unless_closing(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
