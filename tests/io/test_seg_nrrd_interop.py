@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from tests.io.segmentation_cases import SHAPE, box, four_segments
 from tests.processing.spheres import grid_affine
 from workstation.core import geometry
-from workstation.core.coded_concepts import COMMON_TERMS, CodedConcept
+from workstation.core.coded_concepts import CodedConcept
 from workstation.core.errors import InputPathError, MemoryLimitError, SegmentationError
 from workstation.core.segmentation import Segmentation
 from workstation.core.volume import Volume
@@ -29,7 +30,6 @@ from workstation.io.segmentation_nrrd import write_segmentation_nrrd
 from workstation.io.segmentation_nrrd_read import parse_tags, read_segmentation_nrrd
 from workstation.services.segmentation_import import import_segmentation
 
-SHAPE = (7, 9, 11)  # slices, rows, columns
 TILTED = grid_affine("double-oblique", SHAPE, tilt_degrees=12.0)
 
 #: Every key 3D Slicer writes for a segment, and for the segmentation.
@@ -43,29 +43,11 @@ SEGMENTATION_KEYS = {
     "Segmentation_MasterRepresentation",
     "Segmentation_ReferenceImageExtentOffset",
 }
-BONE_CATEGORY, BONE_TYPE = COMMON_TERMS["Bone"]
-
-
-def _box(*ranges: slice) -> np.ndarray:
-    mask = np.zeros(SHAPE, dtype=bool)
-    mask[ranges] = True
-    return mask
 
 
 def _segmentation(affine: np.ndarray = TILTED) -> Segmentation:
-    """Bone and Vessel apart (layer 0), Tumour over Bone (layer 1), Empty without voxels."""
-    segmentation = Segmentation(SHAPE, affine, "1.2.3")
-    segmentation.add(
-        "Bone",
-        (0.9, 0.85, 0.7),
-        _box(slice(1, 4), slice(2, 6), slice(3, 8)),
-        category=BONE_CATEGORY,
-        type=BONE_TYPE,
-    )
-    segmentation.add("Vessel", (0.8, 0.1, 0.1), _box(slice(5, 7), slice(0, 2), slice(0, 11)))
-    segmentation.add("Tumour", (0.2, 0.6, 0.3), _box(slice(3, 5), slice(4, 8), slice(6, 10)))
-    segmentation.add("Empty", (0.5, 0.5, 0.5))
-    return segmentation
+    """The shared four segments, on a tilted double-oblique grid by default."""
+    return four_segments(affine)
 
 
 def slicer_loads(path) -> dict[str, np.ndarray]:
@@ -184,7 +166,7 @@ def test_itk_reads_the_segment_fields(tmp_path):
 
 def test_round_trip_keeps_masks_names_colours_terminology_ids_and_layers(tmp_path):
     segmentation = _segmentation()
-    segmentation.add("Schädel – links", (0.1, 0.2, 0.3), _box(slice(0, 1), slice(0, 1)))
+    segmentation.add("Schädel – links", (0.1, 0.2, 0.3), box(slice(0, 1), slice(0, 1)))
     path = write_segmentation_nrrd(segmentation, tmp_path / "case.seg.nrrd")
     imported = read_segmentation_nrrd(path)
     assert imported.source == "3D Slicer segmentation" and imported.warnings == []
@@ -210,7 +192,7 @@ def test_round_trip_keeps_masks_names_colours_terminology_ids_and_layers(tmp_pat
 
 def test_single_layer_file_is_3d_and_reads_back(tmp_path):
     segmentation = Segmentation(SHAPE, TILTED)
-    segmentation.add("Only", (1.0, 0.0, 0.0), _box(slice(2, 5), slice(1, 8), slice(4, 6)))
+    segmentation.add("Only", (1.0, 0.0, 0.0), box(slice(2, 5), slice(1, 8), slice(4, 6)))
     path = write_segmentation_nrrd(segmentation, tmp_path / "one.seg.nrrd")
     assert nrrd.read_header(str(path))["dimension"] == 3
     back = read_segmentation_nrrd(path).to_segmentation()

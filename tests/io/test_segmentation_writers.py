@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from tests.io.segmentation_cases import SHAPE, box, four_segments
 from tests.processing.spheres import grid_affine
 from workstation.core import geometry
-from workstation.core.coded_concepts import COMMON_TERMS
 from workstation.core.errors import Cancelled, ExportError
 from workstation.core.progress import CancelToken
 from workstation.core.segmentation import Segmentation
@@ -29,9 +29,6 @@ from workstation.io.segment_labels import label_layers
 from workstation.io.segmentation_nifti import write_segmentation_nifti
 from workstation.io.segmentation_nrrd import write_segmentation_nrrd
 from workstation.io.writers import writer_for
-
-#: (slices, rows, columns): all different, so any swapped axis shows.
-SHAPE = (7, 9, 11)
 
 GRIDS = {
     "axial anisotropic": np.array(
@@ -50,33 +47,12 @@ GRIDS = {
     "sagittal": grid_affine("sagittal", SHAPE, pixel_spacing=(0.5, 0.45), slice_spacing=3.0),
 }
 
-BONE_CATEGORY, BONE_TYPE = COMMON_TERMS["Bone"]
 BONE_TERMINOLOGY = (
     "Segmentation category and type - 3D Slicer General Anatomy list"
     "~SCT^85756007^Tissue~SCT^272673000^Bone~^^~Anatomic codes - DICOM master list~^^~^^"
 )
 
 
-def _box(*ranges: slice) -> np.ndarray:
-    mask = np.zeros(SHAPE, dtype=bool)
-    mask[ranges] = True
-    return mask
-
-
-def _segmentation(affine: np.ndarray) -> Segmentation:
-    """Bone and Vessel apart, Tumour overlapping Bone (second layer), Empty without voxels."""
-    segmentation = Segmentation(SHAPE, affine, "1.2.3")
-    segmentation.add(
-        "Bone",
-        (0.9, 0.85, 0.7),
-        _box(slice(1, 4), slice(2, 6), slice(3, 8)),
-        category=BONE_CATEGORY,
-        type=BONE_TYPE,
-    )
-    segmentation.add("Vessel", (0.8, 0.1, 0.1), _box(slice(5, 7), slice(0, 2), slice(0, 11)))
-    segmentation.add("Tumour", (0.2, 0.6, 0.3), _box(slice(3, 5), slice(4, 8), slice(6, 10)))
-    segmentation.add("Empty", (0.5, 0.5, 0.5))
-    return segmentation
 
 
 #: (layer, label) of each segment above, in segment order.
@@ -96,7 +72,7 @@ def _lps(affine: np.ndarray, indices: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("grid", GRIDS)
 def test_nrrd_voxel_to_lps_is_the_volume_affine(tmp_path, grid):
     affine = GRIDS[grid]
-    segmentation = _segmentation(affine)
+    segmentation = four_segments(affine)
     path = write_segmentation_nrrd(segmentation, tmp_path / "labels.nrrd")
     data, header = nrrd.read(str(path), index_order="C")
     assert header["space"] == "left-posterior-superior"
@@ -118,7 +94,7 @@ def test_nrrd_voxel_to_lps_is_the_volume_affine(tmp_path, grid):
 
 @pytest.mark.parametrize("grid", ["axial anisotropic", "sheared (gantry tilt)"])
 def test_nrrd_labels_per_layer_and_segment(tmp_path, grid):
-    segmentation = _segmentation(GRIDS[grid])
+    segmentation = four_segments(GRIDS[grid])
     path = write_segmentation_nrrd(segmentation, tmp_path / "labels.nrrd")
     data, header = nrrd.read(str(path), index_order="C")
     assert data.dtype == np.uint8
@@ -137,7 +113,7 @@ def test_nrrd_labels_per_layer_and_segment(tmp_path, grid):
 
 
 def test_nrrd_extents_and_terminology_follow_slicer(tmp_path):
-    path = write_segmentation_nrrd(_segmentation(GRIDS["double-oblique"]), tmp_path / "s.nrrd")
+    path = write_segmentation_nrrd(four_segments(GRIDS["double-oblique"]), tmp_path / "s.nrrd")
     header = nrrd.read_header(str(path))
     # Slicer crops a layer to the extent of its first segment: each carries its layer's
     assert header["Segment0_Extent"] == "0 10 0 5 1 6"  # column, row, slice (min max)
@@ -152,8 +128,8 @@ def test_nrrd_extents_and_terminology_follow_slicer(tmp_path):
 def test_nrrd_single_layer_is_3d(tmp_path):
     affine = GRIDS["tilted double-oblique, reversed"]
     segmentation = Segmentation(SHAPE, affine)
-    first = segmentation.add("A", mask=_box(slice(0, 3), slice(0, 9), slice(0, 11)))
-    second = segmentation.add("B", mask=_box(slice(4, 7), slice(2, 3), slice(5, 6)))
+    first = segmentation.add("A", mask=box(slice(0, 3), slice(0, 9), slice(0, 11)))
+    second = segmentation.add("B", mask=box(slice(4, 7), slice(2, 3), slice(5, 6)))
     path = write_segmentation_nrrd(segmentation, tmp_path / "two.nrrd")
     data, header = nrrd.read(str(path), index_order="C")
     assert data.shape == SHAPE and header["dimension"] == 3
@@ -168,7 +144,7 @@ def test_nrrd_single_layer_is_3d(tmp_path):
 
 def test_nrrd_names_keep_any_language_on_one_line(tmp_path):
     segmentation = Segmentation(SHAPE, GRIDS["axial anisotropic"])
-    segmentation.add("Schädel – links\nzweite Zeile", mask=_box(slice(0, 1)))
+    segmentation.add("Schädel – links\nzweite Zeile", mask=box(slice(0, 1)))
     path = write_segmentation_nrrd(segmentation, tmp_path / "names.nrrd")
     head = path.read_bytes().split(b"\n\n", 1)[0].decode("utf-8")
     assert "Segment0_Name:=Schädel – links zweite Zeile" in head.splitlines()
@@ -181,7 +157,7 @@ def test_more_than_255_segments_of_a_layer_go_on_in_another(tmp_path):
     voxels = np.argwhere(np.ones(SHAPE, dtype=bool))[:300]
     for number, (s, r, c) in enumerate(voxels):
         segmentation.add(
-            f"Voxel {number}", mask=_box(slice(s, s + 1), slice(r, r + 1), slice(c, c + 1))
+            f"Voxel {number}", mask=box(slice(s, s + 1), slice(r, r + 1), slice(c, c + 1))
         )
     path = write_segmentation_nrrd(segmentation, tmp_path / "many.nrrd")
     data, header = nrrd.read(str(path), index_order="C")
@@ -202,7 +178,7 @@ def test_segmentation_without_segments_keeps_its_grid(tmp_path):
 
 
 def test_overlapping_segments_go_into_two_layers():
-    layers = label_layers(_segmentation(GRIDS["axial anisotropic"]))
+    layers = label_layers(four_segments(GRIDS["axial anisotropic"]))
     assert layers.count == 2
     assert [(p.segment.name, p.layer, p.label) for p in layers.placements] == [
         ("Bone", 0, 1),
@@ -222,7 +198,7 @@ def _ras(affine_lps: np.ndarray, indices: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("extension", [".nii.gz", ".nii"])
 def test_nifti_voxel_to_ras_is_the_volume_affine(tmp_path, grid, extension):
     affine = GRIDS[grid]
-    path = write_segmentation_nifti(_segmentation(affine), tmp_path / f"labels{extension}")
+    path = write_segmentation_nifti(four_segments(affine), tmp_path / f"labels{extension}")
     image = nibabel.load(path)
     header = image.header
     assert image.shape == (SHAPE[2], SHAPE[1], SHAPE[0], 2)  # (i, j, k, layer) = (col, row, slice)
@@ -242,7 +218,7 @@ def test_nifti_voxel_to_ras_is_the_volume_affine(tmp_path, grid, extension):
 
 @pytest.mark.parametrize("extension", [".nii.gz", ".nii"])
 def test_nifti_labels_per_layer_and_segment(tmp_path, extension):
-    segmentation = _segmentation(GRIDS["double-oblique"])
+    segmentation = four_segments(GRIDS["double-oblique"])
     path = write_segmentation_nifti(segmentation, tmp_path / f"labels{extension}")
     raw = path.read_bytes()
     if extension == ".nii.gz":
@@ -260,7 +236,7 @@ def test_nifti_labels_per_layer_and_segment(tmp_path, extension):
 
 def test_nifti_single_layer_is_3d(tmp_path):
     segmentation = Segmentation(SHAPE, GRIDS["sheared (gantry tilt)"])
-    segment = segmentation.add("A", mask=_box(slice(2, 5), slice(1, 3), slice(0, 4)))
+    segment = segmentation.add("A", mask=box(slice(2, 5), slice(1, 3), slice(0, 4)))
     image = nibabel.load(write_segmentation_nifti(segmentation, tmp_path / "one.nii.gz"))
     assert image.shape == (SHAPE[2], SHAPE[1], SHAPE[0])
     np.testing.assert_array_equal(np.asarray(image.dataobj).transpose(2, 1, 0) == 1, segment.mask)
@@ -277,7 +253,7 @@ ITK_CASES = [(grid, "labels.nrrd") for grid in GRIDS] + [
 @pytest.mark.parametrize(("grid", "name"), ITK_CASES)
 def test_itk_reads_labels_where_the_volume_has_them(tmp_path, grid, name):
     affine = GRIDS[grid]
-    segmentation = _segmentation(affine)
+    segmentation = four_segments(affine)
     path = writer_for("segmentation", name).write(segmentation, tmp_path / name)
     image = sitk.ReadImage(str(path))
     extra = (0.0,) * (image.GetDimension() - 3)  # NIfTI: 4D; NRRD: 2 components per voxel
@@ -326,7 +302,7 @@ def test_failing_write_keeps_the_previous_file(tmp_path, monkeypatch, writer):
     target.write_bytes(b"previous version")
     _fail_mid_write(monkeypatch, writer)
     with pytest.raises(ExportError, match="No space left"):
-        writer(_segmentation(GRIDS["double-oblique"]), target)
+        writer(four_segments(GRIDS["double-oblique"]), target)
     assert target.read_bytes() == b"previous version"
     assert os.listdir(tmp_path) == [target.name]
 
@@ -335,7 +311,7 @@ def test_failing_write_keeps_the_previous_file(tmp_path, monkeypatch, writer):
 def test_failing_first_write_leaves_no_file(tmp_path, monkeypatch, writer):
     _fail_mid_write(monkeypatch, writer)
     with pytest.raises(ExportError, match="No space left"):
-        writer(_segmentation(GRIDS["axial anisotropic"]), tmp_path / NAMES[writer])
+        writer(four_segments(GRIDS["axial anisotropic"]), tmp_path / NAMES[writer])
     assert os.listdir(tmp_path) == []
 
 
@@ -352,7 +328,7 @@ def test_cancel_mid_write_keeps_the_previous_file(tmp_path, writer):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        writer(_segmentation(GRIDS["sagittal"]), target, progress=progress, cancel=token)
+        writer(four_segments(GRIDS["sagittal"]), target, progress=progress, cancel=token)
     assert target.read_bytes() == b"previous version"
     assert os.listdir(tmp_path) == [target.name]
     assert 0.1 < max(reports) < 1.0
@@ -362,7 +338,7 @@ def test_cancel_mid_write_keeps_the_previous_file(tmp_path, writer):
 def test_progress_runs_to_the_end(tmp_path, writer):
     reports: list[tuple[float, str]] = []
     writer(
-        _segmentation(GRIDS["sagittal"]),
+        four_segments(GRIDS["sagittal"]),
         tmp_path / NAMES[writer],
         progress=lambda *a: reports.append(a),
     )
@@ -374,5 +350,5 @@ def test_progress_runs_to_the_end(tmp_path, writer):
 @pytest.mark.parametrize("writer", WRITERS, ids=lambda w: NAMES[w])
 def test_bad_folder_fails_before_any_work(tmp_path, writer):
     with pytest.raises(ExportError, match="does not exist"):
-        writer(_segmentation(GRIDS["sagittal"]), tmp_path / "missing" / NAMES[writer])
+        writer(four_segments(GRIDS["sagittal"]), tmp_path / "missing" / NAMES[writer])
     assert os.listdir(tmp_path) == []
