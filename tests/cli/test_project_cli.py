@@ -53,6 +53,11 @@ def _run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def _mesh_of_project(capsys, case, segment: str, out, *extra: str) -> tuple[int, str, str]:
+    """`workstation mesh CASE.wsproj --segment SEGMENT -o OUT EXTRA...`."""
+    return _run(capsys, "mesh", str(case["project"]), "--segment", segment, "-o", str(out), *extra)
+
+
 def test_segment_writes_a_project_of_the_replay(case):
     contents = read_project(case["project"])
     bone, dense = contents.segmentation.segments
@@ -134,14 +139,11 @@ def test_mesh_of_a_project_segment_is_the_mesh_of_the_same_operations(case, caps
     for segment in ("Bone", "Dense"):
         from_project = case["tmp"] / "a" / f"{segment}.stl"
         from_ops = case["tmp"] / "b" / f"{segment}.stl"
-        code, _, err = _run(
+        code, _, err = _mesh_of_project(
             capsys,
-            "mesh",
-            str(case["project"]),
-            "--segment",
+            case,
             segment,
-            "-o",
-            str(from_project),
+            from_project,
             *FAST,
         )
         assert code == 0, err
@@ -160,14 +162,11 @@ def test_mesh_of_a_project_segment_is_the_mesh_of_the_same_operations(case, caps
         assert code == 0, err
         assert from_project.read_bytes() == from_ops.read_bytes()
     # the model's record names the project's verified sources (hashed once, on opening)
-    code, out, err = _run(
+    code, out, err = _mesh_of_project(
         capsys,
-        "mesh",
-        str(case["project"]),
-        "--segment",
+        case,
         "Bone",
-        "-o",
-        str(from_project),
+        from_project,
         "--json",
         *FAST,
     )
@@ -187,17 +186,14 @@ def test_mesh_refuses_changed_sources_unless_allowed(case, capsys):
     data[-1] ^= 1
     changed.write_bytes(bytes(data))
     out = case["tmp"] / "bone.stl"
-    code, _, err = _run(capsys, "mesh", str(case["project"]), "--segment", "Bone", "-o", str(out))
+    code, _, err = _mesh_of_project(capsys, case, "Bone", out)
     assert code == 10 and changed.name in err and "--allow-changed-sources" in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
-    code, _, err = _run(
+    code, _, err = _mesh_of_project(
         capsys,
-        "mesh",
-        str(case["project"]),
-        "--segment",
+        case,
         "Bone",
-        "-o",
-        str(out),
+        out,
         "--allow-changed-sources",
         *FAST,
     )
@@ -209,16 +205,13 @@ def test_mesh_finds_moved_sources_with_source_and_names_missing_files(case, caps
     moved = case["tmp"] / "moved"
     shutil.move(case["tmp"] / "dicom", moved)
     out = case["tmp"] / "bone.stl"
-    code, _, err = _run(capsys, "mesh", str(case["project"]), "--segment", "Bone", "-o", str(out))
+    code, _, err = _mesh_of_project(capsys, case, "Bone", out)
     assert code == 10 and "--source" in err and not out.exists()
-    code, _, err = _run(
+    code, _, err = _mesh_of_project(
         capsys,
-        "mesh",
-        str(case["project"]),
-        "--segment",
+        case,
         "Bone",
-        "-o",
-        str(out),
+        out,
         "--source",
         str(moved),
         *FAST,
@@ -226,14 +219,11 @@ def test_mesh_finds_moved_sources_with_source_and_names_missing_files(case, caps
     assert code == 0, err
     gone = moved / case["paths"][7].name
     gone.unlink()
-    code, _, err = _run(
+    code, _, err = _mesh_of_project(
         capsys,
-        "mesh",
-        str(case["project"]),
-        "--segment",
+        case,
         "Bone",
-        "-o",
-        str(out),
+        out,
         "--source",
         str(moved),
     )
