@@ -1,5 +1,8 @@
 """Importing segmentation files onto a volume: same grid, crops, resampling, refusal, replay.
 
+Choosing structures by name happens before placing, so the memory check counts only the
+chosen ones; the chooser's list (names, voxel counts) is checked against numpy counts.
+
 Resampled voxels are checked against the brute-force nearest-neighbour oracle of the
 resampling tests; the import operation is checked through a real SegmentEditor: one undo
 step, a replay that gives the same voxels, and a clear error when the file changed.
@@ -27,8 +30,10 @@ from workstation.io.segmentation_nrrd import write_segmentation_nrrd
 from workstation.services.export import write_operations
 from workstation.services.segment_editor import SegmentEditor
 from workstation.services.segmentation_import import (
+    StructureInfo,
     import_records,
     import_segmentation,
+    list_structures,
 )
 
 SHAPE = (12, 14, 16)  # slices, rows, columns
@@ -254,3 +259,97 @@ def test_a_file_that_does_not_overlap_fails_the_operation_in_one_line(tmp_path):
         editor.apply(import_records(path)[0])
     assert "\n" not in str(caught.value)
     assert editor.segmentation.names == [] and editor.operations == []
+
+
+# -- choosing structures -----------------------------------------------------------------------
+def ten_labels() -> np.ndarray:
+    """Labels 1..10 on the volume's grid, label n in slice n (rows and columns vary in size)."""
+    labels = np.zeros(SHAPE, dtype=np.uint8)
+    for value in range(1, 11):
+        labels[value, : value + 2, : 16 - value] = value
+    return labels
+
+
+def test_names_are_chosen_before_the_memory_check(tmp_path, monkeypatch):
+    path = tmp_path / "total.nii.gz"
+    labels = ten_labels()
+    write_coarse_nifti(path, labels, AFFINE)
+    voxels = int(np.prod(SHAPE))
+    # The import needs a byte per voxel and mask plus 8 per layer: 3 masks fit, 10 do not.
+    monkeypatch.setenv("WORKSTATION_MEMORY_LIMIT", str(voxels * (3 + 8)))
+    with pytest.raises(MemoryLimitError, match="importing 10 segments"):
+        import_segmentation(path, volume())
+    result = import_segmentation(path, volume(), names=["Label 7", "Label 2"])
+    assert [segment.name for segment in result.segments] == ["Label 7", "Label 2"]
+    assert result.segmentation.same_grid(volume())
+    for segment, value in zip(result.segments, (7, 2), strict=True):
+        np.testing.assert_array_equal(segment.mask, labels == value, err_msg=segment.name)
+        assert np.count_nonzero(segment.mask) == (value + 2) * (16 - value)
+
+
+def test_names_on_a_resampled_file_and_a_second_layer(tmp_path):
+    path = tmp_path / "coarse.nii.gz"
+    stored = write_coarse_nifti(path)
+    result = import_segmentation(path, volume(), names=["Label 5", "Label 1"])
+    expected = brute_force(coarse_labels(), stored, SHAPE, AFFINE)
+    assert [s.name for s in result.segments] == ["Label 5", "Label 1"]
+    for segment, value in zip(result.segments, (5, 1), strict=True):
+        np.testing.assert_array_equal(segment.mask, expected == value, err_msg=segment.name)
+    written = seg_nrrd(tmp_path / "case.seg.nrrd")  # Bone and Tumour overlap: two layers
+    (tumour,) = import_segmentation(tmp_path / "case.seg.nrrd", volume(), names=["Tumour"]).segments
+    assert tumour.name == "Tumour" and tumour.color == (0.2, 0.6, 0.3)
+    np.testing.assert_array_equal(tumour.mask, written.by_name("Tumour").mask)
+
+
+def test_an_unknown_name_is_refused_before_placing(tmp_path):
+    seg_nrrd(tmp_path / "case.seg.nrrd")
+    with pytest.raises(
+        SegmentationError,
+        match=r"^case\.seg\.nrrd has no segment 'Liver', 'Lung' \(it has 'Bone', 'Tumour'\)$",
+    ):
+        import_segmentation(tmp_path / "case.seg.nrrd", volume(), names=["Bone", "Liver", "Lung"])
+
+
+def test_list_structures_counts_the_voxels_of_each_label(tmp_path):
+    path = tmp_path / "total.nii.gz"
+    labels = ten_labels()
+    labels[0, 0, :3] = 200  # a value the table does not name
+    write_coarse_nifti(path, labels, AFFINE)
+    table = tmp_path / "names.json"
+    table.write_text(
+        json.dumps({str(v): {"name": f"organ {v}", "color": [v, 0, 0]} for v in range(1, 11)})
+    )
+    structures = list_structures(path, table)
+    values, counts = np.unique(labels[labels != 0], return_counts=True)
+    assert [s.label for s in structures] == values.tolist()
+    assert [s.voxels for s in structures] == counts.tolist()
+    assert [s.name for s in structures] == [f"organ {v}" for v in range(1, 11)] + ["Label 200"]
+    assert {s.layer for s in structures} == {0}
+    assert structures[2].color == pytest.approx((3 / 255, 0.0, 0.0))
+    assert all(isinstance(s, StructureInfo) for s in structures)
+
+
+def test_list_structures_of_a_layered_seg_nrrd(tmp_path):
+    written = seg_nrrd(tmp_path / "case.seg.nrrd")
+    structures = list_structures(tmp_path / "case.seg.nrrd")
+    assert [s.name for s in structures] == ["Bone", "Tumour"]
+    assert sorted(s.layer for s in structures) == [0, 1]  # they overlap
+    for info, segment in zip(structures, written, strict=True):
+        assert info.voxels == np.count_nonzero(segment.mask)
+        assert info.color == segment.color
+
+
+def test_the_share_outside_counts_only_the_chosen_structures(tmp_path):
+    labels = np.zeros((4, 4, 8), dtype=np.uint8)
+    labels[..., :4] = 1  # columns 10..13 of the volume's 0..15: inside
+    labels[..., 4:] = 2  # columns 14..17: half outside
+    affine = AFFINE.copy()
+    affine[:3, 3] = geometry.index_to_lps(AFFINE, [[0, 0, 10]])[0]
+    path = tmp_path / "edge.nii"
+    write_coarse_nifti(path, labels, affine)
+    outside = "of the labelled voxels of edge.nii lie outside the volume"
+    assert import_segmentation(path, volume()).warnings == [f"25.0% {outside}"]
+    assert import_segmentation(path, volume(), names=["Label 2"]).warnings == [f"50.0% {outside}"]
+    (inside,) = import_segmentation(path, volume(), names=["Label 1"]).segments
+    assert np.count_nonzero(inside.mask) == 4 * 4 * 4
+    assert import_segmentation(path, volume(), names=["Label 1"]).warnings == []

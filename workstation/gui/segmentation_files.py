@@ -2,7 +2,10 @@
 
 Import reads a .seg.nrrd, .nrrd, .nii or .nii.gz (and, optionally, a label table naming
 its values) as ONE operation through the edit queue, so it is one undo step and replays
-from an operations file; the file is checked (hashed) in a background job first.  Its
+from an operations file.  A background job first lists the file's structures and hashes
+it; a file with more than one structure then offers a chooser (a TotalSegmentator map
+has 117, and every imported one keeps a full mask), and the record names the chosen ones
+only when some were left out, so the others are never loaded.  Its
 warnings (resampled, partly outside…) reach the status bar with the edit's notes.
 Export writes a snapshot of the segments in a background job, in the format of the
 chosen extension (the writers registry's list; ``<series>.seg.nrrd`` by default).
@@ -14,14 +17,17 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from workstation.core.errors import ExportError
-from workstation.core.progress import CancelToken, ProgressCallback
+from workstation.core.operations import normalise
+from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.core.segmentation import Segmentation
 from workstation.gui.context import AppContext
+from workstation.gui.structure_chooser import ask_structures
 from workstation.gui.workers import Job, JobError
 from workstation.io.readers import formats as readable_formats
 from workstation.services.export import (
@@ -31,7 +37,11 @@ from workstation.services.export import (
     write_segmentation,
 )
 from workstation.services.segment_editor import SegmentEditor
-from workstation.services.segmentation_import import import_records
+from workstation.services.segmentation_import import (
+    StructureInfo,
+    import_records,
+    list_structures,
+)
 
 LABEL_TABLE_FILTER = "Label tables (*.txt *.label *.ctbl *.json *.csv *.lut);;All files (*)"
 
@@ -60,9 +70,18 @@ def _snapshot(editor: SegmentEditor) -> Segmentation:
 
 
 def _check_job(
-    path: str, label_table: str | None, progress: ProgressCallback, cancel: CancelToken
-) -> list[dict[str, Any]]:
-    return import_records(path, label_table, progress=progress, cancel=cancel)
+    path: str,
+    label_table: str | None,
+    names: list[str] | None,
+    progress: ProgressCallback,
+    cancel: CancelToken,
+) -> tuple[list[StructureInfo] | None, list[dict[str, Any]]]:
+    """The file's structures (None when ``names`` already chose) and its import record."""
+    structures = None
+    if names is None:
+        structures = list_structures(path, label_table, sub_progress(progress, 0.0, 0.7), cancel)
+    hashing = sub_progress(progress, 0.0 if names else 0.7, 1.0)
+    return structures, import_records(path, label_table, names, hashing, cancel)
 
 
 def _export_job(
@@ -94,6 +113,10 @@ class SegmentationFiles(QObject):
             window, "Label table naming the values (Cancel: none)", "", LABEL_TABLE_FILTER
         )[0]
         self.choose_export_path = self._ask_export_path
+        #: the names to import (file order) from a file's structures; None cancels
+        self.choose_structures = lambda structures: ask_structures(
+            structures, self._volume_voxels(), window
+        )
         self.last_export: Path | None = None
         context.session.subscribe("editor", self._editor_changed)
         self._editor_changed(context.session.editor)
@@ -103,10 +126,20 @@ class SegmentationFiles(QObject):
         self.export_action.setEnabled(editor is not None)
 
     # -- import -----------------------------------------------------------------------------
+    def _volume_voxels(self) -> int:
+        volume = self.context.session.volume
+        return 0 if volume is None else int(np.prod(volume.shape, dtype=np.int64))
+
     def import_segmentation(
-        self, path: str | None = None, label_table: str | None = None
+        self,
+        path: str | None = None,
+        label_table: str | None = None,
+        names: list[str] | None = None,
     ) -> Job | None:
-        """Import ``path`` (asked for when None; then a label table is offered too)."""
+        """Import ``path`` (asked for when None; then a label table is offered too).
+
+        ``names`` imports only those structures, in that order, without the chooser.
+        """
         editor = self.context.session.editor
         if editor is None:
             self.context.show_message("Load a volume before importing a segmentation.")
@@ -124,15 +157,29 @@ class SegmentationFiles(QObject):
             _check_job,
             str(path),
             label_table,
-            on_result=lambda records, editor=editor: self._records_ready(editor, name, records),
+            names,
+            on_result=lambda found, editor=editor: self._records_ready(editor, name, *found),
             on_error=self.context.report_error,
         )
 
     def _records_ready(
-        self, editor: SegmentEditor, name: str, records: list[dict[str, Any]]
+        self,
+        editor: SegmentEditor,
+        name: str,
+        structures: list[StructureInfo] | None,
+        records: list[dict[str, Any]],
     ) -> None:
         if editor is not self.context.session.editor:
             return  # another volume was loaded meanwhile: the import was for the old one
+        if structures is not None and len(structures) > 1:
+            chosen = self.choose_structures(structures)
+            if not chosen:
+                self.context.show_message(f"Import of {name} cancelled")
+                return
+            if editor is not self.context.session.editor:
+                return
+            if list(chosen) != [structure.name for structure in structures]:
+                records = [normalise({**record, "names": list(chosen)}) for record in records]
         for record in records:
             self.context.edits.submit(record, title=f"Import {name}")
 

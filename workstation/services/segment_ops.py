@@ -421,14 +421,18 @@ def _import_segmentation(context: EditContext) -> PendingEdit:
         raise context.fail(f"the segmentation file {path} changed since it was imported")
     try:
         result = importing.import_segmentation(
-            path, context.volume, record["label_table"], context.progress, context.cancel
+            path,
+            context.volume,
+            record["label_table"],
+            context.progress,
+            context.cancel,
+            names=record["names"],
         )
-        chosen = importing.select_segments(result, record["names"])
     except (SegmentationError, InputPathError) as problem:
         raise context.fail(str(problem)) from None
     pending = _pending(context, f"Import {path.name}")
     taken = set(context.segmentation.names)
-    for segment in chosen:
+    for segment in result.segments:
         name, number = context.segmentation.unique_name(segment.name), 2
         while name in taken:  # taken by a segment added earlier in this import
             name, number = f"{segment.name} {number}", number + 1
@@ -439,5 +443,5 @@ def _import_segmentation(context: EditContext) -> PendingEdit:
         )
         pending.actions.append(action)
     pending.notes += result.warnings
-    pending.notes.append(f"Imported {len(chosen)} segment(s) from {path.name}")
+    pending.notes.append(f"Imported {len(result.segments)} segment(s) from {path.name}")
     return pending

@@ -6,6 +6,10 @@ differs by whole voxels (a crop or padding with the same axes) they are shifted 
 any other grid that overlaps the volume in patient space is resampled by nearest
 neighbour, with a warning.  A file whose labels lie wholly outside the volume is refused.
 
+``names`` picks structures before anything is placed, so the memory check counts only the
+chosen ones and the others never get a mask; ``list_structures`` tells a chooser what a
+file holds (name, label, layer, voxel count, colour) from one read.
+
 ``import_records`` gives the one operation record (``import_segmentation``, with the
 file's SHA-256) that adds the imported segments to an editor: one undo step, and a
 replay reads the same file or says it changed.
@@ -14,7 +18,7 @@ replay reads the same file or says it changed.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,13 @@ from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segmentation import Segment, Segmentation
 from workstation.core.volume import Volume
 from workstation.io.label_tables import LabelTable, read_label_table
-from workstation.io.readers import ImportedSegmentation, add_structure, reader_for
+from workstation.io.readers import (
+    ImportedSegmentation,
+    ImportedStructure,
+    add_structure,
+    distinct_labels,
+    reader_for,
+)
 from workstation.io.source_files import file_sha256 as source_file_sha256
 from workstation.processing.label_resampling import overlap_fraction, resample_labels
 
@@ -71,13 +81,25 @@ def _spacing_text(affine: np.ndarray) -> str:
     return " x ".join(f"{v:.3g}" for v in (column_step, row_step, slice_step))
 
 
+def _only(layer: np.ndarray, labels: list[int]) -> np.ndarray:
+    """``layer`` itself when it holds only ``labels``, else their voxels, slab by slab."""
+    if set(distinct_labels(layer)) <= set(labels):
+        return layer
+    chosen = np.zeros(layer.shape, dtype=bool)
+    step = max(1, (1 << 22) // max(1, layer[0].size))
+    for start in range(0, layer.shape[0], step):
+        chosen[start : start + step] = np.isin(layer[start : start + step], labels)
+    return chosen
+
+
 def _check_overlap(imported: ImportedSegmentation, volume: Volume, name: str) -> list[str]:
     """Refuse a file whose labels lie wholly outside the volume; warn about a part outside."""
-    counts = [int(np.count_nonzero(layer)) for layer in imported.layers]
-    fractions = [
-        overlap_fraction(layer, imported.affine, volume.shape, volume.affine)
-        for layer in imported.layers
-    ]
+    counts, fractions = [], []
+    for number, layer in enumerate(imported.layers):
+        labels = [s.label for s in imported.structures if s.layer == number]
+        chosen = _only(layer, labels)  # only the structures being imported count
+        counts.append(int(np.count_nonzero(chosen)))
+        fractions.append(overlap_fraction(chosen, imported.affine, volume.shape, volume.affine))
     total = sum(counts)
     inside = (
         sum(f * n for f, n in zip(fractions, counts, strict=True)) / total
@@ -136,14 +158,24 @@ def place_on_volume(
     return ImportResult(segmentation, imported.source, Path(path), warnings)
 
 
-def import_segmentation(
+@dataclass(frozen=True)
+class StructureInfo:
+    """One structure of a file as a chooser lists it: voxels counted on the file's grid."""
+
+    name: str
+    label: int
+    layer: int
+    voxels: int
+    color: tuple[float, float, float] | None = None
+
+
+def _read(
     path: str | os.PathLike[str],
-    volume: Volume,
-    label_table: str | os.PathLike[str] | LabelTable | None = None,
-    progress: ProgressCallback = no_progress,
-    cancel: CancelToken | None = None,
-) -> ImportResult:
-    """Read ``path`` and put its segments on ``volume``'s grid (names, colours, meanings)."""
+    label_table: str | os.PathLike[str] | LabelTable | None,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> tuple[Path, ImportedSegmentation]:
+    """The file read by the reader of its extension, with its label table (a path or dict)."""
     source = _existing(path, "segmentation file")
     reader = reader_for("segmentation", source)
     table: LabelTable | None
@@ -151,23 +183,99 @@ def import_segmentation(
         table = label_table
     else:
         table = read_label_table(_existing(label_table, "label table"))
-    imported = reader.read(source, table, sub_progress(progress, 0.0, 0.4), cancel)
+    return source, reader.read(source, table, progress, cancel)
+
+
+def choose_structures(
+    imported: ImportedSegmentation, names: list[str] | None, path: str | os.PathLike[str]
+) -> ImportedSegmentation:
+    """``imported`` with only the structures called ``names`` (in that order) and their layers.
+
+    A name given twice takes the next structure of that name when the file has one more.
+    Unknown names are refused, naming what the file has.
+    """
+    if names is None:
+        return imported
+    by_name: dict[str, list[ImportedStructure]] = {}
+    for structure in imported.structures:
+        by_name.setdefault(structure.name, []).append(structure)
+    missing = [name for name in names if name not in by_name]
+    if missing:
+        known = ", ".join(repr(name) for name in by_name)
+        raise SegmentationError(
+            f"{Path(path).name} has no segment {', '.join(map(repr, missing))} "
+            f"(it has {known or 'none'})"
+        )
+    taken: dict[str, int] = {}
+    chosen = []
+    for name in names:
+        candidates = by_name[name]
+        number = taken.get(name, 0)
+        chosen.append(candidates[min(number, len(candidates) - 1)])
+        taken[name] = number + 1
+    used = sorted({structure.layer for structure in chosen})
+    renumbered = {old: new for new, old in enumerate(used)}
+    return replace(
+        imported,
+        layers=[imported.layers[number] for number in used],
+        structures=[replace(s, layer=renumbered[s.layer]) for s in chosen],
+        warnings=list(imported.warnings),
+    )
+
+
+def import_segmentation(
+    path: str | os.PathLike[str],
+    volume: Volume,
+    label_table: str | os.PathLike[str] | LabelTable | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    names: list[str] | None = None,
+) -> ImportResult:
+    """Read ``path`` and put its segments (only ``names``, in that order) on ``volume``'s grid."""
+    source, imported = _read(path, label_table, sub_progress(progress, 0.0, 0.4), cancel)
+    imported = choose_structures(imported, names, source)
     return place_on_volume(imported, volume, source, sub_progress(progress, 0.4, 1.0), cancel)
 
 
-def select_segments(result: ImportResult, names: list[str] | None) -> list[Segment]:
-    """The imported segments called ``names`` (in that order), all of them for None."""
-    if names is None:
-        return list(result.segments)
-    found = {segment.name: segment for segment in reversed(result.segments)}
-    missing = [name for name in names if name not in found]
-    if missing:
-        known = ", ".join(repr(name) for name in dict.fromkeys(result.segmentation.names))
-        raise SegmentationError(
-            f"{result.path.name} has no segment {', '.join(map(repr, missing))} "
-            f"(it has {known or 'none'})"
-        )
-    return [found[name] for name in names]
+def _label_counts(layer: np.ndarray, cancel: CancelToken) -> dict[int, int]:
+    """Voxels per value of an integer layer, slab by slab (memory bounded by the slab)."""
+    counts: dict[int, int] = {}
+    if layer.size == 0:
+        return counts
+    step = max(1, (1 << 22) // max(1, layer[0].size))
+    for start in range(0, layer.shape[0], step):
+        cancel.raise_if_cancelled()
+        slab = layer[start : start + step].ravel()
+        if slab.dtype.kind == "b":
+            slab = slab.view(np.uint8)
+        low, high = int(slab.min()), int(slab.max())
+        if low >= 0 and high < (1 << 20):
+            found = np.bincount(slab, minlength=1)
+            values = np.flatnonzero(found)
+            pairs = zip(values.tolist(), found[values].tolist(), strict=True)
+        else:  # negative or very large label values
+            unique, number = np.unique(slab, return_counts=True)
+            pairs = zip(unique.tolist(), number.tolist(), strict=True)
+        for value, number in pairs:
+            counts[int(value)] = counts.get(int(value), 0) + int(number)
+    return counts
+
+
+def list_structures(
+    path: str | os.PathLike[str],
+    label_table: str | os.PathLike[str] | LabelTable | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[StructureInfo]:
+    """The structures of ``path`` in file order, with their voxel counts (one read)."""
+    token = cancel or CancelToken()
+    source, imported = _read(path, label_table, sub_progress(progress, 0.0, 0.8), token)
+    counts = [_label_counts(layer, token) for layer in imported.layers]
+    progress(1.0, f"Listed the structures of {source.name}")
+    return [
+        StructureInfo(s.name, s.label, s.layer, counts[s.layer].get(s.label, 0), s.color)
+        for s in imported.structures
+    ]
 
 
 def import_records(
