@@ -323,6 +323,7 @@ class _WorkerPool:
         """A worker died: name the frame it was decoding; if none was, decode in-process."""
         running = self._running()
         self._remember_processes()
+        self._await_exit_status([pid for pid, _position, _ in running])
         crashed = [item for item in running if self._crashed(item[0])] or running
         self.stop()
         if running:
@@ -332,6 +333,15 @@ class _WorkerPool:
                 f"({self._how_it_ended(crashed[0][0])}); the data is probably damaged"
             )
         return deque([*in_flight.values(), *pending])
+
+    def _await_exit_status(self, pids: list[int], timeout: float = 1.0) -> None:
+        """Wait briefly for the exit status of workers that may have died: the pool can
+        notice a death before the status can be read, and the message names the signal."""
+        deadline = time.monotonic() + timeout
+        for pid in pids:
+            process = self.known.get(pid)
+            if process is not None and process.exitcode is None:
+                process.join(max(0.0, deadline - time.monotonic()))
 
     def _crashed(self, pid: int) -> bool:
         """True when the worker ``pid`` died by itself (not ended by the broken pool)."""
