@@ -277,14 +277,14 @@ NAMES = {write_segmentation_nrrd: "labels.nrrd", write_segmentation_nifti: "labe
 def _fail_mid_write(monkeypatch, writer) -> None:
     """Make ``writer`` raise a full-disk error after part of its data went out."""
     if writer is write_segmentation_nrrd:
-        original = segmentation_nrrd._slabs
+        original = segmentation_nrrd._slab_bytes
 
-        def failing_slabs(layers):
-            chunks = original(layers)
-            yield next(chunks)
-            raise OSError(28, "No space left on device")
+        def failing_slab_bytes(layers, index, scratch):
+            if index > 0:  # the first slab went out
+                raise OSError(28, "No space left on device")
+            return original(layers, index, scratch)
 
-        monkeypatch.setattr(segmentation_nrrd, "_slabs", failing_slabs)
+        monkeypatch.setattr(segmentation_nrrd, "_slab_bytes", failing_slab_bytes)
     else:
 
         class FailingStream(ProgressStream):

@@ -26,8 +26,8 @@ from workstation.core.coded_concepts import CodedConcept
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken
 from workstation.core.segmentation import Segmentation
-from workstation.io.segment_labels import LabelLayers, label_layers
-from workstation.io.segmentation_nrrd import COMPRESSION_LEVEL, header_text
+from workstation.io.segment_labels import label_layers
+from workstation.io.segmentation_nrrd import gzip_voxel_chunks, header_text
 
 
 class MemberError(ValueError):
@@ -125,26 +125,6 @@ def _bytes_of(array: np.ndarray) -> memoryview:
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
 
 
-def _slab_bytes(layers: LabelLayers, index: int, scratch: np.ndarray | None) -> memoryview:
-    """Slice ``index`` of every layer, fastest axis first (layer, column, row) as NRRD wants.
-
-    Two layers interleave as the bytes of one little-endian uint16 (a fast contiguous
-    operation); more are written into ``scratch`` one layer at a time.
-    """
-    slab = layers.arrays[:, index]
-    if layers.count == 1:
-        return _bytes_of(slab[0])
-    if layers.count == 2:
-        pairs = slab[1].astype("<u2")
-        pairs <<= 8
-        pairs |= slab[0]
-        return _bytes_of(pairs)
-    assert scratch is not None
-    for layer in range(layers.count):
-        scratch[..., layer] = slab[layer]
-    return _bytes_of(scratch)
-
-
 class SegmentationEncoding:
     """A segmentation ready to stream as a .seg.nrrd: its label layers packed once."""
 
@@ -162,19 +142,7 @@ class SegmentationEncoding:
     def chunks(self, on_slab: Any = None) -> Iterator[bytes | memoryview]:
         """The header, then the gzip stream of the voxels, slab by slab."""
         yield self.header
-        compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-        arrays = self.layers.arrays
-        scratch = (
-            np.empty((*arrays.shape[2:], self.layers.count), np.uint8)
-            if self.layers.count > 2
-            else None
-        )
-        for index in range(self.slabs):
-            self.cancel.raise_if_cancelled()
-            yield compressor.compress(_slab_bytes(self.layers, index, scratch))
-            if on_slab is not None:
-                on_slab(index + 1, self.slabs)
-        yield compressor.flush()
+        yield from gzip_voxel_chunks(self.layers, self.cancel, on_slab)
 
 
 def segment_properties(segmentation: Segmentation) -> dict[str, Any]:

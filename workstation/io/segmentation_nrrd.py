@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -177,27 +176,51 @@ def _segment_fields(index: int, placement: Placement, extent: tuple[int, ...]) -
     ]
 
 
-def _slabs(layers: LabelLayers) -> Iterator[bytes]:
-    """The voxel bytes, one slice at a time, fastest axis first (layer, column, row)."""
-    for index in range(layers.arrays.shape[1]):
-        slab = layers.arrays[:, index]  # (layer, row, col)
-        yield (slab[0] if layers.count == 1 else np.moveaxis(slab, 0, -1)).tobytes()
+def _bytes_of(array: np.ndarray) -> memoryview:
+    """A contiguous array's bytes as a flat byte view (no copy)."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
 
 
-def _write_gzip(
-    handle: BinaryIO,
+def _slab_bytes(layers: LabelLayers, index: int, scratch: np.ndarray | None) -> memoryview:
+    """Slice ``index`` of every layer, fastest axis first (layer, column, row) as NRRD wants.
+
+    Two layers interleave as the bytes of one little-endian uint16 (a fast contiguous
+    operation); more are written into ``scratch`` one layer at a time.
+    """
+    slab = layers.arrays[:, index]  # (layer, row, col)
+    if layers.count == 1:
+        return _bytes_of(slab[0])
+    if layers.count == 2:
+        pairs = slab[1].astype("<u2")
+        pairs <<= 8
+        pairs |= slab[0]
+        return _bytes_of(pairs)
+    assert scratch is not None
+    for layer in range(layers.count):
+        scratch[..., layer] = slab[layer]
+    return _bytes_of(scratch)
+
+
+def gzip_voxel_chunks(
     layers: LabelLayers,
-    progress: ProgressCallback,
-    cancel: CancelToken,
-    text: str,
-) -> None:
+    cancel: CancelToken | None = None,
+    on_slab: Callable[[int, int], None] | None = None,
+) -> Iterator[bytes | memoryview]:
+    """The gzip stream of the voxel data, slab by slab (``on_slab(done, total)`` after each).
+
+    The file writer and the project's segmentation member both stream this.
+    """
+    token = cancel or CancelToken()
     compressor = zlib.compressobj(COMPRESSION_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
-    total = layers.arrays.shape[1]
-    for done, slab in enumerate(_slabs(layers)):
-        cancel.raise_if_cancelled()
-        handle.write(compressor.compress(slab))
-        progress((done + 1) / total, text)
-    handle.write(compressor.flush())
+    arrays = layers.arrays
+    scratch = np.empty((*arrays.shape[2:], layers.count), np.uint8) if layers.count > 2 else None
+    total = int(arrays.shape[1])
+    for index in range(total):
+        token.raise_if_cancelled()
+        yield compressor.compress(_slab_bytes(layers, index, scratch))
+        if on_slab is not None:
+            on_slab(index + 1, total)
+    yield compressor.flush()
 
 
 def write_segmentation_nrrd(
@@ -211,7 +234,10 @@ def write_segmentation_nrrd(
     header = header_text(segmentation, job.layers)
     with atomic_write(job.target) as handle:
         handle.write(header.encode("utf-8"))
-        _write_gzip(handle, job.layers, job.progress, job.cancel, job.text)
+        for chunk in gzip_voxel_chunks(
+            job.layers, job.cancel, lambda done, total: job.progress(done / total, job.text)
+        ):
+            handle.write(chunk)
     return job.target
 
 
