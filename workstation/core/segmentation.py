@@ -141,6 +141,12 @@ class Segmentation:
         """Volume of one voxel in mm^3."""
         return geometry.voxel_volume_mm3(self.affine)
 
+    def snapshot(self) -> Segmentation:
+        """A copy with its own masks: background work reads it while edits go on."""
+        copied = Segmentation(self.shape, self.affine.copy(), self.frame_of_reference_uid)
+        copied.segments = [replace(segment, mask=segment.mask.copy()) for segment in self.segments]
+        return copied
+
     # -- changes ----------------------------------------------------------------------
     def new_id(self) -> str:
         """A segment id not used yet in this segmentation."""

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageB
 
 from workstation.core.errors import ProjectError, WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback
-from workstation.core.segmentation import Segmentation
 from workstation.gui.context import AppContext
 from workstation.gui.view_state import apply_view_state, capture_view_state
 from workstation.gui.workers import Job, JobError
@@ -58,17 +57,9 @@ def detach_contents(contents: ProjectContents) -> ProjectContents:
     in a few tens of milliseconds).  Meshes are replaced, never changed, and are shared.
     """
     segmentation = contents.segmentation
-    if segmentation is not None:
-        copied = Segmentation(
-            segmentation.shape, segmentation.affine.copy(), segmentation.frame_of_reference_uid
-        )
-        copied.segments = [
-            replace(segment, mask=segment.mask.copy()) for segment in segmentation.segments
-        ]
-        segmentation = copied
     return replace(
         contents,
-        segmentation=segmentation,
+        segmentation=None if segmentation is None else segmentation.snapshot(),
         operations=copy.deepcopy(contents.operations),
         measurements=list(contents.measurements),  # frozen records
         planning=copy.deepcopy(contents.planning),

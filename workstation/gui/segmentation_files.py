@@ -13,7 +13,6 @@ chosen extension (the writers registry's list; ``<series>.seg.nrrd`` by default)
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +58,6 @@ def default_export_name(context: AppContext) -> str:
     if volume is not None:
         stem = volume.source.identity.series_description or volume.name
     return f"{safe_file_name(stem or 'segmentation')}.seg.nrrd"
-
-
-def _snapshot(editor: SegmentEditor) -> Segmentation:
-    """A copy of the segments as they are now (edits may go on while the file is written)."""
-    source = editor.segmentation
-    copy = Segmentation(source.shape, source.affine.copy(), source.frame_of_reference_uid)
-    copy.segments = [replace(segment, mask=segment.mask.copy()) for segment in source.segments]
-    return copy
 
 
 def _check_job(
@@ -218,7 +209,7 @@ class SegmentationFiles(QObject):
         return self.context.runner.submit(
             "Export segmentation",
             _export_job,
-            _snapshot(editor),
+            editor.segmentation.snapshot(),
             str(path),
             on_result=self._exported,
             on_error=self.context.report_error,

@@ -8,7 +8,6 @@ order and each is one undo step; statistics are computed off the UI thread.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -456,9 +455,7 @@ class SegmentsPanel(QWidget):
         editor, volume = self._editor, self.context.session.volume
         if editor is None or volume is None:
             return
-        source = editor.segmentation
-        snapshot = Segmentation(source.shape, source.affine.copy(), source.frame_of_reference_uid)
-        snapshot.segments = [replace(s, mask=s.mask.copy()) for s in source.segments]
+        snapshot = editor.segmentation.snapshot()
         self.statistics_label.setText("Measuring…")
         self.context.runner.submit(
             "Segment statistics",
