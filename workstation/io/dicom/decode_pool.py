@@ -387,7 +387,9 @@ class _WorkerPool:
             if self._decoding(pid):
                 process.kill()
             else:
-                os.kill(pid, signal.SIGCONT)
+                # a worker that had already died can be reaped by the pool meanwhile
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         """Stop early: drop queued tasks, kill workers stuck in the decoder, let others end.
