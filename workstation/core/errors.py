@@ -88,3 +88,15 @@ class ProvenanceMismatch(WorkstationError):
     """A file no longer matches its provenance record (or its sources changed)."""
 
     exit_code = 11
+
+
+class GuidePlanError(WorkstationError):
+    """A guide plan is malformed or cannot be built on its bone (nothing is written)."""
+
+    exit_code = 12
+
+
+class MeshToolError(MeshError):
+    """A mesh tool (cut, boolean, offset, hollow, mirror, move) cannot give a closed solid."""
+
+    exit_code = 13

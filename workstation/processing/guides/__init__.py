@@ -1,0 +1,1 @@
+"""Guide design on meshes: booleans, cuts, offsets, the guide generator and its report."""
