@@ -91,3 +91,19 @@ def test_a_killed_autosaves_temporary_file_is_removed(tmp_path):
     stale.write_bytes(b"half a zip")
     assert recovery.pending_recoveries(tmp_path) == []
     assert not stale.exists()
+
+
+def test_summary_counts_planning_objects_only_when_there_are_some() -> None:
+    from workstation.core.planning import PlanningObject
+
+    plans = [
+        PlanningObject("point-1", "point", "Nasion", ((0.0, 0.0, 0.0),)),
+        PlanningObject("line-2", "line", "Drill", ((0.0, 0.0, 0.0), (0.0, 0.0, 9.0))),
+    ]
+    assert recovery.summary_of(ProjectContents()) == "0 segments, 0 models, 0 measurements"
+    assert recovery.summary_of(ProjectContents(planning=plans)).endswith(
+        "0 measurements, 2 planning objects"
+    )
+    assert recovery.summary_of(ProjectContents(planning=plans[:1])).endswith(
+        ", 1 planning object"
+    )

@@ -174,7 +174,7 @@ def project_summary(path: Path, source: str | None, progress: ProgressCallback) 
         "sources": _source_status(contents, path, source, sub_progress(progress, 0.3, 1.0), cancel),
         "segments": segments,
         "models": models,
-        "planning": list(contents.planning),
+        "planning": [item.to_dict() for item in contents.planning],
         "measurements": [item.to_dict() for item in contents.measurements],
         "operations": len(contents.operations),
     }

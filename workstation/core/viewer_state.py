@@ -8,7 +8,8 @@ never loop.
 Events (``subscribe(event, callback)``; payload the new value): ``"crosshair"`` (LPS
 point, 3 floats), ``"window"`` ((center, width)), ``"tool"`` (tool key), ``"segment"``
 (selected segment id or None), ``"layout"`` (layout name), ``"brush"``
-(BrushSettings), ``"scissors"`` (ScissorsSettings), ``"cursor"`` (CursorInfo or None).
+(BrushSettings), ``"scissors"`` (ScissorsSettings), ``"cursor"`` (CursorInfo or None),
+``"selected_object"`` (the id of the selected planning object or measurement, or None).
 """
 
 from __future__ import annotations
@@ -20,7 +21,17 @@ import numpy as np
 
 from workstation.core.events import EventSource
 
-EVENTS = ("crosshair", "window", "tool", "segment", "layout", "brush", "scissors", "cursor")
+EVENTS = (
+    "crosshair",
+    "window",
+    "tool",
+    "segment",
+    "layout",
+    "brush",
+    "scissors",
+    "cursor",
+    "selected_object",
+)
 LAYOUT_NAMES = ("four", "axial", "coronal", "sagittal", "3d")
 
 #: Brush radius limits in mm (the shortcuts step the radius within them).
@@ -67,6 +78,8 @@ class ViewerState(EventSource):
         self.brush = BrushSettings()
         self.scissors = ScissorsSettings()
         self.cursor: CursorInfo | None = None
+        #: the selected planning object or measurement ("line-2", "measurement-1"), or None
+        self.selected_object: str | None = None
 
     def set_crosshair(self, point_lps: np.ndarray | list[float] | tuple[float, ...]) -> None:
         """Move the crosshair to an LPS point."""
@@ -126,7 +139,14 @@ class ViewerState(EventSource):
             self.cursor = cursor
             self._emit("cursor", cursor)
 
+    def select_object(self, object_id: str | None) -> None:
+        """Select a planning object or measurement by its id (None: none); views highlight it."""
+        if object_id != self.selected_object:
+            self.selected_object = object_id
+            self._emit("selected_object", object_id)
+
     def reset(self) -> None:
         """Forget per-study state (cursor, selection) when another volume loads."""
         self.set_cursor(None)
         self.select_segment(None)
+        self.select_object(None)

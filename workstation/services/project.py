@@ -43,6 +43,7 @@ from workstation import __version__
 from workstation.core.errors import ExportError, ProjectError
 from workstation.core.measurements import Measurement
 from workstation.core.mesh import Mesh
+from workstation.core.planning import PlanningObject
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.segmentation import Segmentation
 from workstation.core.volume import Volume
@@ -130,7 +131,7 @@ class ProjectContents:
     operations: list[dict[str, Any]] = field(default_factory=list)
     models: list[SavedModel] = field(default_factory=list)
     measurements: list[Measurement] = field(default_factory=list)
-    planning: list[dict[str, Any]] = field(default_factory=list)
+    planning: list[PlanningObject] = field(default_factory=list)
     view: dict[str, Any] = field(default_factory=dict)
     provenance: list[dict[str, Any]] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -195,7 +196,7 @@ def contents_from_session(
         operations=[dict(record) for record in editor.operations],
         models=[SavedModel.from_entry(entry) for entry in session.models.values()],
         measurements=list(session.measurements.items),
-        planning=[dict(item) for item in getattr(session, "planning", None) or []],
+        planning=list(session.planning.items),
         view=dict(view or {}),
         provenance=[dict(record) for record in session.provenance],
     )
@@ -454,8 +455,8 @@ def apply_to_session(session: Session, opened: OpenedProject) -> None:
 
 
 def show_contents(session: Session, contents: ProjectContents) -> None:
-    """Add a project's models, measurements and provenance records to a session whose
-    volume and editor are already set (the models keep their ids)."""
+    """Add a project's models, measurements, planning objects and provenance records to a
+    session whose volume and editor are already set (the models keep their ids)."""
     for saved in contents.models:
         entry = session.add_model(
             saved.mesh,
@@ -469,6 +470,7 @@ def show_contents(session: Session, contents: ProjectContents) -> None:
         )
         session.update_model(entry.model_id, opacity=saved.opacity, visible=saved.visible)
     session.measurements.replace_all(list(contents.measurements))
+    session.planning.replace_all(list(contents.planning))
     session.provenance = [dict(record) for record in contents.provenance]
 
 

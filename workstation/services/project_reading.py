@@ -18,6 +18,7 @@ from workstation.core.errors import ProjectError
 from workstation.core.measurements import Measurement
 from workstation.core.memory_budget import check_memory
 from workstation.core.operations import OperationError, parse_operations
+from workstation.core.planning import PlanningObject
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.core.segmentation import Segmentation
 from workstation.io.project_archive import MANIFEST, MAX_MANIFEST_BYTES, ArchiveReader, sha256_hex
@@ -67,7 +68,7 @@ class ReadParts:
     operations: list[dict[str, Any]] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
     measurements: list[Measurement] = field(default_factory=list)
-    planning: list[dict[str, Any]] = field(default_factory=list)
+    planning: list[PlanningObject] = field(default_factory=list)
     view: dict[str, Any] = field(default_factory=dict)
     provenance: list[dict[str, Any]] = field(default_factory=list)
 
@@ -245,6 +246,24 @@ def _measurements(members: _Members) -> list[Measurement]:
         raise _damaged(members.archive, f"the member {MEASUREMENTS}: {error}") from None
 
 
+def _planning(members: _Members) -> list[PlanningObject]:
+    """The planning objects, each record checked; ids must be distinct."""
+    objects: list[PlanningObject] = []
+    for number, record in enumerate(members.json(PLANNING, list, [])):
+        try:
+            obj = PlanningObject.from_dict(record)
+        except (ValueError, TypeError, AttributeError) as error:
+            raise _damaged(
+                members.archive, f"the member {PLANNING}: object {number}: {error}"
+            ) from None
+        if any(other.object_id == obj.object_id for other in objects):
+            raise _damaged(
+                members.archive, f"the member {PLANNING}: the id {obj.object_id!r} appears twice"
+            )
+        objects.append(obj)
+    return objects
+
+
 def read_members(
     archive: ArchiveReader,
     document: ManifestDocument,
@@ -262,7 +281,7 @@ def read_members(
     parts.operations = _operations(members)
     parts.models = _models(members, sub_progress(progress, 0.6, 0.95), cancel)
     parts.measurements = _measurements(members)
-    parts.planning = members.json(PLANNING, list, [])
+    parts.planning = _planning(members)
     parts.view = members.json(VIEW, dict, {})
     parts.provenance = members.json(PROVENANCE, list, [])
     progress(1.0, f"Read {archive.path.name}")

@@ -130,7 +130,7 @@ def write_members(
         report((number + 1) / len(contents.models), "Saving the models")
     writer.add_json(names.MODELS, records)
     writer.add_json(names.MEASUREMENTS, [item.to_dict() for item in contents.measurements])
-    writer.add_json(names.PLANNING, list(contents.planning))
+    writer.add_json(names.PLANNING, [item.to_dict() for item in contents.planning])
     writer.add_json(names.VIEW, dict(contents.view))
     writer.add_json(names.PROVENANCE, list(contents.provenance))
     if not embed_sources:

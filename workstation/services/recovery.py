@@ -61,7 +61,7 @@ def _own_name(pid: int | None = None) -> str:
 
 
 def summary_of(contents: ProjectContents) -> str:
-    """One line saying what a case holds: series, segments, models, measurements."""
+    """One line saying what a case holds: series, segments, models, measurements, plans."""
     parts = []
     if contents.sources:
         series = contents.sources[0]
@@ -73,6 +73,9 @@ def summary_of(contents: ProjectContents) -> str:
         (len(contents.measurements), "measurement"),
     )
     parts += [f"{count} {word}{'s' if count != 1 else ''}" for count, word in counts]
+    if contents.planning:
+        count = len(contents.planning)
+        parts.append(f"{count} planning object{'s' if count != 1 else ''}")
     return ", ".join(parts)
 
 

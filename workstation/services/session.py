@@ -12,9 +12,11 @@ Events (``Session.subscribe(event, callback)``; callbacks get one payload argume
 - ``"model_added"`` / ``"model_removed"`` / ``"model_changed"``: payload the ModelEntry.
 - ``"modified"``: the case gained or lost unsaved changes, payload ``modified`` (bool).
 
-``modified`` is True once segments, models or measurements changed since the case was
-loaded or saved; front-ends ask before such work is discarded.  The measurements are a
-``MeasurementList`` (``session.measurements``) with events of its own.
+``modified`` is True once segments, models, measurements or planning objects changed
+since the case was loaded or saved; front-ends ask before such work is discarded.  The
+measurements are a ``MeasurementList`` (``session.measurements``), the planning objects
+(points, lines, planes, guides) a ``PlanningList`` (``session.planning``), each with
+events of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from workstation.core.events import EventSource
 from workstation.core.measurements import MeasurementList
 from workstation.core.mesh import Mesh
+from workstation.core.planning import PlanningList
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
@@ -92,6 +95,7 @@ class Session(EventSource):
         self.editor: SegmentEditor | None = None
         self.models: dict[str, ModelEntry] = {}
         self.measurements = MeasurementList()
+        self.planning = PlanningList()
         self.modified = False
         #: the project file the case was opened from or last saved to (None: not saved yet)
         self.project_path: str | None = None
@@ -104,6 +108,7 @@ class Session(EventSource):
         self._ids = itertools.count(1)
         for event in ("added", "removed", "changed", "cleared"):
             self.measurements.subscribe(event, self._changed)
+            self.planning.subscribe(event, self._changed)
 
     # -- unsaved changes --------------------------------------------------------------
     def set_modified(self, modified: bool) -> None:
@@ -155,6 +160,7 @@ class Session(EventSource):
         for model_id in list(self.models):
             self.remove_model(model_id)
         self.measurements.clear()
+        self.planning.clear()
         self.sources = None
         self.provenance = []
         self.project_path = None
