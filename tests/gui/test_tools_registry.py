@@ -21,9 +21,9 @@ def test_every_listed_tool_has_a_handler():
     assert {"pick_seed"} <= set(keys)  # the point picker of older panels
 
 
-def test_only_the_scissors_work_in_3d():
+def test_only_the_scissors_planning_and_guide_tools_work_in_3d():
     in_3d = {key for key in handler_keys() if handler_entry(key).in_3d}
-    assert in_3d == {"scissors"}
+    assert in_3d == {"scissors", "plan_point", "plan_line", "plan_plane", "guide_region"}
 
 
 def test_unknown_tools_have_no_handler():

@@ -40,7 +40,9 @@ from workstation.gui.display_actions import DisplayActions
 from workstation.gui.drop_opener import DropOpener
 from workstation.gui.edit_queue import EditQueue
 from workstation.gui.error_dialog import show_error
+from workstation.gui.guide_panel import GuidePanel
 from workstation.gui.models_panel import ModelsPanel
+from workstation.gui.planning_panel import PlanningPanel
 from workstation.gui.progress_panel import ProgressPanel
 from workstation.gui.project_actions import APP_TITLE, ProjectActions, is_project_path
 from workstation.gui.recent_studies import RecentStudies
@@ -139,6 +141,8 @@ class MainWindow(QMainWindow):
         self.tools_tabs.addTab(self.segments_panel, "Segments")
         self.tools_tabs.addTab(self.segmentation_panel, "Segmentation")
         self.tools_tabs.addTab(self.models_panel, "Models")
+        self.tools_tabs.addTab(PlanningPanel(self.context), "Planning")
+        self.tools_tabs.addTab(GuidePanel(self.context), "Guide")
         tools_dock = QDockWidget("Tools", self)
         tools_dock.setObjectName("toolsDock")
         tools_dock.setWidget(self.tools_tabs)

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.gui.export_dialog import ExportDialog
 from workstation.gui.model_jobs import model_options, start_segment_model
+from workstation.gui.model_tools import ModelTools
 from workstation.services.export import export_models
 from workstation.services.modeling import ModelOptions
 from workstation.services.provenance import model_record
@@ -150,7 +151,16 @@ class ModelsPanel(QWidget):
         self.export_all_button.clicked.connect(self.export_all)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
+        #: cut, boolean, offset, hollow, mirror and move the selected models
+        self.model_tools = ModelTools(self)
+        self.tools_button = QPushButton("Tools")
+        self.tools_button.setObjectName("modelToolsButton")
+        self.tools_button.setToolTip(
+            "Cut, combine, offset, hollow, mirror or move the selected models"
+        )
+        self.tools_button.setMenu(self.model_tools.menu)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.tools_button)
         buttons.addWidget(self.export_selected_button)
         buttons.addWidget(self.export_all_button)
         buttons.addWidget(self.remove_button)
@@ -338,6 +348,7 @@ class ModelsPanel(QWidget):
         selected = bool(self.table.selectionModel().selectedRows()) if has_models else False
         self.export_selected_button.setEnabled(selected)
         self.remove_button.setEnabled(selected)
+        self.tools_button.setEnabled(selected)
         self.export_all_button.setEnabled(has_models)
         self._show_summary()
 

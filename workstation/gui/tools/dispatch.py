@@ -29,6 +29,7 @@ class ToolDispatcher:
         self.tool = TOOLS[0].key
         self.handlers: dict[str, ToolHandler] = {}
         self._dragging: ToolHandler | None = None
+        self._grabber: Any = None  # drags handles of planning objects and measurements
 
     # -- the active tool ----------------------------------------------------------------
     def known(self, key: str) -> bool:
@@ -75,11 +76,26 @@ class ToolDispatcher:
         handler = self.handler()
         if handler is None:
             return False
+        if not double and self._grab_handle(handler, event):
+            return True
         self._dragging = handler
         if double:
             handler.double_click(self.pointer(event))
         else:
             handler.press(self.pointer(event))
+        return True
+
+    def _grab_handle(self, handler: ToolHandler, event: QMouseEvent) -> bool:
+        """Start dragging the handle under the press, if the tool lets handles be dragged."""
+        from workstation.gui.tools.handle_drag import handle_grabber, takes_handles
+
+        if not takes_handles(self.tool, handler):
+            return False
+        if self._grabber is None:
+            self._grabber = handle_grabber(self._view, self._in_3d)
+        if not self._grabber.press(self.pointer(event)):
+            return False
+        self._dragging = self._grabber
         return True
 
     def move(self, event: QMouseEvent) -> None:
@@ -89,7 +105,20 @@ class ToolDispatcher:
             return
         handler = self.handler()
         if handler is not None:
+            self._show_handle_cursor(handler, event)
             handler.hover(self.pointer(event))
+
+    def _show_handle_cursor(self, handler: ToolHandler, event: QMouseEvent) -> None:
+        """An open hand over a handle that a press would drag, the usual cursor elsewhere."""
+        from workstation.gui.tools.handle_drag import handle_grabber, takes_handles
+
+        if self._grabber is None:
+            self._grabber = handle_grabber(self._view, self._in_3d)
+        over = takes_handles(self.tool, handler) and self._grabber.over(self.pointer(event))
+        if over:
+            self._view.setCursor(Qt.CursorShape.OpenHandCursor)
+        elif self._view.cursor().shape() == Qt.CursorShape.OpenHandCursor:
+            self._view.unsetCursor()
 
     def release(self, event: QMouseEvent) -> bool:
         """The left button went up; False when no tool had taken the press."""
@@ -107,6 +136,8 @@ class ToolDispatcher:
     def cancel(self) -> None:
         """Drop the active tool's unfinished work."""
         self._dragging = None
+        if self._grabber is not None:
+            self._grabber.cancel()
         handler = self.handlers.get(self.tool)
         if handler is not None:
             handler.cancel()
@@ -124,6 +155,8 @@ class ToolDispatcher:
     def reset(self) -> None:
         """The view shows another volume (or none)."""
         self._dragging = None
+        if self._grabber is not None:
+            self._grabber.cancel()
         for handler in self.handlers.values():
             handler.reset()
 

@@ -37,6 +37,56 @@ def record(view: Any, result: dict[str, Any], values: dict[str, Any]) -> Measure
     return measurement
 
 
+def measure(view: Any, kind: str, points: list[np.ndarray]) -> dict[str, Any] | None:
+    """What a measurement of ``kind`` through LPS ``points`` gives in ``view``, or None.
+
+    The tools and the handle drag share it: ``kind``, ``value``, ``text`` and, for an ROI
+    (statistics of the shown slice of the view's volume), ``mean``, ``std``, ``min``,
+    ``max``, ``area_mm2``, ``count`` and ``units``.
+    """
+    if kind == "distance":
+        value = distance_mm(points[0], points[1])
+        return {"kind": kind, "value": value, "text": f"{value:.1f} mm"}
+    if kind == "angle":
+        try:
+            value = angle_degrees(points[0], points[1], points[2])
+        except ValueError:
+            return None
+        return {"kind": kind, "value": value, "text": f"{value:.1f}°"}
+    volume, plane = view.volume, view.plane
+    shape = kind.removeprefix("roi_")
+    stats = plane_roi_statistics(
+        volume.array,
+        volume.affine,
+        view.slice_position_lps(),
+        plane.right,
+        plane.up,
+        points[0],
+        points[1],
+        shape,
+    )
+    units = "HU" if volume.units == "HU" else ""
+    return {
+        "kind": kind,
+        "value": stats.mean,
+        "mean": stats.mean,
+        "std": stats.std,
+        "min": stats.minimum,
+        "max": stats.maximum,
+        "area_mm2": stats.area_mm2,
+        "count": stats.count,
+        "units": units,
+        "text": stats.text(units),
+    }
+
+
+def record_values(result: dict[str, Any]) -> dict[str, Any]:
+    """The numbers a record keeps of a ``measure`` result (None, never NaN, for an ROI)."""
+    if result["kind"].startswith("roi_"):
+        return {key: _finite_or_none(result[key]) for key in ROI_VALUES}
+    return {"value": result["value"], "units": "mm" if result["kind"] == "distance" else "deg"}
+
+
 def _finite_or_none(value: Any) -> Any:
     """``value``, or None for a float that is not finite (records are JSON)."""
     if isinstance(value, float) and not np.isfinite(value):
@@ -68,14 +118,12 @@ class PointsMeasureTool(ToolHandler):
             view.refresh()
             return
         result.update(points=[tuple(float(c) for c in p) for p in points], view=view.name)
-        values = {"value": result["value"], "units": "mm" if self.kind == "distance" else "deg"}
-        record(view, result, values)
+        record(view, result, record_values(result))
         view.refresh()
         view.measurement_done.emit(result)
 
     def _measure(self, points: list[np.ndarray]) -> dict | None:
-        value = distance_mm(points[0], points[1])
-        return {"kind": "distance", "value": value, "text": f"{value:.1f} mm"}
+        return measure(self.view, self.kind, points)
 
     def cancel(self) -> None:
         self._points.clear()
@@ -86,13 +134,6 @@ class AngleTool(PointsMeasureTool):
     """Three clicks: arm, vertex, arm."""
 
     kind = "angle"
-
-    def _measure(self, points: list[np.ndarray]) -> dict | None:
-        try:
-            value = angle_degrees(points[0], points[1], points[2])
-        except ValueError:
-            return None
-        return {"kind": "angle", "value": value, "text": f"{value:.1f}°"}
 
 
 class RoiTool(ToolHandler):
@@ -129,37 +170,12 @@ class RoiTool(ToolHandler):
 
     def _finish(self, start: np.ndarray, end: np.ndarray) -> None:
         view = self.view
-        volume, plane = view.volume, view.plane
         view.measurements.set_preview(None)
-        stats = plane_roi_statistics(
-            volume.array,
-            volume.affine,
-            view.slice_position_lps(),
-            plane.right,
-            plane.up,
-            start,
-            end,
-            self.shape,
-        )
-        units = "HU" if volume.units == "HU" else ""
-        text = stats.text(units)
-        result = {
-            "kind": f"roi_{self.shape}",
-            "value": stats.mean,
-            "mean": stats.mean,
-            "std": stats.std,
-            "min": stats.minimum,
-            "max": stats.maximum,
-            "area_mm2": stats.area_mm2,
-            "count": stats.count,
-            "units": units,
-            "text": text,
-            "points": [tuple(float(c) for c in start), tuple(float(c) for c in end)],
-            "view": view.name,
-        }
-        # an ROI outside the volume has no statistics: None, never NaN, in the record
-        values = {key: _finite_or_none(result[key]) for key in ROI_VALUES}
-        record(view, result, values)
+        points = [start, end]
+        result = measure(view, f"roi_{self.shape}", points)
+        assert result is not None
+        result.update(points=[tuple(float(c) for c in p) for p in points], view=view.name)
+        record(view, result, record_values(result))
         view.refresh()
         view.measurement_done.emit(result)
 

@@ -39,6 +39,16 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec("angle", "Angle", "A", "Click three points to measure an angle"),
     ToolSpec("roi_rectangle", "Rectangle ROI", "Shift+R", "Drag a rectangle for value statistics"),
     ToolSpec("roi_ellipse", "Ellipse ROI", "E", "Drag an ellipse for value statistics"),
+    ToolSpec("plan_point", "Point", "L", "Click to place a planning point (on a model in 3D)"),
+    ToolSpec(
+        "plan_line", "Line", "T", "Click a trajectory's entry, then its target (on models in 3D)"
+    ),
+    ToolSpec(
+        "plan_plane",
+        "Plane",
+        "O",
+        "Click twice to draw a plane's trace on a slice; in 3D pick three points on models",
+    ),
     ToolSpec(
         "paint",
         "Paint",
@@ -73,6 +83,12 @@ TOOLS: tuple[ToolSpec, ...] = (
         "I",
         "Click an island of the selected segment to keep only it",
         "edit",
+    ),
+    ToolSpec(
+        "guide_region",
+        "Guide region",
+        "Shift+G",
+        "Click the bone to centre the guide's region; in brush mode drag to paint it",
     ),
 )
 

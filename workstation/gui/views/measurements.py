@@ -180,23 +180,9 @@ class MeasurementLayer:
         """
         if mm_per_pixel <= 0:
             return
-        clearance = LABEL_CLEARANCE_PX * mm_per_pixel
         for graphic in self.graphics:
-            label = graphic.label
-            if not label.GetVisibility():
-                continue
-            pixels = [0.0, 0.0, 0.0, 0.0]
-            label.GetBoundingBox(self._renderer, pixels)  # display pixels from the anchor
-            box = (
-                pixels[0] * mm_per_pixel,
-                pixels[1] * mm_per_pixel,
-                pixels[2] * mm_per_pixel,
-                pixels[3] * mm_per_pixel,
-            )
-            anchor = graphic.anchor() + np.array([0.0, LABEL_GAP_PX * mm_per_pixel - box[2]])
-            if lines:
-                anchor = clear_of_lines(anchor, box, lines, clearance)
-            label.GetPositionCoordinate().SetValue(float(anchor[0]), float(anchor[1]), MEASURE_Z)
+            if graphic.label.GetVisibility():
+                place_label(self._renderer, graphic.label, graphic.anchor(), lines, mm_per_pixel)
 
     def clear(self) -> None:
         """Remove every measurement graphic and the preview."""
@@ -205,6 +191,36 @@ class MeasurementLayer:
                 self._renderer.RemoveViewProp(actor)
         self.graphics.clear()
         self.set_preview(None)
+
+
+def place_label(
+    renderer: vtkRenderer,
+    label: vtkTextActor,
+    anchor: np.ndarray,
+    lines: list[np.ndarray],
+    mm_per_pixel: float,
+    z: float = MEASURE_Z,
+) -> np.ndarray:
+    """Put a world-positioned label just above ``anchor`` (plane u, v) and off ``lines``.
+
+    The label's box keeps LABEL_GAP_PX above the anchor and LABEL_CLEARANCE_PX from every
+    line (moved across it the short way); returns the label's new position (u, v).
+    """
+    pixels = [0.0, 0.0, 0.0, 0.0]
+    label.GetBoundingBox(renderer, pixels)  # display pixels from the anchor
+    box = (
+        pixels[0] * mm_per_pixel,
+        pixels[1] * mm_per_pixel,
+        pixels[2] * mm_per_pixel,
+        pixels[3] * mm_per_pixel,
+    )
+    position = np.asarray(anchor, dtype=np.float64) + np.array(
+        [0.0, LABEL_GAP_PX * mm_per_pixel - box[2]]
+    )
+    if lines:
+        position = clear_of_lines(position, box, lines, LABEL_CLEARANCE_PX * mm_per_pixel)
+    label.GetPositionCoordinate().SetValue(float(position[0]), float(position[1]), z)
+    return position
 
 
 def _line_actor(polydata: vtkPolyData) -> vtkActor:

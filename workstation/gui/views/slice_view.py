@@ -35,6 +35,7 @@ from workstation.gui.views.measurement_drawing import MeasurementDrawing
 from workstation.gui.views.measurements import MeasurementLayer
 from workstation.gui.views.overlays import CornerText, OrientationLabels, ScaleBar
 from workstation.gui.views.planes import SliceGrid, ViewPlane, in_plane_extent, slice_grid
+from workstation.gui.views.planning_drawing import PlanningDrawing
 from workstation.gui.views.reslice import LabelLayer, PlaneReslicer
 from workstation.gui.views.segment_overlay import SEGMENT_Z, CompositeImage
 from workstation.gui.views.vtk_setup import QVTKRenderWindowInteractor, capture_render_window
@@ -103,6 +104,8 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._tools = ToolDispatcher(self)
         #: draws the case's measurements made in this view (ViewLayout binds the session's)
         self.measurement_drawing = MeasurementDrawing(self, self._measurements)
+        #: draws the case's planning objects (the window's list once a context is attached)
+        self.planning_drawing = PlanningDrawing(self, self._renderer)
         self._drag: dict | None = None
         self._mouse: tuple[float, float] | None = None
         self._render_timer = QTimer(self)
@@ -140,6 +143,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._labels.set_labels(plane.labels())
         self._rebuild_cross_lines(other_planes)
         self.measurement_drawing.redraw()  # from the measurements' LPS points, on this plane
+        self.planning_drawing.sync()
         self._tools.reset()
         self._offset = self._grid.position(self._grid.count // 2)
         self._apply_offset()
@@ -405,6 +409,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         width, _ = self._viewport_size()
         self._scale_bar.update(self.mm_per_pixel() if self._plane is not None else 0.0, width)
         self._measurements.place_labels(self.crosshair_lines(), self.mm_per_pixel())
+        self.planning_drawing.before_render(self.crosshair_lines(), self.mm_per_pixel())
 
     def crosshair_lines(self) -> list[np.ndarray]:
         """The crosshair lines shown, each as (2, 2) plane end points (u, v)."""

@@ -15,21 +15,23 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QWidget
 from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
-from vtkmodules.vtkCommonCore import vtkPoints
+from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
 from vtkmodules.vtkCommonDataModel import (
     vtkCellArray,
     vtkImageData,
     vtkPiecewiseFunction,
     vtkPolyData,
+    vtkStaticCellLocator,
 )
 from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
 from vtkmodules.vtkFiltersModeling import vtkOutlineFilter
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
-from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor
+from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor, vtkScalarBarActor
 from vtkmodules.vtkRenderingCore import (
     vtkActor,
     vtkCamera,
+    vtkCellPicker,
     vtkColorTransferFunction,
     vtkPolyDataMapper,
     vtkRenderer,
@@ -48,6 +50,7 @@ from workstation.core.volume import Volume
 from workstation.gui.tools.base import ToolHandler
 from workstation.gui.tools.dispatch import FollowsActiveTool, ToolDispatcher
 from workstation.gui.tools.graphics import Curve
+from workstation.gui.views.planning_3d import Planning3D
 from workstation.gui.views.vtk_setup import (
     QVTKRenderWindowInteractor,
     capture_render_window,
@@ -121,6 +124,9 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._keep_camera = False
         self._marker = self._make_orientation_marker()
         self._tools = ToolDispatcher(self, in_3d=True)
+        #: draws the case's planning objects (the window's list once a context is attached)
+        self.planning_drawing = Planning3D(self, self._renderer)
+        self._pick_locators: dict[str, tuple[vtkPolyData, vtkStaticCellLocator]] = {}
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
@@ -361,6 +367,8 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         model = self._models.pop(model_id, None)
         if model is not None:
             self._renderer.RemoveActor(model.actor)
+        if model_id == getattr(self, "_scalar_bar_model", None):
+            self.set_model_scalars(model_id, None)
 
     def model_ids(self) -> list[str]:
         """Ids of the models shown."""
@@ -369,6 +377,124 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
     def model_actor(self, model_id: str) -> vtkActor:
         """The VTK actor of a model (for tests and advanced use)."""
         return self._models[model_id].actor
+
+    def pick_model_point(self, x: float, y: float) -> tuple[str, np.ndarray, np.ndarray] | None:
+        """(model id, LPS point, outward unit normal) of the visible model under a widget
+        position (Qt pixels, y down), or None when no model is there.
+
+        Only model actors are picked (never slice outlines, planning marks or the volume
+        rendering); the normal is the picked triangle's (faces are counter-clockwise
+        outward), turned by the actor's matrix if it has one.
+        """
+        actors = {id(m.actor): key for key, m in self._models.items() if m.actor.GetVisibility()}
+        if not actors:
+            return None
+        picker = vtkCellPicker()
+        picker.SetTolerance(0.0005)
+        picker.PickFromListOn()
+        for key in actors.values():
+            picker.AddPickList(self._models[key].actor)
+            picker.AddLocator(self._pick_locator(key))
+        ratio = self.devicePixelRatioF()
+        height = self.GetRenderWindow().GetSize()[1]
+        if not picker.Pick(x * ratio, height - y * ratio - 1.0, 0.0, self._renderer):
+            return None
+        model_id = actors.get(id(picker.GetActor()))
+        cell = picker.GetCellId()
+        if model_id is None or cell < 0:
+            return None
+        model = self._models[model_id]
+        point = np.array(picker.GetPickPosition(), dtype=np.float64)
+        normal = _face_normal(model.mesh, cell)
+        if normal is None:
+            normal = np.array(picker.GetPickNormal(), dtype=np.float64)
+        elif model.actor.GetUserMatrix() is not None or not model.actor.GetIsIdentity():
+            matrix = model.actor.GetMatrix()
+            linear = np.array([[matrix.GetElement(r, c) for c in range(3)] for r in range(3)])
+            normal = np.linalg.inv(linear).T @ normal
+        length = float(np.linalg.norm(normal))
+        return model_id, point, normal / length if length > 0 else normal
+
+    def _pick_locator(self, model_id: str) -> vtkStaticCellLocator:
+        """A cell locator of a model's triangles (made once per mesh: picks stay fast)."""
+        for stale in set(self._pick_locators) - set(self._models):
+            del self._pick_locators[stale]
+        dataset = self._models[model_id].actor.GetMapper().GetInput()
+        cached = self._pick_locators.get(model_id)
+        if cached is None or cached[0] is not dataset:
+            locator = vtkStaticCellLocator()
+            locator.SetDataSet(dataset)
+            locator.BuildLocator()
+            cached = self._pick_locators[model_id] = (dataset, locator)
+        return cached[1]
+
+    def set_model_scalars(
+        self,
+        model_id: str,
+        values: np.ndarray | None,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        title: str = "mm",
+    ) -> None:
+        """Colour a model by one value per vertex (red at the low end of ``value_range``,
+        green in the middle, blue at the high end) with a colour bar; None: plain colour.
+
+        KeyError for an unknown model with values, ValueError for a wrong count.
+        """
+        model = self._models.get(model_id)
+        bar = getattr(self, "_scalar_bar", None)
+        if values is None:
+            if model is not None:
+                model.actor.GetMapper().ScalarVisibilityOff()
+            if bar is not None and self._scalar_bar_model == model_id:
+                self._renderer.RemoveViewProp(bar)
+                self._scalar_bar = self._scalar_bar_model = None
+            return
+        if model is None:
+            raise KeyError(model_id)
+        data = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        if len(data) != len(model.mesh.vertices):
+            raise ValueError(f"{len(data)} values for {len(model.mesh.vertices)} vertices")
+        low, high = float(value_range[0]), float(value_range[1])
+        high = high if high > low else low + 1e-6
+        array = numpy_to_vtk(data, deep=1)
+        array.SetName("values")
+        mapper = model.actor.GetMapper()
+        mapper.GetInput().GetPointData().SetScalars(array)
+        table = vtkLookupTable()
+        table.SetHueRange(0.0, 0.667)  # red (low) through green to blue (high)
+        table.SetRange(low, high)
+        table.Build()
+        mapper.SetLookupTable(table)
+        mapper.SetScalarRange(low, high)
+        mapper.SetColorModeToMapScalars()
+        mapper.SetScalarModeToUsePointData()
+        mapper.ScalarVisibilityOn()
+        if bar is None:
+            bar = vtkScalarBarActor()
+            bar.SetNumberOfLabels(5)
+            bar.SetWidth(0.08)
+            bar.SetHeight(0.45)
+            bar.SetPosition(0.9, 0.05)
+            bar.PickableOff()
+            self._renderer.AddViewProp(bar)
+            self._scalar_bar = bar
+        bar.SetLookupTable(table)
+        bar.SetTitle(title)
+        self._scalar_bar_model = model_id
+
+    def model_scalars(self, model_id: str) -> np.ndarray | None:
+        """The per-vertex values a model is coloured by, or None when it has its plain colour."""
+        mapper = self._models[model_id].actor.GetMapper()
+        scalars = mapper.GetInput().GetPointData().GetScalars()
+        if not mapper.GetScalarVisibility() or scalars is None:
+            return None
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+
+        return vtk_to_numpy(scalars).copy()
+
+    def scalar_bar(self) -> vtkScalarBarActor | None:
+        """The colour bar shown for a coloured model, or None."""
+        return getattr(self, "_scalar_bar", None)
 
     # ----------------------------------------------------------------- camera
     def camera(self) -> vtkCamera:
@@ -512,6 +638,7 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
     def refresh(self) -> None:
         """Render now if visible."""
         self._render_timer.stop()
+        self.planning_drawing.sync()
         if self.isVisible():
             self._renderer.ResetCameraClippingRange()
             self.GetRenderWindow().Render()
@@ -525,6 +652,16 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         if self._marker.GetInteractor() is not None:
             self._marker.SetEnabled(0)
             self._marker.SetInteractor(None)
+
+
+def _face_normal(mesh: Mesh, face: int) -> np.ndarray | None:
+    """Unit normal of triangle ``face`` of a mesh (right-hand rule), None if degenerate."""
+    if face >= len(mesh.faces):
+        return None
+    a, b, c = np.asarray(mesh.vertices, dtype=np.float64)[mesh.faces[face]]
+    normal = np.cross(b - a, c - a)
+    length = float(np.linalg.norm(normal))
+    return normal / length if length > 0 else None
 
 
 def _apply_preset(prop: vtkVolumeProperty, preset: VolumeRenderingPreset) -> None:
