@@ -11,13 +11,11 @@ Measurement), ``"changed"`` (payload the Measurement after an edit), ``"cleared"
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from workstation.core.events import EventSource
-
-EVENTS = ("added", "removed", "changed", "cleared")
+from workstation.core.record_list import EVENTS as EVENTS
+from workstation.core.record_list import RecordList
 
 #: Kinds of measurement and how many points each has.
 MEASUREMENT_POINTS = {"distance": 2, "angle": 3, "roi_rectangle": 2, "roi_ellipse": 2}
@@ -81,27 +79,15 @@ class Measurement:
             raise ValueError(f"malformed measurement record: {error}") from None
 
 
-class MeasurementList(EventSource):
+class MeasurementList(RecordList[Measurement]):
     """The measurements of one case, in the order they were made."""
 
     def __init__(self) -> None:
-        super().__init__(EVENTS, "measurements")
-        self.items: list[Measurement] = []
-        self._ids = itertools.count(1)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(list(self.items))
+        super().__init__("measurements", "measurement_id")
 
     def new_id(self) -> str:
         """A measurement id not used yet in this list."""
-        taken = {item.measurement_id for item in self.items}
-        while True:
-            candidate = f"measurement-{next(self._ids)}"
-            if candidate not in taken:
-                return candidate
+        return self._fresh_id("measurement")
 
     def add(
         self,
@@ -123,45 +109,4 @@ class MeasurementList(EventSource):
             dict(values or {}),
             name,
         )
-        self.items.append(measurement)
-        self._emit("added", measurement)
-        return measurement
-
-    def by_id(self, measurement_id: str) -> Measurement:
-        """The measurement with this id; KeyError when there is none."""
-        for item in self.items:
-            if item.measurement_id == measurement_id:
-                return item
-        raise KeyError(measurement_id)
-
-    def update(self, measurement_id: str, **changes: Any) -> Measurement:
-        """Replace fields of a measurement (name, points, text, values) and announce it."""
-        old = self.by_id(measurement_id)
-        new = replace(old, **changes)
-        self.items[self.items.index(old)] = new
-        self._emit("changed", new)
-        return new
-
-    def remove(self, measurement_id: str) -> Measurement:
-        """Delete a measurement and announce it."""
-        measurement = self.by_id(measurement_id)
-        self.items.remove(measurement)
-        self._emit("removed", measurement)
-        return measurement
-
-    def clear(self) -> None:
-        """Forget every measurement (another volume was loaded)."""
-        if self.items:
-            self.items.clear()
-            self._emit("cleared", None)
-
-    def replace_all(self, measurements: list[Measurement]) -> None:
-        """Show exactly ``measurements`` (a reopened project): cleared, then each added."""
-        self.clear()
-        for measurement in measurements:
-            self.items.append(measurement)
-            self._emit("added", measurement)
-
-    def to_list(self) -> list[dict[str, Any]]:
-        """Every measurement as a JSON-ready record."""
-        return [item.to_dict() for item in self.items]
+        return self._append(measurement)

@@ -13,16 +13,14 @@ PlanningObject), ``"changed"`` (payload the PlanningObject after an edit), ``"cl
 from __future__ import annotations
 
 import copy
-import itertools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from workstation.core.events import EventSource
-
-EVENTS = ("added", "removed", "changed", "cleared")
+from workstation.core.record_list import EVENTS as EVENTS
+from workstation.core.record_list import RecordList
 
 Point = tuple[float, float, float]
 
@@ -145,30 +143,15 @@ class PlanningObject:
             raise ValueError(f"malformed planning record: {error}") from None
 
 
-class PlanningList(EventSource):
+class PlanningList(RecordList[PlanningObject]):
     """The planning objects of one case, in the order they were made."""
 
     def __init__(self) -> None:
-        super().__init__(EVENTS, "planning")
-        self.items: list[PlanningObject] = []
-        self._ids = itertools.count(1)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(list(self.items))
-
-    def __contains__(self, object_id: object) -> bool:
-        return any(item.object_id == object_id for item in self.items)
+        super().__init__("planning", "object_id")
 
     def new_id(self, kind: str) -> str:
         """An id for a new object of ``kind`` ("line-3"), not used yet in this list."""
-        taken = {item.object_id for item in self.items}
-        while True:
-            candidate = f"{kind}-{next(self._ids)}"
-            if candidate not in taken:
-                return candidate
+        return self._fresh_id(kind)
 
     def add(
         self,
@@ -190,67 +173,35 @@ class PlanningList(EventSource):
         if not name:
             number = object_id.rsplit("-", 1)[-1]
             name = f"{KIND_LABELS[kind]} {number}"
-        obj = PlanningObject(
-            object_id=object_id,
-            kind=kind,
-            name=name,
-            points_lps=tuple(tuple(point) for point in points_lps),
-            normal_lps=normal_lps,
-            color=DEFAULT_COLOR if color is None else color,
-            plan=copy.deepcopy(plan),
+        return self._append(
+            PlanningObject(
+                object_id=object_id,
+                kind=kind,
+                name=name,
+                points_lps=tuple(tuple(point) for point in points_lps),
+                normal_lps=normal_lps,
+                color=DEFAULT_COLOR if color is None else color,
+                plan=copy.deepcopy(plan),
+            )
         )
-        self.items.append(obj)
-        self._emit("added", obj)
-        return obj
 
-    def by_id(self, object_id: str) -> PlanningObject:
-        """The object with this id; KeyError when there is none."""
-        for item in self.items:
-            if item.object_id == object_id:
-                return item
-        raise KeyError(object_id)
-
-    def update(self, object_id: str, **changes: Any) -> PlanningObject:
+    def update(self, record_id: str, **changes: Any) -> PlanningObject:
         """Replace fields of an object (name, points, normal, colour, visibility, plan)."""
         if "object_id" in changes or "kind" in changes:
             raise ValueError("an object's id and kind cannot change")
-        old = self.by_id(object_id)
         if "points_lps" in changes:
             changes["points_lps"] = tuple(tuple(point) for point in changes["points_lps"])
         if "plan" in changes:
             changes["plan"] = copy.deepcopy(changes["plan"])
-        new = replace(old, **changes)
-        self.items[self.items.index(old)] = new
-        self._emit("changed", new)
-        return new
-
-    def remove(self, object_id: str) -> PlanningObject:
-        """Delete an object and announce it."""
-        obj = self.by_id(object_id)
-        self.items.remove(obj)
-        self._emit("removed", obj)
-        return obj
-
-    def clear(self) -> None:
-        """Forget every object (another volume was loaded)."""
-        if self.items:
-            self.items.clear()
-            self._emit("cleared", None)
+        return super().update(record_id, **changes)
 
     def replace_all(self, objects: list[PlanningObject]) -> None:
-        """Show exactly ``objects`` (a reopened project): cleared, then each added."""
+        """Show exactly ``objects`` (a reopened project); ValueError for a repeated id."""
         ids = [obj.object_id for obj in objects]
         if len(set(ids)) != len(ids):
             duplicate = next(i for i in ids if ids.count(i) > 1)
             raise ValueError(f"planning object id {duplicate!r} appears twice")
-        self.clear()
-        for obj in objects:
-            self.items.append(obj)
-            self._emit("added", obj)
-
-    def to_list(self) -> list[dict[str, Any]]:
-        """Every object as a JSON-ready record."""
-        return [item.to_dict() for item in self.items]
+        super().replace_all(objects)
 
     def of_kind(self, kind: str) -> list[PlanningObject]:
         """The objects of one kind, in order."""

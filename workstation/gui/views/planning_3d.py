@@ -15,8 +15,9 @@ from vtkmodules.vtkFiltersCore import vtkTubeFilter
 from vtkmodules.vtkFiltersSources import vtkLineSource, vtkRegularPolygonSource, vtkSphereSource
 from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer
 
-from workstation.core.planning import EVENTS, PlanningList, PlanningObject
-from workstation.gui.views.planning_drawing import highlighted, planning_list, selected_id
+from workstation.core.planning import PlanningObject
+from workstation.gui.views.planning_drawing import highlighted, selected_id
+from workstation.gui.views.planning_follower import PlanningFollower
 
 POINT_RADIUS_MM = 1.5
 END_RADIUS_MM = 1.2
@@ -103,55 +104,16 @@ def object_actors(obj: PlanningObject, selected: bool) -> list[vtkActor]:
     ]
 
 
-class Planning3D:
+class Planning3D(PlanningFollower):
     """Keeps the 3D view's planning actors equal to a PlanningList."""
 
     def __init__(self, view: Any, renderer: vtkRenderer) -> None:
-        self._view = view
-        self._renderer = renderer
-        self._own = PlanningList()
-        self._list: PlanningList | None = None
-        self._viewer: Any = None
+        super().__init__(view, renderer)
         self._actors: dict[str, list[vtkActor]] = {}
-        self._overrides: dict[str, PlanningObject] = {}
-        self._handlers = {event: self._event for event in EVENTS}
         self.bind(self._own)
 
-    @property
-    def planning(self) -> PlanningList:
-        """The list drawn (the view's own one when the view has no window)."""
-        return self._list if self._list is not None else self._own
-
-    def bind(self, planning: PlanningList | None) -> None:
-        """Draw ``planning`` from now on (None: draw nothing)."""
-        if planning is self._list:
-            return
-        if self._list is not None:
-            for event, handler in self._handlers.items():
-                self._list.unsubscribe(event, handler)
-        self._list = planning
-        if planning is not None:
-            for event, handler in self._handlers.items():
-                planning.subscribe(event, handler)
-        self._overrides.clear()
+    def _redraw_all(self) -> None:
         self.redraw()
-
-    def sync(self) -> None:
-        """Follow the window's list and selection once the view has a context."""
-        planning = planning_list(self._view)
-        if planning is not None and planning is not self._list:
-            self.bind(planning)
-        viewer = getattr(self._view.context, "viewer", None)
-        if viewer is not self._viewer:
-            if self._viewer is not None:
-                self._viewer.unsubscribe("selected_object", self._event)
-            self._viewer = None
-            if viewer is not None:
-                try:
-                    viewer.subscribe("selected_object", self._event)
-                    self._viewer = viewer
-                except ValueError:  # a viewer state without selection
-                    pass
 
     def set_override(self, obj: PlanningObject | None, object_id: str = "") -> None:
         """Draw ``obj`` instead of its record (a drag in progress); None ends it."""

@@ -21,8 +21,9 @@ from vtkmodules.vtkCommonCore import vtkPoints
 from vtkmodules.vtkCommonDataModel import vtkCellArray, vtkPolyData
 from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper, vtkRenderer, vtkTextActor
 
-from workstation.core.planning import EVENTS, PlanningList, PlanningObject, line_length_mm
+from workstation.core.planning import PlanningList, PlanningObject, line_length_mm
 from workstation.gui.views.measurements import place_label
+from workstation.gui.views.planning_follower import PlanningFollower, planning_list
 
 #: Height above the image (towards the camera): above measurements, below tool outlines.
 PLANNING_Z = 2.5
@@ -34,13 +35,6 @@ ROTATE_HANDLE_PX = 40.0
 FAINT_OPACITY = 0.35
 LINE_WIDTH = 2.0
 SELECTED_LINE_WIDTH = 4.0
-
-
-def planning_list(view: Any) -> PlanningList | None:
-    """The window's planning list (``context.session.planning``), or None without one."""
-    session = getattr(view.context, "session", None)
-    planning = getattr(session, "planning", None)
-    return planning if isinstance(planning, PlanningList) else None
 
 
 def target_list(view: Any) -> PlanningList:
@@ -223,57 +217,16 @@ class _Graphic:
         return [self.solid, self.faint, self.label]
 
 
-class PlanningDrawing:
+class PlanningDrawing(PlanningFollower):
     """Keeps one slice view's planning graphics equal to a PlanningList."""
 
     def __init__(self, view: Any, renderer: vtkRenderer) -> None:
-        self._view = view
-        self._renderer = renderer
-        self._own = PlanningList()
-        self._list: PlanningList | None = None
-        self._viewer: Any = None
+        super().__init__(view, renderer)
         self._graphics: dict[str, _Graphic] = {}
-        #: objects drawn in place of their record while a handle is dragged
-        self._overrides: dict[str, PlanningObject] = {}
-        self._handlers = {event: self._event for event in EVENTS}
         self.bind(self._own)
 
-    # -- the list and the selection -----------------------------------------------------
-    @property
-    def planning(self) -> PlanningList:
-        """The list drawn (the view's own one when the view has no window)."""
-        return self._list if self._list is not None else self._own
-
-    def bind(self, planning: PlanningList | None) -> None:
-        """Draw ``planning`` from now on (None: draw nothing)."""
-        if planning is self._list:
-            return
-        if self._list is not None:
-            for event, handler in self._handlers.items():
-                self._list.unsubscribe(event, handler)
-        self._list = planning
-        if planning is not None:
-            for event, handler in self._handlers.items():
-                planning.subscribe(event, handler)
-        self._overrides.clear()
+    def _redraw_all(self) -> None:
         self._rebuild()
-
-    def sync(self) -> None:
-        """Follow the window's list and selection once the view has a context."""
-        planning = planning_list(self._view)
-        if planning is not None and planning is not self._list:
-            self.bind(planning)
-        viewer = getattr(self._view.context, "viewer", None)
-        if viewer is not self._viewer:
-            if self._viewer is not None:
-                self._viewer.unsubscribe("selected_object", self._event)
-            self._viewer = None
-            if viewer is not None:
-                try:
-                    viewer.subscribe("selected_object", self._event)
-                    self._viewer = viewer
-                except ValueError:  # a viewer state without selection
-                    pass
 
     def objects(self) -> list[PlanningObject]:
         """The objects drawn, with dragged ones as they are being dragged."""
