@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from workstation.processing.guides.guide_builder import GuideResult, build_guide
 from workstation.services.provenance import (
     file_entry,
     model_record,
+    plain_json,
     provenance_path,
     read_provenance,
     write_provenance,
@@ -201,22 +201,9 @@ def generate_guide(
 
 
 # -- writing ------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """``value`` as plain JSON types; non-finite numbers become null (JSON has none)."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def report_json(report: dict[str, Any]) -> str:
     """The report as JSON text (sorted keys, indented; non-finite numbers as null)."""
-    return json.dumps(_plain(report), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(plain_json(report), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def _record_sources(plan: GuidePlan | None, session: Session | None) -> list[SourceSeries]:
@@ -281,7 +268,7 @@ def guide_record(
         segment_name=None,
         segment_id=None,
         parameters=parameters,
-        statistics=_plain(statistics),
+        statistics=plain_json(statistics),
         model_name=result.guide.name,
     )
     record["inputs"] = [bone_facts]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import math
 import os
 import platform
 import socket
@@ -61,14 +62,17 @@ DEFAULT_NAME_MAX = 255
 
 
 # -- records ------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """``value`` as plain JSON types (tuples as lists, numpy numbers as Python numbers)."""
+def plain_json(value: Any) -> Any:
+    """``value`` as plain JSON types: tuples as lists, numpy numbers as Python numbers,
+    non-finite numbers as null (JSON has none)."""
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain_json(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain_json(item) for item in value]
     if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
+        return plain_json(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 
@@ -120,10 +124,10 @@ def model_record(
     return {
         "format": FORMAT,
         "version": VERSION,
-        "model": {"name": model_name, "statistics": _plain(statistics)},
+        "model": {"name": model_name, "statistics": plain_json(statistics)},
         "segment": {"id": segment_id, "name": segment_name},
-        "operations": _plain(operations),
-        "mesh_parameters": _plain(parameters),
+        "operations": plain_json(operations),
+        "mesh_parameters": plain_json(parameters),
         "sources": [series.to_dict() for series in sources],
         "software": software_versions(),
         "created": utc_now(),
