@@ -300,3 +300,46 @@ def test_cancel_in_the_progress_panel_stops_a_tool_and_adds_nothing(make_main_wi
     assert window.errors and window.errors[-1].cancelled
     assert list(window.session.models) == [entry.model_id], "nothing was added"
     assert panel.selected_ids() == [entry.model_id]
+
+
+def test_a_read_only_case_refuses_every_tool_and_changes_nothing(panels):
+    from workstation.gui.edit_queue import READ_ONLY_MESSAGE
+
+    entry = add(panels, sphere())
+    vertices = entry.mesh.vertices.copy()
+    select_rows(panels, entry.model_id)
+    tools = panels.models.model_tools
+    tools.update_actions()
+    assert all(
+        action.isEnabled()
+        for action in tools.actions.values()
+        if action is not tools.actions["boolean"]
+    )
+    panels.session.read_only = True
+    tools.update_actions()  # as the menu does each time it opens
+    for action in tools.actions.values():
+        assert not action.isEnabled() and action.toolTip() == READ_ONLY_MESSAGE
+    for tool in ("cut", "offset", "hollow", "mirror", "transform"):
+        panels.messages.clear()
+        assert tools.open_dialog(tool) is None and tools.dialog is None
+        assert panels.messages == [READ_ONLY_MESSAGE]
+    assert tools.run("offset", [entry.model_id], {"distance_mm": 2.0}) is None
+    assert tools.move([entry.model_id], np.eye(4)) is None
+    assert list(panels.session.models) == [entry.model_id]
+    # writable again: each entry is back with its own tooltip
+    panels.session.read_only = False
+    tools.update_actions()
+    assert tools.actions["offset"].isEnabled()
+    assert tools.actions["offset"].toolTip() == "Grow or shrink the surface by millimetres"
+    # a tool that finishes after the case turned read-only adds and moves nothing
+    panels.messages.clear()
+    job = tools.run("offset", [entry.model_id], {"distance_mm": 2.0})
+    shift = np.eye(4)
+    shift[0, 3] = 5.0
+    moving = tools.move([entry.model_id], shift)
+    assert job is not None and moving is not None
+    panels.session.read_only = True
+    panels.settle()
+    assert list(panels.session.models) == [entry.model_id] and not panels.errors
+    np.testing.assert_array_equal(entry.mesh.vertices, vertices)
+    assert sum(READ_ONLY_MESSAGE in text for text in panels.messages) == 2

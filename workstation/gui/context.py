@@ -8,7 +8,7 @@ applies segmentation edits one at a time, and two ways to talk to the user.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from workstation.core.viewer_state import ViewerState
@@ -40,6 +40,9 @@ class AppContext:
     show_message: Callable[[str], None]
     #: the window, as a parent for dialogs only
     parent: QWidget
+    #: called on the UI thread before the case is snapshotted for saving (panels store
+    #: the changes they hold back for a moment, such as a guide plan being typed)
+    before_snapshot: list[Callable[[], None]] = field(default_factory=list)
 
     def selected_segment(self) -> Segment | None:
         """The segment selected in the viewer, or None (no volume, none selected, or gone)."""

@@ -8,18 +8,25 @@ the guide in a background job (``services.guides.generate_guide``), adds it to t
 as the model "Guide" (replacing the previous guide of this plan) coloured by its
 clearance to the bone, and shows the printability report; Export… writes the STL, the
 report and the provenance record.  The plan itself is the case's guide planning object
-(the PLAN.json object with ``bone: {"model": NAME}``): saved in the project, restored
-into the panel on reopen.
+(the PLAN.json object with ``bone: {"model": NAME}``): stored a moment after each change
+of a control (and before the case is saved), so a plan never generated is saved too,
+and restored into the panel on reopen.  The Guide model keeps its report and plan
+(``guide_saved``): a reopened guide shows its report, its clearance colours are measured
+again in a job, and it exports without being regenerated.  "See the contact face" hides
+the bone and looks at the face that seats on it.  A read-only case refuses Generate.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -36,12 +43,15 @@ from PySide6.QtWidgets import (
 from workstation.core.errors import WorkstationError
 from workstation.core.guide_plan import CLEARANCE_PRESETS, DEFAULT_THICKNESS_MM, parse_plan
 from workstation.core.planning import PlanningObject
+from workstation.gui import guide_saved
 from workstation.gui import guide_tables as tables
+from workstation.gui.edit_queue import READ_ONLY_MESSAGE
 from workstation.gui.guide_region import REGION_TOOL, RegionEditor
+from workstation.gui.guide_result import GuideResultMixin
 from workstation.gui.tools.guide_region import set_region_target
-from workstation.gui.views.guide_3d import clearance_range
+from workstation.gui.views.guide_3d import ContactFaceView, clearance_range
 from workstation.gui.widgets import push_button, spin_box
-from workstation.services.guides import generate_guide, load_bone, write_guide
+from workstation.services.guides import generate_guide, load_bone
 
 if TYPE_CHECKING:
     from workstation.gui.context import AppContext
@@ -50,6 +60,8 @@ if TYPE_CHECKING:
 GUIDE_MODEL_NAME = "Guide"
 GUIDE_COLOR = (0.35, 0.65, 1.0)
 CUSTOM = "Custom"
+#: A changed control stores the plan in the case after this pause (ms).
+STORE_DELAY_MS = 300
 
 
 def guide_models(session: Any, guide_id: str) -> list[str]:
@@ -57,7 +69,7 @@ def guide_models(session: Any, guide_id: str) -> list[str]:
     return [m for m, e in session.models.items() if e.parameters.get("guide_id") == guide_id]
 
 
-class GuidePanel(QWidget):
+class GuidePanel(GuideResultMixin, QWidget):
     """The plan of one guide, its generation, report and export."""
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
@@ -73,8 +85,19 @@ class GuidePanel(QWidget):
         self.guide_model_id: str | None = None
         self.job: Job | None = None
         self.last_export: list[Path] = []
+        #: the job measuring a reopened guide's clearance colours
+        self.restore_job: Job | None = None
         self._storing = False
+        self._quiet = 0
+        self._store_pending = False
+        self.store_timer = QTimer(self)
+        self.store_timer.setSingleShot(True)
+        self.store_timer.setInterval(STORE_DELAY_MS)
+        self.store_timer.timeout.connect(self.flush_plan)
+        self.contact_view = ContactFaceView(context.views.view_3d())
         self._build()
+        self._connect_edits()
+        context.before_snapshot.append(self.flush_plan)
         for event in ("model_added", "model_removed", "model_changed"):
             self.session.subscribe(event, self._models_changed)
         for event in ("added", "removed", "changed", "cleared"):
@@ -142,6 +165,14 @@ class GuidePanel(QWidget):
         buttons.addWidget(self.generate_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.export_button)
+        self.contact_check = QCheckBox("See the contact face")
+        self.contact_check.setObjectName("guideContactFace")
+        self.contact_check.setToolTip(
+            "Hide the bone and look at the face of the guide that seats on it "
+            "(against the insertion direction), to read the clearance colours"
+        )
+        self.contact_check.setEnabled(False)
+        self.contact_check.toggled.connect(self.see_contact_face)
         self.report_tree = QTreeWidget()
         self.report_tree.setObjectName("guideReport")
         self.report_tree.setHeaderLabels(["Report", "Value"])
@@ -159,6 +190,7 @@ class GuidePanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
+        layout.addWidget(self.contact_check)
         layout.addWidget(self.report_tree, 1)
         scroll = QScrollArea()  # the panel is taller than a small Tools dock
         scroll.setWidgetResizable(True)
@@ -167,6 +199,32 @@ class GuidePanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+
+    def _connect_edits(self) -> None:
+        """Every control of the plan stores it in the case a moment after a change."""
+        self.bone_combo.currentIndexChanged.connect(self._edited)
+        self.region.edited.connect(self._edited)
+        self.thickness_spin.valueChanged.connect(self._edited)
+        self.clearance_spin.valueChanged.connect(self._edited)
+        self.preset_combo.currentIndexChanged.connect(self._edited)
+        self.direction_combo.currentIndexChanged.connect(self._edited)
+        self.sleeves_table.edited.connect(self._edited)
+        self.slots_table.edited.connect(self._edited)
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Controls filled by the program (a loaded plan, refreshed lists) store nothing."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+
+    def _edited(self, *_: object) -> None:
+        if self._quiet or self.session.volume is None:
+            return
+        self._store_pending = True
+        self.store_timer.start()
 
     # -- region -----------------------------------------------------------------------
     def pick_region(self) -> None:
@@ -214,14 +272,31 @@ class GuidePanel(QWidget):
 
     def _case_changed(self, _volume: object = None) -> None:
         """Another case: no plan, no guide, no report (a reopened project fills them again)."""
+        self.store_timer.stop()
+        self._store_pending = False  # the plan belonged to the case that is gone
         self.guide_id = self.guide_model_id = None
-        self.result = self.result_plan = self.result_bone = None
-        self.export_button.setEnabled(False)
-        self.report_tree.clear()
+        self.contact_view.forget()  # the views were cleared with the case
+        self._forget_result()
+        self.restore_job = None
         self.region.reset()
         self.show_status("")
 
+    def _forget_result(self) -> None:
+        if self.contact_view.active:
+            entry = self.session.models.get(self.contact_view.bone_id or "")
+            self.contact_view.restore(entry.visible if entry is not None else None)
+        with self._quietly():
+            self.contact_check.setChecked(False)
+        self.result = self.result_plan = self.result_bone = None
+        self.export_button.setEnabled(False)
+        self.contact_check.setEnabled(False)
+        self.report_tree.clear()
+
     def _planning_changed(self, payload: object = None) -> None:
+        with self._quietly():
+            self._refresh_planning(payload)
+
+    def _refresh_planning(self, payload: object) -> None:
         self.sleeves_table.set_objects(self.planning.of_kind("line"))
         self.slots_table.set_objects(self.planning.of_kind("plane"))
         self.direction_combo.fill()
@@ -230,9 +305,7 @@ class GuidePanel(QWidget):
         guides = self.planning.of_kind("guide")
         if self.guide_id is not None and self.guide_id not in self.planning:
             self.guide_id = None  # removed, or another case
-            self.result = None
-            self.export_button.setEnabled(False)
-            self.report_tree.clear()
+            self._forget_result()
         if guides and (
             self.guide_id is None
             or (isinstance(payload, PlanningObject) and payload.object_id == self.guide_id)
@@ -258,14 +331,19 @@ class GuidePanel(QWidget):
         return record
 
     def load_guide(self, obj: PlanningObject) -> None:
-        """Fill the controls from a guide planning object's plan (a reopened case)."""
+        """Fill the controls from a guide planning object's plan (a reopened case) and show
+        the guide saved with it (its report; its clearance colours measured in a job)."""
         self.guide_id = obj.object_id
+        self.store_timer.stop()
+        self._store_pending = False
         try:
-            self._load_record(obj.plan or {})
+            with self._quietly():
+                self._load_record(obj.plan or {})
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             self.show_status(f"The saved guide plan is incomplete ({error}); check the settings.")
         models = guide_models(self.session, obj.object_id)
         self.guide_model_id = models[-1] if models else None
+        self.restore_saved_guide()
 
     def _load_record(self, record: dict[str, Any]) -> None:
         bone = record.get("bone")
@@ -289,6 +367,24 @@ class GuidePanel(QWidget):
                 if row is not None:
                     table.set_row(row, True, part)
 
+    def flush_plan(self) -> None:
+        """Store the plan the controls show now, when they changed since it was stored.
+
+        The record is stored as it is, even when it does not parse yet (a bone not
+        chosen, a region off the bone): it is what the user set up, and Generate checks it.
+        A read-only case keeps its saved plan.
+        """
+        if not self._store_pending:
+            return
+        self.store_timer.stop()
+        self._store_pending = False
+        if self.session.volume is None or self.session.read_only:
+            return
+        record = self.plan_record()
+        if self.guide_id in self.planning and self.planning.by_id(self.guide_id).plan == record:
+            return
+        self._store_plan(record)
+
     def _store_plan(self, record: dict[str, Any]) -> None:
         """Keep the plan in the case (a guide planning object: saved with the project)."""
         self._storing = True
@@ -309,6 +405,12 @@ class GuidePanel(QWidget):
         """Check the plan, keep it in the case and build the guide in a job."""
         if self.job is not None:
             return None
+        if self.session.read_only:
+            self.show_status(READ_ONLY_MESSAGE)
+            self.context.show_message(READ_ONLY_MESSAGE)
+            return None
+        self.store_timer.stop()
+        self._store_pending = False
         record = self.plan_record()
         try:
             plan = parse_plan(record)
@@ -369,7 +471,7 @@ class GuidePanel(QWidget):
     def _generated(
         self, result: Any, plan: Any, bone: Any, guide_id: str | None, record: dict[str, Any]
     ) -> None:
-        if guide_id is None or guide_id not in self.planning:
+        if guide_id is None or guide_id not in self.planning or self.session.read_only:
             return  # the plan was removed meanwhile
         for model_id in guide_models(self.session, guide_id):
             self.session.remove_model(model_id)
@@ -382,13 +484,14 @@ class GuidePanel(QWidget):
             statistics,
             name=GUIDE_MODEL_NAME,
             color=GUIDE_COLOR,
-            parameters={"tool": "guide", "guide_id": guide_id, "plan": record},
+            parameters=guide_saved.guide_parameters(guide_id, record, report),
         )
         self.guide_model_id = entry.model_id
         self.result, self.result_plan, self.result_bone = result, plan, bone
         self.show_clearance()
         tables.fill_report(self.report_tree, report)
         self.export_button.setEnabled(True)
+        self.contact_check.setEnabled(True)
         warnings = report.get("warnings", [])
         self.show_status(
             "Guide ready" + (f": {len(warnings)} warning(s), see the report" if warnings else ".")
@@ -398,43 +501,12 @@ class GuidePanel(QWidget):
         """Colour the guide by its clearance to the bone (red touching, green at the set value)."""
         if self.result is None or self.guide_model_id not in self.session.models:
             return
+        measured = len(self.result.clearance_mm) == self.result.guide.n_vertices
+        if self.result_plan is None or not measured:
+            return  # a reopened guide whose clearance is not measured (yet)
         view = self.context.views.view_3d()
         value_range = clearance_range(self.result_plan.clearance_mm)
         view.set_model_scalars(
             self.guide_model_id, self.result.clearance_mm, value_range, title="Clearance mm"
         )
         view.schedule_refresh()
-
-    # -- export -----------------------------------------------------------------------
-    def _ask_export_path(self) -> str:
-        start = str(self.last_export[0].parent) if self.last_export else str(Path.home())
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export guide", str(Path(start) / "Guide.stl"), "STL files (*.stl)"
-        )
-        return path
-
-    def export(self, path: str | None = None) -> Job | None:
-        """Write the guide (STL), NAME.report.json and the provenance record in a job."""
-        if self.result is None:
-            return None
-        target = path or self._ask_export_path()
-        if not target:
-            return None
-        output = Path(target)
-        if output.suffix.lower() != ".stl":
-            output = output.with_name(output.name + ".stl")
-        report = output.with_name(output.stem + ".report.json")
-        result, plan, bone = self.result, self.result_plan, self.result_bone
-        session = self.session
-
-        def write(progress: Any, cancel: Any) -> list[Path]:
-            write_guide(result, output, str(report), plan, bone, session=session)
-            return [output, report]
-
-        def done(paths: list[Path]) -> None:
-            self.last_export = paths
-            self.show_status("Exported " + ", ".join(p.name for p in paths))
-
-        return self.context.runner.submit(
-            "Export guide", write, on_result=done, on_error=self._failed
-        )

@@ -36,6 +36,8 @@ class RegionEditor(QWidget):
     model_picked = Signal(str)
     #: the user asked to pick on the model (the panel makes the region tool active)
     pick_requested = Signal()
+    #: the region changed (a click, a dab, a typed value; not emitted by ``load``)
+    edited = Signal()
 
     def __init__(self, view_3d: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -167,7 +169,7 @@ class RegionEditor(QWidget):
                 self.radius_spin.setValue(float(sphere["radius_mm"]))
         finally:
             self._loading = False
-        self._changed()
+        self._redraw()
 
     def _mode_changed(self, *_: object) -> None:
         self.pages.setCurrentIndex(0 if self.region_mode() == "sphere" else 1)
@@ -176,5 +178,9 @@ class RegionEditor(QWidget):
     def _changed(self, *_: object) -> None:
         if self._loading:
             return
+        self._redraw()
+        self.edited.emit()
+
+    def _redraw(self) -> None:
         self.brush_label.setText(f"{len(self.brush_points)} dab(s)")
         self.display.show(self.spheres(), self.show_check.isChecked())

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -58,8 +58,13 @@ SLOT_COLUMNS = (
 class PlannedPartsTable(QTableWidget):
     """A row per planning object of one kind: use it (check box, name) and its sizes."""
 
+    #: the user ticked a row or changed a size (not emitted while the rows are refilled)
+    edited = Signal()
+
     def __init__(self, kind: str, columns: tuple[SizeColumn, ...]) -> None:
         super().__init__(0, 1 + len(columns))
+        self._filling = False
+        self.itemChanged.connect(self._item_changed)
         self.kind = kind
         self.columns = columns
         self.setHorizontalHeaderLabels(["Use", *(f"{c.header} mm" for c in columns)])
@@ -72,6 +77,15 @@ class PlannedPartsTable(QTableWidget):
     def set_objects(self, objects: list[PlanningObject]) -> None:
         """Show these objects, keeping the choices and sizes of rows that stay."""
         kept = {obj.object_id: self.row_values(row) for row, obj in enumerate(self.objects)}
+        self._filling = True
+        try:
+            self._fill(objects, kept)
+        finally:
+            self._filling = False
+
+    def _fill(
+        self, objects: list[PlanningObject], kept: dict[str, tuple[bool, dict[str, float]]]
+    ) -> None:
         self.setRowCount(0)
         self.objects = list(objects)
         for row, obj in enumerate(self.objects):
@@ -85,7 +99,12 @@ class PlannedPartsTable(QTableWidget):
             for column, size in enumerate(self.columns, start=1):
                 spin = spin_box(size.low, size.high, decimals=2, step=0.1)
                 spin.setValue(sizes.get(size.key, size.default))
+                spin.valueChanged.connect(self._item_changed)
                 self.setCellWidget(row, column, spin)
+
+    def _item_changed(self, *_: object) -> None:
+        if not self._filling:
+            self.edited.emit()
 
     def row_of(self, object_id: str) -> int:
         """The row of a planning object; KeyError when it has none."""

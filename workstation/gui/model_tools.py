@@ -5,7 +5,9 @@ Each entry opens its dialog (``model_tool_dialogs``) for the selected model(s); 
 progress panel), adds the results as new models that record the operation, selects them
 and keeps the originals (hidden when "Hide original" is ticked).  Move/rotate moves the
 model itself through ``move_model``, which appends the rigid transform to its record.
-A tool that cannot give a closed solid fails with one line and adds nothing.
+A tool that cannot give a closed solid fails with one line and adds nothing.  In a
+read-only case (its source images changed) every entry is off, its tooltip says why, and
+a tool started anyway refuses with the same line and changes nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import QDialog, QMenu
 
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback
+from workstation.gui.edit_queue import READ_ONLY_MESSAGE
 
 if TYPE_CHECKING:
     from workstation.gui.model_tool_dialogs import ToolDialog
@@ -70,6 +73,7 @@ class ModelTools(QObject):
         self.last_results: list[str] = []
         self.menu = QMenu(panel)
         self.menu.setObjectName("modelToolsMenu")
+        self.menu.setToolTipsVisible(True)  # a disabled entry says why
         self.actions: dict[str, QAction] = {}
         for tool, (text, tip, _least) in ENTRIES.items():
             action = self.menu.addAction(text)
@@ -80,17 +84,31 @@ class ModelTools(QObject):
         self.menu.aboutToShow.connect(self.update_actions)
 
     def update_actions(self) -> None:
-        """Enable the entries that the selection allows (a boolean needs a second model)."""
+        """Enable the entries that the selection allows (a boolean needs a second model);
+        none in a read-only case."""
         selected = len(self.panel.selected_ids())
+        read_only = self.session.read_only
         for tool, action in self.actions.items():
             enough = selected >= ENTRIES[tool][2]
             if tool == "boolean":
                 enough = enough and len(self.session.models) > 1
-            action.setEnabled(enough)
+            action.setEnabled(enough and not read_only)
+            tip = READ_ONLY_MESSAGE if read_only else ENTRIES[tool][1]
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+
+    def refused(self) -> bool:
+        """True (and the reason shown) when the case is read-only: no tool may change it."""
+        if self.session.read_only:
+            self.context.show_message(READ_ONLY_MESSAGE)
+        return self.session.read_only
 
     # -- dialogs --------------------------------------------------------------------
     def open_dialog(self, tool: str) -> ToolDialog | None:
-        """Open ``tool``'s dialog for the selected models (non-blocking); None: none selected."""
+        """Open ``tool``'s dialog for the selected models (non-blocking); None: none selected
+        or a read-only case."""
+        if self.refused():
+            return None
         model_ids = [m for m in self.panel.selected_ids() if m in self.session.models]
         if not model_ids:
             self.context.show_message("Select a model first.")
@@ -120,6 +138,8 @@ class ModelTools(QObject):
 
     def run_dialog(self, dialog: ToolDialog) -> Job | None:
         """Run what an accepted dialog describes."""
+        if self.refused():
+            return None
         parameters = dialog.parameters()
         if dialog.tool == "transform":
             return self.move(dialog.inputs(), np.asarray(parameters["matrix"], dtype=np.float64))
@@ -132,8 +152,11 @@ class ModelTools(QObject):
         model_ids: list[str],
         parameters: dict[str, Any],
         hide_original: bool = False,
-    ) -> Job:
-        """Run a mesh tool on models in a job; the results become new, selected models."""
+    ) -> Job | None:
+        """Run a mesh tool on models in a job; the results become new, selected models
+        (None: refused, the case is read-only)."""
+        if self.refused():
+            return None
         from workstation.services import mesh_tools  # geometry libraries load on first use
 
         session, editor = self.session, self.session.editor
@@ -146,6 +169,9 @@ class ModelTools(QObject):
             return mesh_tools.run_mesh_tool(tool, meshes, parameters, progress, cancel)
 
         def done(result: ToolResult) -> None:
+            if session.read_only:
+                self.context.show_message(f"{title}: {READ_ONLY_MESSAGE} Nothing was added.")
+                return
             if session.editor is not editor or any(m not in session.models for m in model_ids):
                 self.context.show_message(f"{title}: the models changed meanwhile; nothing added.")
                 return
@@ -160,8 +186,11 @@ class ModelTools(QObject):
             title, work, on_result=done, on_error=self.context.report_error
         )
 
-    def move(self, model_ids: list[str], matrix: np.ndarray) -> Job:
-        """Move models rigidly by ``matrix`` (checked in a job, applied on the UI thread)."""
+    def move(self, model_ids: list[str], matrix: np.ndarray) -> Job | None:
+        """Move models rigidly by ``matrix`` (checked in a job, applied on the UI thread);
+        None: refused, the case is read-only."""
+        if self.refused():
+            return None
         from workstation.processing.guides.rigid_transform import rigid_matrix
         from workstation.services import mesh_tools  # geometry libraries load on first use
 
@@ -176,6 +205,9 @@ class ModelTools(QObject):
             return matrix
 
         def done(checked: np.ndarray) -> None:
+            if session.read_only:
+                self.context.show_message(f"{title}: {READ_ONLY_MESSAGE} Nothing was moved.")
+                return
             moved = []
             for model_id in model_ids:
                 if model_id in session.models:

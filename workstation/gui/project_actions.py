@@ -68,8 +68,15 @@ def detach_contents(contents: ProjectContents) -> ProjectContents:
     )
 
 
+def flush_pending_edits(context: AppContext) -> None:
+    """Let the panels that hold edits back for a moment put them into the case now."""
+    for flush in list(context.before_snapshot):
+        flush()
+
+
 def snapshot_contents(context: AppContext) -> ProjectContents:
     """The case as it is now (UI thread; the sources are hashed already), detached."""
+    flush_pending_edits(context)
     view = capture_view_state(context)
     return detach_contents(project.contents_from_session(context.session, view))
 
@@ -230,6 +237,7 @@ class ProjectActions(QObject):
         Save starts saving and calls ``proceed`` once the file is written (False is
         returned now); Discard goes on; Cancel stops.  Headless windows never ask.
         """
+        flush_pending_edits(self.context)  # an edit of the last moment counts as unsaved
         if not self.session.modified or self.window.headless:
             return True
         answer = self.ask_unsaved(action)
