@@ -86,3 +86,48 @@ def sleeve(entry: np.ndarray, inward: np.ndarray, inner: float = 2.2, outer: flo
     entry = np.asarray(entry, dtype=np.float64)
     target = entry + 10.0 * np.asarray(inward, dtype=np.float64)
     return Sleeve(tuple(entry.tolist()), tuple(target.tolist()), inner, outer, height)
+
+
+def _union_of_boxes(boxes: list[tuple[tuple[float, float, float], tuple[float, float, float]]],
+                    name: str, max_edge: float = 1.0) -> Mesh:
+    """The union of axis-aligned boxes ((lower), (upper)), closed, edges under ``max_edge``.
+
+    Small triangles, as a bone model from a CT has: the guide tells faces that face open
+    space from hidden ones triangle by triangle.
+    """
+    solid = None
+    for lower, upper in boxes:
+        size = np.subtract(upper, lower)
+        part = manifold3d.Manifold.cube(tuple(size.tolist())).translate(tuple(lower))
+        solid = part if solid is None else solid + part
+    assert solid is not None
+    mesh = solid.to_mesh64()
+    vertices = np.array(mesh.vert_properties, dtype=np.float64)[:, :3]
+    vertices, faces = trimesh.remesh.subdivide_to_size(
+        vertices, np.array(mesh.tri_verts, dtype=np.int64), max_edge
+    )
+    merged = trimesh.Trimesh(vertices, faces, process=True)  # the shared edges' new points
+    return Mesh(np.array(merged.vertices), np.array(merged.faces, dtype=np.int64), name=name)
+
+
+def step_block() -> Mesh:
+    """A floor (top z = 0) and a wall (face x = 0, x > 0, up to z = 10): a concave crease."""
+    return _union_of_boxes([((-20.0, -20.0, -20.0), (20.0, 20.0, 0.0)),
+                            ((0.0, -20.0, -1.0), (20.0, 20.0, 10.0))], "Step")
+
+
+def step_distance(points: np.ndarray) -> np.ndarray:
+    """Analytic distance to ``step_block`` in the crease's open quadrant (x < 0 < z < 10)."""
+    points = np.asarray(points, dtype=np.float64)
+    return np.minimum(points[:, 2], -points[:, 0])
+
+
+#: The slit between the front plate and the back wall of ``slit_plate`` (y from, to).
+SLIT = (3.0, 3.8)
+
+
+def slit_plate() -> Mesh:
+    """A 3 mm plate (front y = 0, top z = 0) with a 0.8 mm slit behind it and a taller wall."""
+    return _union_of_boxes([((-15.0, 0.0, -15.0), (15.0, SLIT[0], 0.0)),
+                            ((-15.0, SLIT[1], -15.0), (15.0, 12.0, 8.0)),
+                            ((-15.0, 0.0, -18.0), (15.0, 12.0, -14.0))], "Slit")

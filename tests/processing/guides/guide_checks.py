@@ -89,3 +89,45 @@ def assert_wall_at_least(result: GuideResult, bone: Mesh, plan: GuidePlan,
     assert faces.sum() > 50
     walls = wall_thickness(guide, to_trimesh(guide))[faces]
     assert walls.min() >= plan.thickness_mm - WALL_TOLERANCE_MM
+
+
+def sweep_collisions(guide: Mesh, bone: Mesh, direction: np.ndarray, spacing: float = 0.3,
+                     approach_mm: float = 10.0, center: np.ndarray | None = None,
+                     half_width: float = 3.0) -> np.ndarray:
+    """Voxel sweep: guide points whose column along ``direction`` holds bone behind them.
+
+    Guide and bone are sampled on a grid aligned with the insertion direction v (inside:
+    signed distance < 0, pseudonormal signs, no rays).  The guide moves along +v, so it
+    collides in a column when a bone sample lies before (smaller v) one of its own samples
+    by more than one cell.  With ``center`` only the columns within ``half_width`` of it
+    (across v) are swept.  Returns the LPS centres of the colliding guide samples.
+    """
+    v = np.asarray(direction, dtype=np.float64)
+    v /= np.linalg.norm(v)
+    helper = np.array([1.0, 0, 0]) if abs(v[0]) < 0.9 else np.array([0, 1.0, 0])
+    a = np.cross(v, helper)
+    a /= np.linalg.norm(a)
+    b = np.cross(v, a)
+    frame = np.stack([a, b, v])  # rows: column axes and the sweep axis
+    local = guide.vertices @ frame.T
+    lo, hi = local.min(axis=0), local.max(axis=0)
+    lo[2] -= approach_mm
+    if center is not None:
+        across = np.asarray(center, dtype=np.float64) @ frame.T
+        lo[:2] = np.maximum(lo[:2], across[:2] - half_width)
+        hi[:2] = np.minimum(hi[:2], across[:2] + half_width)
+    axes = [np.arange(lo[i], hi[i] + spacing, spacing) for i in range(3)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1)
+    points = grid.reshape(-1, 3) @ frame
+    inside_guide = (DistanceField(guide).signed(points) < 0).reshape(grid.shape[:3])
+    near = np.all((bone.vertices >= points.min(axis=0) - 5) &
+                  (bone.vertices <= points.max(axis=0) + 5), axis=1)
+    faces = bone.faces[near[bone.faces].all(axis=1)]
+    used, inverse = np.unique(faces, return_inverse=True)
+    crop = Mesh(bone.vertices[used], inverse.reshape(-1, 3))
+    inside_bone = (DistanceField(crop).signed(points) < 0).reshape(grid.shape[:3])
+    # a cropped (open) bone is only trusted near the guide; it is closed well within 5 mm
+    k = np.arange(len(axes[2]))
+    first_bone = np.where(inside_bone, k, len(k)).min(axis=2)
+    hits = inside_guide & (k[None, None, :] > first_bone[:, :, None] + 1)
+    return np.asarray(grid[hits] @ frame)

@@ -67,7 +67,10 @@ def test_skull_guide_seats_at_the_clearance(skull_guide, skull):
 def test_skull_guide_does_not_overlap_the_bone(skull_guide, skull):
     _, result = skull_guide
     assert_no_overlap(result, skull)
-    assert result.clearance_mm.min() >= result.report["clearance_mm"]["min"] - 1e-9
+    # no vertex (rim and cut edges included) is closer than the reported seat minimum
+    # by more than 2 microns (the seat is projected onto the level set, the rim's ends
+    # keep their grid positions)
+    assert result.clearance_mm.min() >= result.report["clearance_mm"]["min"] - 2e-3
     assert result.clearance_mm.min() > 0.25 - SEAT_TOLERANCE_MM
 
 

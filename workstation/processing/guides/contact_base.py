@@ -23,6 +23,11 @@ CUTOFF_MM = 2.0
 
 #: Bone facing other bone closer than this (mm) along its normal is hidden from the guide.
 HIDDEN_REACH_MM = 15.0
+#: The wall may reach past the seam between open and hidden bone by about this (mm):
+#: it ends near the bisector of the two, so it never wraps round a thin bone's edge.
+SIDE_MM = 1.0
+#: Seat vertices are moved onto the exact clearance surface by at most this (mm).
+SEAT_PROJECTION_MM = 0.15
 
 
 def crop_to_box(mesh: Mesh, lower: np.ndarray, upper: np.ndarray) -> Mesh:
@@ -71,20 +76,29 @@ def hidden_faces(bone: Mesh, local: Mesh, lower: np.ndarray, upper: np.ndarray) 
     Surfaces facing each other across a wider gap (the two sides of a mandible's arch)
     stay open; a skull's inner table is left out as a separate piece (``seated_pieces``).
     """
+    return facing_gaps(bone, local, lower, upper) <= HIDDEN_REACH_MM
+
+
+def facing_gaps(bone: Mesh, local: Mesh, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Per face of ``local`` in the box: how far (mm) along its outward normal bone lies.
+
+    inf where the ray meets no bone or the face lies outside the box.
+    """
     from workstation.processing.guides.printability import first_hits, to_trimesh
 
     tri = local.vertices[local.faces]
     centroids = tri.mean(axis=1)
     inside = np.all((centroids >= lower) & (centroids <= upper), axis=1)
-    hidden = np.zeros(local.n_faces, dtype=bool)
+    gaps = np.full(local.n_faces, np.inf)
     if not inside.any():
-        return hidden
+        return gaps
     cross = np.cross(tri[inside, 1] - tri[inside, 0], tri[inside, 2] - tri[inside, 0])
     length = np.linalg.norm(cross, axis=1)
     normals = cross / np.where(length > 0, length, 1.0)[:, None]
-    hits = first_hits(to_trimesh(bone), centroids[inside], normals, min_distance=0.05)
-    hidden[np.nonzero(inside)[0]] = hits <= HIDDEN_REACH_MM
-    return hidden
+    gaps[np.nonzero(inside)[0]] = first_hits(
+        to_trimesh(bone), centroids[inside], normals, min_distance=0.05
+    )
+    return gaps
 
 
 def without_faces(mesh: Mesh, drop: np.ndarray) -> Mesh:
@@ -103,15 +117,24 @@ def build_base(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     open_surface: DistanceField | None = None,
+    hidden_surface: Mesh | None = None,
+    slit_surface: Mesh | None = None,
 ) -> Mesh:
     """Closed base: marching cubes of max(c - d, d - (c + t), region) on a local grid.
 
-    With ``open_surface`` (the bone's faces that face open space) the wall follows that
-    surface only: max(c - d, |d_open| - (c + t), region), so hidden surfaces (a skull's
-    inner table, sinus walls) carry no base.
+    With ``open_surface`` (the bone's faces that face open space) and ``hidden_surface``
+    (the others) the wall follows the open surface only and stays on its side:
+    max(c - d, |d_open| - (c + t), (|d_open| - |d_hidden| - SIDE_MM) / 2, region), so
+    hidden surfaces (a skull's inner table, sinus walls, the back of a thin bone's edge)
+    carry no base and no thin tongue wraps round an edge into a slit behind it.  With
+    ``slit_surface`` (hidden faces across a gap too narrow for a wall between the two
+    clearances) the wall ends at the bisector there: (|d_open| - |d_slit|) / 2.
     """
     c, t = float(clearance_mm), float(thickness_mm)
     skip = max(4 * CUTOFF_MM, 2 * (CUTOFF_MM + c + t))
+    hidden_tree, hidden_reach = _hidden_bound(hidden_surface)
+    slit_tree, slit_reach = _hidden_bound(slit_surface)
+    slit_field = DistanceField(slit_surface) if slit_surface is not None else None
 
     def field(points: np.ndarray) -> np.ndarray:
         # F = max(shell, region(foot) / 2): the rim follows the bone's normals (the wall
@@ -130,6 +153,12 @@ def build_base(
             need = np.nonzero(np.maximum(shell, rim) < CUTOFF_MM)[0]
             d_open = np.abs(open_surface.signed(pts[need], cancel))
             shell[need] = np.maximum(c - d[need], d_open - (c + t))
+            if hidden_tree is not None:
+                shell[need] = np.maximum(shell[need], _side_term(
+                    d_open, np.abs(d[need]), pts[need], hidden_tree, hidden_reach))
+            if slit_field is not None and slit_tree is not None:
+                shell[need] = _slit_term(shell[need], d_open, np.abs(d[need]), pts[need],
+                                         slit_field, slit_tree, slit_reach, cancel)
         out[todo] = np.maximum(shell, rim)
         return out
 
@@ -138,6 +167,107 @@ def build_base(
     return levelset_surface(
         field, lower - margin, upper + margin, spacing_mm, progress, cancel, name="Guide base"
     )
+
+
+def _hidden_bound(hidden: Mesh | None) -> tuple[cKDTree | None, float]:
+    """A k-d tree of the hidden faces' centroids and their largest centroid-corner reach."""
+    if hidden is None or not hidden.n_faces:
+        return None, 0.0
+    tri = hidden.vertices[hidden.faces]
+    centroids = tri.mean(axis=1)
+    reach = float(np.linalg.norm(tri - centroids[:, None], axis=2).max())
+    return cKDTree(centroids), reach
+
+
+def _side_term(d_open: np.ndarray, d_near: np.ndarray, points: np.ndarray,
+               tree: cKDTree, reach: float) -> np.ndarray:
+    """(|d_open| - |d_hidden| - SIDE_MM) / 2: > 0 where hidden bone is clearly nearer.
+
+    Where the nearest bone is hidden, |d_hidden| = |d| (exact).  Where it is open,
+    |d_hidden| is bounded below by the nearest hidden centroid less ``reach``, which gives
+    an upper bound of the same sign (negative), as the narrow band needs.
+    """
+    side = 0.5 * (d_open - d_near - SIDE_MM)
+    nearest_open = d_open - d_near <= 1e-9
+    if nearest_open.any():
+        gap, _ = tree.query(points[nearest_open], k=1)
+        lower = np.maximum(d_near[nearest_open], gap - reach)
+        side[nearest_open] = 0.5 * (d_near[nearest_open] - lower - SIDE_MM)
+    return np.asarray(side)
+
+
+def _slit_term(current: np.ndarray, d_open: np.ndarray, d_near: np.ndarray,
+               points: np.ndarray, slit: DistanceField, tree: cKDTree, reach: float,
+               cancel: CancelToken | None) -> np.ndarray:
+    """max(current, (|d_open| - |d_slit|) / 2), |d_slit| exact only where it can matter.
+
+    |d_slit| >= |d| and, where the nearest bone is open, |d_slit| >= the nearest slit
+    centroid less ``reach``: the term's upper bound from these is computed first, and
+    |d_slit| is evaluated only where that bound exceeds ``current`` (elsewhere the term
+    cannot change the maximum).
+    """
+    out = current.copy()
+    bound = 0.5 * (d_open - d_near)
+    nearest_open = d_open - d_near <= 1e-9
+    if nearest_open.any():
+        gap, _ = tree.query(points[nearest_open], k=1)
+        lower = np.maximum(d_near[nearest_open], gap - reach)
+        bound[nearest_open] = 0.5 * (d_near[nearest_open] - lower)
+    todo = np.nonzero(bound > out)[0]
+    if len(todo):
+        d_slit = np.abs(slit.signed(points[todo], cancel))
+        out[todo] = np.maximum(out[todo], 0.5 * (d_open[todo] - d_slit))
+    return out
+
+
+def project_seat(base: Mesh, distance: DistanceField, clearance_mm: float,
+                 band_mm: float, bone: Mesh | None = None) -> tuple[Mesh, int]:
+    """Move the base's seat vertices onto the exact clearance surface {d = c}.
+
+    Marching cubes interpolates d linearly along grid edges, so where the bone has a
+    sharp concave crease (d has a kink) the seat's vertices sit up to a third of the grid
+    spacing off.  One Newton step along the distance direction, x - (d(x) - c) n(x),
+    puts a vertex on the level set (d is exact and 1-Lipschitz); vertices within
+    ``band_mm`` of it and moving at most SEAT_PROJECTION_MM are moved, and any move that
+    would turn a triangle over is undone, so the mesh stays closed and manifold.  Given
+    ``bone`` (the mesh of ``distance``), vertices that its nearest vertex proves far from
+    the seat (|d| >= that distance less the longest edge) are not queried.
+    Returns the mesh and how many vertices moved.
+    """
+    c = float(clearance_mm)
+    v = base.vertices
+    query = np.ones(len(v), dtype=bool)
+    if bone is not None and bone.n_faces:
+        tri = bone.vertices[bone.faces]
+        longest = float(np.linalg.norm(tri - np.roll(tri, 1, axis=1), axis=2).max())
+        nearest, _ = cKDTree(bone.vertices).query(v, k=1)
+        query = nearest - longest <= c + band_mm
+    d = np.full(len(v), np.inf)
+    outward = np.zeros_like(v)
+    if query.any():
+        d[query], outward[query] = distance.signed_and_direction(v[query])
+    step = d - c
+    move = (np.abs(step) <= band_mm) & (np.abs(step) <= SEAT_PROJECTION_MM) & (step != 0)
+    if not move.any():
+        return base, 0
+    faces = base.faces
+
+    def normals(points: np.ndarray) -> np.ndarray:
+        tri = points[faces]
+        return np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+
+    before = normals(v)
+    while True:  # undo moves that turn a triangle over (the moving set only shrinks)
+        moved = v.copy()
+        moved[move] -= step[move, None] * outward[move]
+        after = normals(moved)
+        area = np.einsum("ij,ij->i", before, before)
+        bad = np.einsum("ij,ij->i", before, after) <= 0.1 * area
+        bad &= move[faces].any(axis=1)
+        if not bad.any():
+            break
+        move[faces[bad].ravel()] = False
+    return Mesh(moved, faces.copy(), name=base.name), int(move.sum())
 
 
 def seated_pieces(base: Mesh, region: Region, reach_mm: float) -> tuple[Mesh, int]:

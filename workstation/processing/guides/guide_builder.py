@@ -1,10 +1,11 @@
 """Build a patient-specific guide from a plan and a bone: base, sleeves, slots, report.
 
 The base is the shell {c < d < c + t} of the bone inside the region (d: signed distance
-to the bone), so its contact face sits at the clearance by construction.  Sleeve tubes
-and slot housings are cut back to the middle of the base's wall (the bone grown by
-c + t/2), so nothing reaches into the bone, then unioned; holes and slots are subtracted
-through everything.  Booleans are manifold3d's.
+to the bone), so its contact face sits at the clearance by construction (its vertices are
+then projected onto that level set exactly).  Sleeve tubes and slot housings are cut
+back to the middle of the base's wall (the bone grown by c + t/2), so nothing reaches
+into the bone, then unioned; holes and slots are subtracted through everything.
+Booleans are manifold3d's.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from workstation.core.progress import (
     sub_progress,
 )
 from workstation.processing.guides.contact_base import (
+    HIDDEN_REACH_MM,
     bone_layer,
     build_base,
     crop_to_box,
-    hidden_faces,
+    facing_gaps,
+    project_seat,
     region_touches_bone,
     seated_pieces,
     without_faces,
@@ -39,7 +42,12 @@ from workstation.processing.guides.contact_base import (
 from workstation.processing.guides.distance_field import DistanceField
 from workstation.processing.guides.guide_features import Feature, sleeve_feature, slot_feature
 from workstation.processing.guides.manifold_bridge import from_manifold, to_manifold
-from workstation.processing.guides.printability import contact_vertices, measure_guide
+from workstation.processing.guides.printability import (
+    CONTACT_BAND_MM,
+    THIN_WALL_MM,
+    contact_vertices,
+    measure_guide,
+)
 from workstation.processing.guides.undercut import check_undercut
 
 #: Grid spacing of the base (mm): the contact face's accuracy follows it.
@@ -136,17 +144,24 @@ def build_guide(
     if cancel is not None:
         cancel.raise_if_cancelled()
     with timer.step("hidden_surfaces"):
-        hidden = hidden_faces(local, local, lower - c - t - 1.0, upper + c + t + 1.0)
+        gaps = facing_gaps(local, local, lower - c - t - 1.0, upper + c + t + 1.0)
+        hidden = gaps <= HIDDEN_REACH_MM
+        slit = gaps <= 2 * c + THIN_WALL_MM  # a wall between both clearances would be thin
         open_surface = DistanceField(without_faces(local, hidden)) if hidden.any() else None
+        hidden_surface = without_faces(local, ~hidden) if hidden.any() else None
+        slit_surface = without_faces(local, ~slit) if slit.any() else None
     with timer.step("base"):
         try:
             base = build_base(distance, plan.region, c, t, spacing,
-                              sub_progress(progress, 0.02, 0.45), cancel, open_surface)
+                              sub_progress(progress, 0.02, 0.45), cancel, open_surface,
+                              hidden_surface, slit_surface)
         except MeshToolError:
             raise GuidePlanError(
                 "Guide plan: the region holds no bone surface a guide can reach."
             ) from None
         base, far_pieces = seated_pieces(base, plan.region, c + t + 4 * spacing)
+    with timer.step("seat_projection"):
+        base, _ = project_seat(base, distance, c, CONTACT_BAND_MM, local)
     features: list[Feature] = []
     with timer.step("features"):
         for i, sleeve in enumerate(plan.sleeves):

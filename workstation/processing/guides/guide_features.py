@@ -80,22 +80,29 @@ def outer_exit(distance: DistanceField, point: np.ndarray, direction: np.ndarray
 
 
 def lowest_crossing(distance: DistanceField, starts: np.ndarray, direction: np.ndarray,
-                    level: float, reach: float) -> float | None:
+                    level: float, reach: float, step: float = 0.1) -> float | None:
     """Deepest first crossing of d = level along parallel lines going ``direction``.
 
-    Each line starts at one of ``starts`` (above the guide) and walks down in 0.1 mm
-    steps; the largest distance at which a line first reaches d <= level is returned
-    (None when no line reaches it within ``reach``).
+    Each line starts at one of ``starts`` (above the guide) and walks down by sphere
+    tracing: d is 1-Lipschitz, so a step of d - level cannot pass the level; steps are
+    at least ``step``, so a crossing is found at most that far past it.  The largest
+    distance at which a line first reaches d <= level is returned (None when no line
+    reaches it within ``reach``).
     """
-    steps = np.arange(0.0, reach + 0.1, 0.1)
-    pts = starts[:, None, :] + steps[None, :, None] * direction
-    d = distance.signed(pts.reshape(-1, 3)).reshape(len(starts), len(steps))
-    below = d <= level
-    reached = below.any(axis=1)
-    if not reached.any():
+    starts = np.asarray(starts, dtype=np.float64).reshape(-1, 3)
+    s = np.zeros(len(starts))
+    first = np.full(len(starts), np.nan)
+    active = np.arange(len(starts))
+    while len(active):
+        d = distance.signed(starts[active] + s[active, None] * direction)
+        hit = d <= level
+        first[active[hit]] = s[active[hit]]
+        active = active[~hit]
+        s[active] += np.maximum(d[~hit] - level, step)
+        active = active[s[active] <= reach + step]
+    if np.isnan(first).all():
         return None
-    first = np.argmax(below, axis=1)[reached]
-    return float(steps[first].max())
+    return float(np.nanmax(first))
 
 
 def bone_normal(distance: DistanceField, point: np.ndarray, step: float = 0.25) -> np.ndarray:
