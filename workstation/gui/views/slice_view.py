@@ -6,31 +6,26 @@ resets the view; Escape cancels what the tool has not finished.  The left button
 other keys go to the active tool's handler (``workstation.gui.tools``): the view never
 looks at which tool it is.  With a window's context attached (``attach``) the active tool
 follows the viewer state, the segments are drawn in colour and the cursor read-out goes
-to the viewer state as well as to ``cursor_info``.
+to the viewer state as well as to ``cursor_info``.  Its parts: ``slice_navigation`` (mouse
+and keys), ``slice_camera``, ``crosshair_lines``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QWidget
 from vtkmodules.vtkCommonDataModel import vtkImageData
-from vtkmodules.vtkFiltersSources import vtkLineSource
-from vtkmodules.vtkRenderingCore import (
-    vtkActor,
-    vtkCamera,
-    vtkImageActor,
-    vtkPolyDataMapper,
-    vtkRenderer,
-)
+from vtkmodules.vtkRenderingCore import vtkCamera, vtkImageActor, vtkRenderer
 
 from workstation.core import geometry
-from workstation.core.display_presets import MIN_WINDOW_WIDTH, patient_position_text
+from workstation.core.display_presets import MIN_WINDOW_WIDTH
 from workstation.core.volume import Volume
 from workstation.gui.tools.base import ToolHandler
 from workstation.gui.tools.dispatch import FollowsActiveTool, ToolDispatcher
 from workstation.gui.tools.graphics import TOOL_Z, Curve
+from workstation.gui.views.crosshair_lines import CrosshairLines
 from workstation.gui.views.measurement_drawing import MeasurementDrawing
 from workstation.gui.views.measurements import MeasurementLayer
 from workstation.gui.views.overlays import CornerText, OrientationLabels, ScaleBar
@@ -38,6 +33,11 @@ from workstation.gui.views.planes import SliceGrid, ViewPlane, in_plane_extent, 
 from workstation.gui.views.planning_drawing import PlanningDrawing
 from workstation.gui.views.reslice import LabelLayer, PlaneReslicer
 from workstation.gui.views.segment_overlay import SEGMENT_Z, CompositeImage
+from workstation.gui.views.slice_camera import CAMERA_DISTANCE as CAMERA_DISTANCE
+from workstation.gui.views.slice_camera import SliceCamera
+from workstation.gui.views.slice_navigation import PAGE_STEP as PAGE_STEP
+from workstation.gui.views.slice_navigation import SliceNavigation
+from workstation.gui.views.text_boxes import text_boxes
 from workstation.gui.views.vtk_setup import QVTKRenderWindowInteractor, capture_render_window
 from workstation.processing.roi_statistics import sample_nearest
 
@@ -47,10 +47,7 @@ VIEW_COLORS = {
     "coronal": (0.45, 0.85, 0.45),
     "sagittal": (0.95, 0.85, 0.35),
 }
-PAGE_STEP = 10
 LABEL_Z = 0.5
-CROSSHAIR_Z = 1.0
-CAMERA_DISTANCE = 1000.0
 
 
 class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
@@ -71,8 +68,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self.GetRenderWindow().SetMultiSamples(0)  # 4x MSAA costs 4x fill in software GL
         self.GetRenderWindow().AddRenderer(self._renderer)
         self._Iren.SetInteractorStyle(None)
-        camera = self._renderer.GetActiveCamera()
-        camera.ParallelProjectionOn()
+        self._camera = SliceCamera(self._renderer, self)
 
         self._reslicer = PlaneReslicer("linear")
         self._image_actor = vtkImageActor()
@@ -84,7 +80,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._label = LabelLayer(self._renderer, LABEL_Z)  # the threshold preview
 
         self._segments = LabelLayer(self._renderer, SEGMENT_Z)
-        self._cross_lines: dict[str, tuple[vtkLineSource, vtkActor]] = {}
+        self._cross_lines = CrosshairLines(self._renderer, VIEW_COLORS)
         self._labels = OrientationLabels(self._renderer)
         self._scale_bar = ScaleBar(self._renderer)
         self._corner = CornerText(self._renderer)
@@ -106,8 +102,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self.measurement_drawing = MeasurementDrawing(self, self._measurements)
         #: draws the case's planning objects (the window's list once a context is attached)
         self.planning_drawing = PlanningDrawing(self, self._renderer)
-        self._drag: dict | None = None
-        self._mouse: tuple[float, float] | None = None
+        self._navigation = SliceNavigation(self, self._tools, self._corner)
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
@@ -115,7 +110,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self.setMinimumSize(120, 120)
 
     def _follow_tool(self, tool: str) -> None:
-        self._drag = None
+        self._navigation.drag = None
         self._tools.set_tool(tool)  # a key without a handler leaves the left button idle
         self.refresh()
 
@@ -141,7 +136,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._label.set_grid(first, spacing, size)
         self._segments.set_grid(first, spacing, size)
         self._labels.set_labels(plane.labels())
-        self._rebuild_cross_lines(other_planes)
+        self._cross_lines.rebuild(other_planes)
         self.measurement_drawing.redraw()  # from the measurements' LPS points, on this plane
         self.planning_drawing.sync()
         self._tools.reset()
@@ -159,8 +154,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         self._label.set_image(None, None, self._frame())
         self._segments.set_image(None, None, self._frame())
         self._tools.reset()
-        for _, actor in self._cross_lines.values():
-            actor.VisibilityOff()
+        self._cross_lines.hide()
         self._labels.set_labels({})
         self._measurements.clear()
         self._corner.set(CornerText.UPPER_LEFT, "")
@@ -209,7 +203,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         """Make tool ``mode`` (a key with a registered handler) drive the left button."""
         if not self._tools.known(mode):
             raise ValueError(f"unknown interaction mode {mode!r}")
-        self._drag = None
+        self._navigation.drag = None
         self._tools.set_tool(mode)
         self.refresh()
 
@@ -301,18 +295,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
             self._offset = new_offset
             self._apply_offset()
         half = 4.0 * float(np.max(self._pixel_size * self._pixel_spacing))
-        for other, (source, actor) in self._cross_lines.items():
-            direction = self._other_normals[other]
-            line_dir = np.cross(self._plane.normal, direction)
-            d2 = np.array([line_dir @ self._plane.right, line_dir @ self._plane.up])
-            norm = np.linalg.norm(d2)
-            if norm < 1e-6:
-                actor.VisibilityOff()
-                continue
-            d2 /= norm
-            source.SetPoint1(u - half * d2[0], v - half * d2[1], CROSSHAIR_Z)
-            source.SetPoint2(u + half * d2[0], v + half * d2[1], CROSSHAIR_Z)
-            actor.VisibilityOn()
+        self._cross_lines.place(self._plane, u, v, half)
 
     def _apply_offset(self) -> None:
         frame = self._frame()
@@ -328,8 +311,9 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
                 f"{self.slice_position_text()}",
             )
         self._tools.slice_changed()
-        if self._mouse is not None and self._volume is not None:
-            self._report_cursor(*self._mouse, render=False)  # the value under a still mouse
+        mouse = self._navigation.mouse
+        if mouse is not None and self._volume is not None:
+            self._navigation.report_cursor(*mouse, render=False)  # the value under a still mouse
 
     def _frame(self) -> np.ndarray:
         if self._plane is None:
@@ -339,74 +323,33 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
     def _plane_normal(self) -> np.ndarray:
         return self._plane.normal if self._plane is not None else np.array([0.0, 0.0, 1.0])
 
-    def _rebuild_cross_lines(self, other_planes: dict[str, ViewPlane]) -> None:
-        for _, actor in self._cross_lines.values():
-            self._renderer.RemoveActor(actor)
-        self._cross_lines.clear()
-        self._other_normals = {name: plane.normal for name, plane in other_planes.items()}
-        for other in other_planes:
-            source = vtkLineSource()
-            mapper = vtkPolyDataMapper()
-            mapper.SetInputConnection(source.GetOutputPort())
-            actor = vtkActor()
-            actor.SetMapper(mapper)
-            actor.GetProperty().SetColor(*VIEW_COLORS.get(other, (1.0, 1.0, 1.0)))
-            actor.GetProperty().SetLineWidth(1.5)
-            actor.GetProperty().LightingOff()
-            actor.PickableOff()
-            self._renderer.AddActor(actor)
-            self._cross_lines[other] = (source, actor)
-
     # ----------------------------------------------------------------- camera
     def reset_view(self) -> None:
         """Fit the whole slice in the view, centred."""
-        camera = self._renderer.GetActiveCamera()
-        centre, scale = self.fitted_camera()
-        camera.SetFocalPoint(centre[0], centre[1], 0.0)
-        camera.SetPosition(centre[0], centre[1], CAMERA_DISTANCE)
-        camera.SetViewUp(0.0, 1.0, 0.0)
-        camera.SetClippingRange(1.0, 2.0 * CAMERA_DISTANCE)
-        camera.SetParallelScale(scale)
+        self._camera.fit(*self.fitted_camera())
 
     def fitted_camera(self) -> tuple[np.ndarray, float]:
         """Plane centre (u, v) and parallel scale that fit the whole slice in the view now."""
-        extent = self._pixel_size * self._pixel_spacing
-        centre = self._pixel_first + (self._pixel_size - 1) * self._pixel_spacing / 2.0
-        width, height = self._viewport_size()
-        aspect = width / max(height, 1)
-        return centre, 1.05 * max(extent[1] / 2.0, extent[0] / 2.0 / aspect)
+        return self._camera.fitted(self._pixel_first, self._pixel_spacing, self._pixel_size)
 
     def camera(self) -> vtkCamera:
         """The view's VTK camera (parallel projection, looking down the plane normal)."""
-        return self._renderer.GetActiveCamera()
+        return self._camera.camera
 
     def zoom(self, factor: float) -> None:
         """Magnify by ``factor`` (> 1 zooms in)."""
-        camera = self._renderer.GetActiveCamera()
-        camera.SetParallelScale(camera.GetParallelScale() / factor)
+        self._camera.zoom(factor)
 
     def pan(self, du: float, dv: float) -> None:
         """Move the image by (du, dv) mm on the screen."""
-        camera = self._renderer.GetActiveCamera()
-        fx, fy, fz = camera.GetFocalPoint()
-        camera.SetFocalPoint(fx - du, fy - dv, fz)
-        px, py, pz = camera.GetPosition()
-        camera.SetPosition(px - du, py - dv, pz)
+        self._camera.pan(du, dv)
 
     def mm_per_pixel(self) -> float:
         """Current zoom: millimetres per display pixel."""
-        _, height = self._viewport_size()
-        return 2.0 * self._renderer.GetActiveCamera().GetParallelScale() / max(height, 1)
-
-    def _viewport_size(self) -> tuple[int, int]:
-        width, height = self.GetRenderWindow().GetSize()
-        if width <= 1 or height <= 1:
-            ratio = self.devicePixelRatioF()
-            width, height = int(self.width() * ratio), int(self.height() * ratio)
-        return max(width, 1), max(height, 1)
+        return self._camera.mm_per_pixel()
 
     def _before_render(self, _caller: object, _event: str) -> None:
-        width, _ = self._viewport_size()
+        width, _ = self._camera.viewport_size()
         self._scale_bar.update(self.mm_per_pixel() if self._plane is not None else 0.0, width)
         self._measurements.place_labels(self.crosshair_lines(), self.mm_per_pixel())
         self.planning_drawing.before_render(self.crosshair_lines(), self.mm_per_pixel())
@@ -415,11 +358,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         """The crosshair lines shown, each as (2, 2) plane end points (u, v)."""
         if self._plane is None:
             return []
-        return [
-            np.array([source.GetPoint1()[:2], source.GetPoint2()[:2]])
-            for source, actor in self._cross_lines.values()
-            if actor.GetVisibility()
-        ]
+        return self._cross_lines.shown()
 
     # -------------------------------------------------------------- rendering
     def refresh(self) -> None:
@@ -448,14 +387,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         """
         actors = {**self._labels.actors}
         actors.update({f"corner{key}": actor for key, actor in self._corner.actors.items()})
-        boxes = {}
-        for name, actor in actors.items():
-            if actor.GetInput() and actor.GetVisibility():
-                box = [0.0, 0.0, 0.0, 0.0]
-                actor.GetBoundingBox(self._renderer, box)  # relative to the anchor point
-                x, y = actor.GetPositionCoordinate().GetComputedViewportValue(self._renderer)
-                boxes[name] = (x + box[0], x + box[1], y + box[2], y + box[3])
-        return boxes
+        return text_boxes(self._renderer, actors)
 
     def scale_bar_length_mm(self) -> float:
         """Length in mm of the scale bar as last drawn."""
@@ -464,12 +396,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
     # -------------------------------------------------------- coordinate maps
     def display_to_plane(self, x: float, y: float) -> np.ndarray:
         """Plane (u, v) of a widget position (Qt logical pixels, y down)."""
-        ratio = self.devicePixelRatioF()
-        _, height = self._viewport_size()
-        self._renderer.SetDisplayPoint(x * ratio, height - y * ratio - 1.0, 0.0)
-        self._renderer.DisplayToWorld()
-        wx, wy, _, ww = self._renderer.GetWorldPoint()
-        return np.array([wx / ww, wy / ww])
+        return self._camera.display_to_plane(x, y)
 
     def display_to_lps(self, x: float, y: float) -> np.ndarray:
         """LPS point on the shown slice under a widget position."""
@@ -483,12 +410,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
         if self._plane is None:
             return 0.0, 0.0
         u, v, _ = self._plane.to_plane(self._origin, lps)
-        self._renderer.SetWorldPoint(u, v, 0.0, 1.0)
-        self._renderer.WorldToDisplay()
-        dx, dy, _ = self._renderer.GetDisplayPoint()
-        ratio = self.devicePixelRatioF()
-        _, height = self._viewport_size()
-        return dx / ratio, (height - 1.0 - dy) / ratio
+        return self._camera.plane_to_display(u, v)
 
     def value_at(self, lps: np.ndarray) -> float | None:
         """Voxel value nearest to an LPS point, or None outside the volume."""
@@ -539,83 +461,27 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
     # ------------------------------------------------------------ Qt events
     def mousePressEvent(self, event: QMouseEvent) -> None:
         """Pan, zoom, or hand the left button to the active tool."""
-        if self._volume is None:
-            return
-        self.setFocus()
-        x, y = event.position().x(), event.position().y()
-        button = event.button()
-        shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
-        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and shift):
-            self._drag = {"kind": "pan", "last": self.display_to_plane(x, y)}
-        elif button == Qt.MouseButton.RightButton:
-            self._drag = {"kind": "zoom", "y": y}
-        elif button == Qt.MouseButton.LeftButton:
-            self._tools.press(event)
+        self._navigation.press(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         """Continue a drag or let the tool follow the mouse; report what lies under it."""
-        if self._volume is None:
-            return
-        x, y = event.position().x(), event.position().y()
-        self._mouse = (x, y)
-        if self._drag is not None:
-            self._continue_drag(x, y)
-        else:
-            self._tools.move(event)
-        self._report_cursor(x, y)
+        self._navigation.move(event)
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
         """Finish a pan or zoom, or the tool's stroke, outline or measurement."""
-        if self._volume is None:
-            return
-        if self._drag is not None:
-            self._drag = None
-        elif event.button() == Qt.MouseButton.LeftButton:
-            self._tools.release(event)
+        self._navigation.release(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
         """A left double click goes to the tool (most treat it as a press)."""
-        if self._volume is None:
-            return
-        plain = not event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        if event.button() == Qt.MouseButton.LeftButton and plain:
-            self._tools.press(event, double=True)
-        else:
-            self.mousePressEvent(event)
+        self._navigation.double_click(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Wheel: one slice per notch; ctrl+wheel: zoom."""
-        if self._volume is None:
-            return
-        notches = event.angleDelta().y() / 120.0
-        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            self.zoom(1.1**notches)
-            self.refresh()
-        elif notches:
-            self.slice_step_requested.emit(int(np.sign(notches) * max(1, round(abs(notches)))))
+        self._navigation.wheel(event)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         """Arrows and Page keys move slices; R resets the view; Escape cancels; the tool's keys."""
-        steps = {
-            Qt.Key.Key_Up: 1,
-            Qt.Key.Key_Down: -1,
-            Qt.Key.Key_PageUp: PAGE_STEP,
-            Qt.Key.Key_PageDown: -PAGE_STEP,
-        }
-        key = event.key()
-        if self._volume is None:
-            return
-        if self._tools.key(key):
-            return
-        if key in steps:
-            self.slice_step_requested.emit(steps[key])
-        elif key == Qt.Key.Key_R:
-            self.reset_view()
-            self.refresh()
-        elif key == Qt.Key.Key_Escape:
-            self._drag = None
-            self._tools.cancel()
-            self.refresh()
+        self._navigation.key(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         """Keys are handled on press only."""
@@ -625,43 +491,7 @@ class SliceView(FollowsActiveTool, QVTKRenderWindowInteractor):
 
     def leaveEvent(self, event) -> None:
         """The mouse left: tools hide what follows it (the brush outline)."""
-        self._mouse = None
-        self._tools.leave()
-        if self._volume is not None:
-            self.refresh()
-
-    # --------------------------------------------------------- interactions
-    def _continue_drag(self, x: float, y: float) -> None:
-        drag = self._drag
-        assert drag is not None
-        if drag["kind"] == "pan":
-            now = self.display_to_plane(x, y)
-            self.pan(*(now - drag["last"]))
-            drag["last"] = self.display_to_plane(x, y)
-            self.refresh()
-        elif drag["kind"] == "zoom":
-            self.zoom(1.01 ** (drag["y"] - y))
-            drag["y"] = y
-            self.refresh()
-
-    def _report_cursor(self, x: float, y: float, render: bool = True) -> None:
-        """Show and report the position and value under the mouse (also after a scroll)."""
-        lps = self.display_to_lps(x, y)
-        value = self.value_at(lps)
-        units = "HU" if self._volume is not None and self._volume.units == "HU" else ""
-        point = (float(lps[0]), float(lps[1]), float(lps[2]))
-        info = {"lps": point, "value": value, "units": units, "view": self.name}
-        # value above the position: two short lines stay clear of the bottom letter
-        text = patient_position_text(lps, separator=" ")
-        if value is not None:
-            text = f"{value:.6g} {units}".rstrip() + "\n" + text
-        self._corner.set(CornerText.LOWER_LEFT, text)
-        self.cursor_info.emit(info)
-        if render and self._drag is None:
-            if self._tools.dragging:
-                self.schedule_refresh()  # a stroke or outline: one frame per event
-            else:
-                self.refresh()
+        self._navigation.leave()
 
     def clear_measurements(self) -> None:
         """Delete the measurements made in this view from the case, and an unfinished one."""

@@ -3,101 +3,51 @@
 Mouse (VTK trackball camera): left-drag rotates, middle-drag pans, right-drag or wheel
 zooms, ``r`` resets the camera.  The default camera looks at the patient from the front
 (anterior), superior up, so the patient's left is on the screen's right.  A tool that
-works in 3D (the scissors) takes the left button instead while it is active.
+works in 3D (the scissors) takes the left button instead while it is active.  Model
+actors, picking, per-vertex colouring, volume rendering and the slice outlines each live
+in their own module; this widget holds them together and handles the Qt events.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QWidget
-from vtkmodules.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
-from vtkmodules.vtkCommonCore import vtkLookupTable, vtkPoints
-from vtkmodules.vtkCommonDataModel import (
-    vtkCellArray,
-    vtkImageData,
-    vtkPiecewiseFunction,
-    vtkPolyData,
-    vtkStaticCellLocator,
-)
-from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
+from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkFiltersModeling import vtkOutlineFilter
 from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 from vtkmodules.vtkInteractionWidgets import vtkOrientationMarkerWidget
 from vtkmodules.vtkRenderingAnnotation import vtkAnnotatedCubeActor, vtkScalarBarActor
-from vtkmodules.vtkRenderingCore import (
-    vtkActor,
-    vtkCamera,
-    vtkCellPicker,
-    vtkColorTransferFunction,
-    vtkPolyDataMapper,
-    vtkRenderer,
-    vtkVolume,
-    vtkVolumeProperty,
-)
-from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkOpenGLGPUVolumeRayCastMapper
+from vtkmodules.vtkRenderingCore import vtkActor, vtkCamera, vtkPolyDataMapper, vtkRenderer
 
-from workstation.core.display_presets import (
-    VolumeRenderingPreset,
-    default_volume_rendering_preset,
-    volume_rendering_preset,
-)
 from workstation.core.mesh import Mesh
 from workstation.core.volume import Volume
 from workstation.gui.tools.base import ToolHandler
 from workstation.gui.tools.dispatch import FollowsActiveTool, ToolDispatcher
 from workstation.gui.tools.graphics import Curve
+from workstation.gui.views.model_actors import ShownModel, model_actor
+from workstation.gui.views.model_actors import mesh_to_polydata as mesh_to_polydata
+from workstation.gui.views.model_picking import ModelPicker
+from workstation.gui.views.model_scalars import ModelScalars, actor_scalars
 from workstation.gui.views.planning_3d import Planning3D
+from workstation.gui.views.slice_outlines import SliceOutlines
+from workstation.gui.views.volume_rendering import (
+    VOLUME_RENDERING_MAX_SIDE as VOLUME_RENDERING_MAX_SIDE,
+)
+from workstation.gui.views.volume_rendering import VolumeRendering
+from workstation.gui.views.volume_rendering import (
+    volume_rendering_input as volume_rendering_input,
+)
 from workstation.gui.views.vtk_setup import (
     QVTKRenderWindowInteractor,
     capture_render_window,
-    image_from_array,
     index_to_lps_matrix,
     vtk_matrix,
 )
 
 BACKGROUND = (0.08, 0.09, 0.12)
 BACKGROUND_TOP = (0.25, 0.28, 0.36)
-#: Longest side (voxels) of the copy sent to the volume renderer (software GL is slow).
-VOLUME_RENDERING_MAX_SIDE = 256
-
-
-@dataclass
-class _Model:
-    """A model's VTK objects and display state."""
-
-    actor: vtkActor
-    mesh: Mesh
-
-
-def mesh_to_polydata(mesh: Mesh) -> vtkPolyData:
-    """VTK triangles from a Mesh (vertices LPS mm, faces (M, 3))."""
-    points = vtkPoints()
-    points.SetData(numpy_to_vtk(np.ascontiguousarray(mesh.vertices), deep=1))
-    faces = np.ascontiguousarray(mesh.faces, dtype=np.int64)
-    offsets = np.arange(0, 3 * len(faces) + 1, 3, dtype=np.int64)
-    cells = vtkCellArray()
-    cells.SetData(
-        numpy_to_vtkIdTypeArray(offsets, deep=1),
-        numpy_to_vtkIdTypeArray(faces.reshape(-1), deep=1),
-    )
-    polydata = vtkPolyData()
-    polydata.SetPoints(points)
-    polydata.SetPolys(cells)
-    return polydata
-
-
-def volume_rendering_input(
-    volume: Volume, max_side: int = VOLUME_RENDERING_MAX_SIDE
-) -> tuple[np.ndarray, np.ndarray]:
-    """A strided copy (longest side <= max_side) of the voxels and its matching affine."""
-    steps = [max(1, int(np.ceil(n / max_side))) for n in volume.shape]
-    array = np.ascontiguousarray(volume.array[:: steps[0], :: steps[1], :: steps[2]])
-    affine = volume.affine @ np.diag([*steps, 1]).astype(np.float64)
-    return array, affine
 
 
 class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
@@ -113,20 +63,18 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         self.GetRenderWindow().SetMultiSamples(0)  # 4x MSAA costs 4x fill in software GL
         self.GetRenderWindow().AddRenderer(self._renderer)
         self._Iren.SetInteractorStyle(vtkInteractorStyleTrackballCamera())
-        self._models: dict[str, _Model] = {}
+        self._models: dict[str, ShownModel] = {}
         self._volume: Volume | None = None
         self._outline_actor: vtkActor | None = None
-        self._volume_actor: vtkVolume | None = None
-        self._volume_preset = ""
-        self._vr_keepalive: np.ndarray | None = None
-        self._slice_outlines: dict[str, tuple[vtkPoints, vtkPolyData, vtkActor]] = {}
-        self._outlines_visible = True
+        self._rendering = VolumeRendering(self._renderer)
+        self._slice_outlines = SliceOutlines(self._renderer)
         self._keep_camera = False
         self._marker = self._make_orientation_marker()
         self._tools = ToolDispatcher(self, in_3d=True)
         #: draws the case's planning objects (the window's list once a context is attached)
         self.planning_drawing = Planning3D(self, self._renderer)
-        self._pick_locators: dict[str, tuple[vtkPolyData, vtkStaticCellLocator]] = {}
+        self._picker = ModelPicker()
+        self._scalars = ModelScalars(self._renderer)
         self._render_timer = QTimer(self)
         self._render_timer.setSingleShot(True)
         self._render_timer.setInterval(0)
@@ -183,22 +131,20 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         actor.PickableOff()
         self._renderer.AddActor(actor)
         self._outline_actor = actor
-        if self._volume_actor is not None:  # rebuild the rendering from the new voxels
-            self._remove_volume_actor()
+        if self._rendering.actor is not None:  # rebuild the rendering from the new voxels
+            self._rendering.remove()
             self.set_volume_rendering(True)
         self.reset_camera()
 
     def clear(self) -> None:
         """Remove the volume, its rendering and every model."""
         self._tools.reset()
-        self._remove_volume_actor()
+        self._rendering.remove()
         if self._outline_actor is not None:
             self._renderer.RemoveActor(self._outline_actor)
             self._outline_actor = None
         for model_id in list(self._models):
             self.remove_model(model_id)
-        for _, _, actor in self._slice_outlines.values():
-            self._renderer.RemoveActor(actor)
         self._slice_outlines.clear()
         self._volume = None
         self.refresh()
@@ -212,102 +158,30 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
 
         Lines only (3D Slicer's slice intersections), so they never hide a model.
         """
-        for name, points in corners.items():
-            entry = self._slice_outlines.get(name)
-            if entry is None:
-                entry = self._make_outline(colors.get(name, (1.0, 1.0, 1.0)))
-                self._slice_outlines[name] = entry
-            vtk_points, polydata, _ = entry
-            for index, point in enumerate(np.asarray(points, dtype=np.float64)):
-                vtk_points.SetPoint(index, *point)
-            vtk_points.Modified()
-            polydata.Modified()
+        self._slice_outlines.set(corners, colors)
 
     def set_slice_outlines_visible(self, visible: bool) -> None:
         """Show or hide the slice outlines (they keep following the slices either way)."""
-        self._outlines_visible = bool(visible)
-        for _, _, actor in self._slice_outlines.values():
-            actor.SetVisibility(self._outlines_visible)
+        self._slice_outlines.set_visible(visible)
 
     def slice_outlines_visible(self) -> bool:
         """True when the slice outlines are shown."""
-        return self._outlines_visible
+        return self._slice_outlines.visible
 
     def slice_outline_names(self) -> list[str]:
         """Names of the slice views whose outlines are drawn."""
-        return list(self._slice_outlines)
-
-    def _make_outline(
-        self, color: tuple[float, float, float]
-    ) -> tuple[vtkPoints, vtkPolyData, vtkActor]:
-        points = vtkPoints()
-        points.SetNumberOfPoints(4)
-        lines = vtkCellArray()
-        lines.InsertNextCell(5)
-        for index in (0, 1, 2, 3, 0):
-            lines.InsertCellPoint(index)
-        polydata = vtkPolyData()
-        polydata.SetPoints(points)
-        polydata.SetLines(lines)
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(polydata)
-        actor = vtkActor()
-        actor.SetMapper(mapper)
-        actor.GetProperty().SetColor(*color)
-        actor.GetProperty().SetLineWidth(1.5)
-        actor.GetProperty().SetOpacity(0.8)
-        actor.GetProperty().LightingOff()
-        actor.PickableOff()
-        actor.SetVisibility(self._outlines_visible)
-        self._renderer.AddActor(actor)
-        return points, polydata, actor
+        return self._slice_outlines.names()
 
     def set_volume_rendering(self, enabled: bool, preset: str = "") -> None:
         """Turn direct volume rendering on (with a preset key) or off."""
         if not enabled or self._volume is None:
-            self._remove_volume_actor()
-            if preset:
-                self._volume_preset = preset
-            return
-        key = preset or self._volume_preset or default_volume_rendering_preset(self._volume)
-        settings = volume_rendering_preset(key)
-        self._volume_preset = key
-        if self._volume_actor is None:
-            array, affine = volume_rendering_input(self._volume)
-            image, self._vr_keepalive = image_from_array(array)
-            mapper = self._volume_mapper()
-            mapper.SetInputData(image)
-            actor = vtkVolume()
-            actor.SetMapper(mapper)
-            actor.SetUserMatrix(vtk_matrix(index_to_lps_matrix(affine)))
-            actor.SetProperty(vtkVolumeProperty())
-            self._renderer.AddVolume(actor)
-            self._volume_actor = actor
-        _apply_preset(self._volume_actor.GetProperty(), settings)
-
-    def _volume_mapper(self):
-        """OpenGL ray casting with jittered ray starts, also under software OpenGL.
-
-        Measured here (llvmpipe, 2 cores, sample CT strided to 256x256x134, 780x920 view):
-        vtkFixedPointVolumeRayCastMapper 0.2-0.8 s per frame but with strong "wood-grain"
-        rings on smooth surfaces (skin, bone), the jittered GPU mapper 0.5-1.8 s without
-        them.  While the camera moves the mapper coarsens its sampling to keep the frame
-        rate (AutoAdjustSampleDistances), so rotating stays usable.
-        """
-        mapper = vtkOpenGLGPUVolumeRayCastMapper()
-        mapper.UseJitteringOn()
-        mapper.AutoAdjustSampleDistancesOn()
-        return mapper
+            self._rendering.hide(preset)
+        else:
+            self._rendering.show(self._volume, preset)
 
     def volume_rendering(self) -> tuple[bool, str]:
         """(enabled, preset key)."""
-        return self._volume_actor is not None, self._volume_preset
-
-    def _remove_volume_actor(self) -> None:
-        if self._volume_actor is not None:
-            self._renderer.RemoveVolume(self._volume_actor)
-            self._volume_actor = None
-            self._vr_keepalive = None
+        return self._rendering.actor is not None, self._rendering.preset
 
     # ----------------------------------------------------------------- models
     def add_model(
@@ -321,27 +195,10 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         """Show a surface (replacing a model with the same id)."""
         if model_id in self._models:
             self.remove_model(model_id)
-        normals = vtkPolyDataNormals()
-        normals.SetInputData(mesh_to_polydata(mesh))
-        normals.SplittingOff()
-        normals.ConsistencyOff()
-        normals.AutoOrientNormalsOff()
-        normals.ComputeCellNormalsOff()
-        normals.Update()
-        mapper = vtkPolyDataMapper()
-        mapper.SetInputData(normals.GetOutput())
-        mapper.ScalarVisibilityOff()
-        actor = vtkActor()
-        actor.SetMapper(mapper)
-        prop = actor.GetProperty()
-        prop.SetColor(*color)
-        prop.SetOpacity(float(opacity))
-        prop.SetSpecular(0.2)
-        prop.SetSpecularPower(20)
-        actor.SetVisibility(bool(visible))
+        actor = model_actor(mesh, color, opacity, visible)
         self._renderer.AddActor(actor)
         first_model = not self._models
-        self._models[model_id] = _Model(actor, mesh)
+        self._models[model_id] = ShownModel(actor, mesh)
         if first_model and not self._keep_camera:
             # the first model is what the user wants to see: frame it, not the whole scan
             self.reset_camera(models_only=True)
@@ -367,7 +224,7 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         model = self._models.pop(model_id, None)
         if model is not None:
             self._renderer.RemoveActor(model.actor)
-        if model_id == getattr(self, "_scalar_bar_model", None):
+        if model_id == self._scalars.bar_model:
             self.set_model_scalars(model_id, None)
 
     def model_ids(self) -> list[str]:
@@ -386,47 +243,9 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         rendering); the normal is the picked triangle's (faces are counter-clockwise
         outward), turned by the actor's matrix if it has one.
         """
-        actors = {id(m.actor): key for key, m in self._models.items() if m.actor.GetVisibility()}
-        if not actors:
-            return None
-        picker = vtkCellPicker()
-        picker.SetTolerance(0.0005)
-        picker.PickFromListOn()
-        for key in actors.values():
-            picker.AddPickList(self._models[key].actor)
-            picker.AddLocator(self._pick_locator(key))
         ratio = self.devicePixelRatioF()
         height = self.GetRenderWindow().GetSize()[1]
-        if not picker.Pick(x * ratio, height - y * ratio - 1.0, 0.0, self._renderer):
-            return None
-        model_id = actors.get(id(picker.GetActor()))
-        cell = picker.GetCellId()
-        if model_id is None or cell < 0:
-            return None
-        model = self._models[model_id]
-        point = np.array(picker.GetPickPosition(), dtype=np.float64)
-        normal = _face_normal(model.mesh, cell)
-        if normal is None:
-            normal = np.array(picker.GetPickNormal(), dtype=np.float64)
-        elif model.actor.GetUserMatrix() is not None or not model.actor.GetIsIdentity():
-            matrix = model.actor.GetMatrix()
-            linear = np.array([[matrix.GetElement(r, c) for c in range(3)] for r in range(3)])
-            normal = np.linalg.inv(linear).T @ normal
-        length = float(np.linalg.norm(normal))
-        return model_id, point, normal / length if length > 0 else normal
-
-    def _pick_locator(self, model_id: str) -> vtkStaticCellLocator:
-        """A cell locator of a model's triangles (made once per mesh: picks stay fast)."""
-        for stale in set(self._pick_locators) - set(self._models):
-            del self._pick_locators[stale]
-        dataset = self._models[model_id].actor.GetMapper().GetInput()
-        cached = self._pick_locators.get(model_id)
-        if cached is None or cached[0] is not dataset:
-            locator = vtkStaticCellLocator()
-            locator.SetDataSet(dataset)
-            locator.BuildLocator()
-            cached = self._pick_locators[model_id] = (dataset, locator)
-        return cached[1]
+        return self._picker.pick(self._models, self._renderer, x * ratio, height - y * ratio - 1.0)
 
     def set_model_scalars(
         self,
@@ -440,61 +259,15 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
 
         KeyError for an unknown model with values, ValueError for a wrong count.
         """
-        model = self._models.get(model_id)
-        bar = getattr(self, "_scalar_bar", None)
-        if values is None:
-            if model is not None:
-                model.actor.GetMapper().ScalarVisibilityOff()
-            if bar is not None and self._scalar_bar_model == model_id:
-                self._renderer.RemoveViewProp(bar)
-                self._scalar_bar = self._scalar_bar_model = None
-            return
-        if model is None:
-            raise KeyError(model_id)
-        data = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-        if len(data) != len(model.mesh.vertices):
-            raise ValueError(f"{len(data)} values for {len(model.mesh.vertices)} vertices")
-        low, high = float(value_range[0]), float(value_range[1])
-        high = high if high > low else low + 1e-6
-        array = numpy_to_vtk(data, deep=1)
-        array.SetName("values")
-        mapper = model.actor.GetMapper()
-        mapper.GetInput().GetPointData().SetScalars(array)
-        table = vtkLookupTable()
-        table.SetHueRange(0.0, 0.667)  # red (low) through green to blue (high)
-        table.SetRange(low, high)
-        table.Build()
-        mapper.SetLookupTable(table)
-        mapper.SetScalarRange(low, high)
-        mapper.SetColorModeToMapScalars()
-        mapper.SetScalarModeToUsePointData()
-        mapper.ScalarVisibilityOn()
-        if bar is None:
-            bar = vtkScalarBarActor()
-            bar.SetNumberOfLabels(5)
-            bar.SetWidth(0.08)
-            bar.SetHeight(0.45)
-            bar.SetPosition(0.9, 0.05)
-            bar.PickableOff()
-            self._renderer.AddViewProp(bar)
-            self._scalar_bar = bar
-        bar.SetLookupTable(table)
-        bar.SetTitle(title)
-        self._scalar_bar_model = model_id
+        self._scalars.set(model_id, self._models.get(model_id), values, value_range, title)
 
     def model_scalars(self, model_id: str) -> np.ndarray | None:
         """The per-vertex values a model is coloured by, or None when it has its plain colour."""
-        mapper = self._models[model_id].actor.GetMapper()
-        scalars = mapper.GetInput().GetPointData().GetScalars()
-        if not mapper.GetScalarVisibility() or scalars is None:
-            return None
-        from vtkmodules.util.numpy_support import vtk_to_numpy
-
-        return vtk_to_numpy(scalars).copy()
+        return actor_scalars(self._models[model_id].actor)
 
     def scalar_bar(self) -> vtkScalarBarActor | None:
         """The colour bar shown for a coloured model, or None."""
-        return getattr(self, "_scalar_bar", None)
+        return self._scalars.bar
 
     # ----------------------------------------------------------------- camera
     def camera(self) -> vtkCamera:
@@ -652,38 +425,3 @@ class View3D(FollowsActiveTool, QVTKRenderWindowInteractor):
         if self._marker.GetInteractor() is not None:
             self._marker.SetEnabled(0)
             self._marker.SetInteractor(None)
-
-
-def _face_normal(mesh: Mesh, face: int) -> np.ndarray | None:
-    """Unit normal of triangle ``face`` of a mesh (right-hand rule), None if degenerate."""
-    if face >= len(mesh.faces):
-        return None
-    a, b, c = np.asarray(mesh.vertices, dtype=np.float64)[mesh.faces[face]]
-    normal = np.cross(b - a, c - a)
-    length = float(np.linalg.norm(normal))
-    return normal / length if length > 0 else None
-
-
-def _apply_preset(prop: vtkVolumeProperty, preset: VolumeRenderingPreset) -> None:
-    """Fill a vtkVolumeProperty from plain preset numbers."""
-    opacity = vtkPiecewiseFunction()
-    for value, alpha in preset.opacity:
-        opacity.AddPoint(value, alpha)
-    colors = vtkColorTransferFunction()
-    for value, red, green, blue in preset.colors:
-        colors.AddRGBPoint(value, red, green, blue)
-    gradient = vtkPiecewiseFunction()
-    for value, alpha in preset.gradient_opacity:
-        gradient.AddPoint(value, alpha)
-    prop.SetScalarOpacity(opacity)
-    prop.SetColor(colors)
-    if any(alpha < 1.0 for _, alpha in preset.gradient_opacity):
-        prop.SetGradientOpacity(gradient)
-    else:
-        prop.DisableGradientOpacityOn()
-    prop.SetInterpolationTypeToLinear()
-    prop.SetShade(preset.shade)
-    prop.SetAmbient(preset.ambient)
-    prop.SetDiffuse(preset.diffuse)
-    prop.SetSpecular(preset.specular)
-    prop.SetSpecularPower(preset.specular_power)
