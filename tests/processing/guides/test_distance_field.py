@@ -100,3 +100,52 @@ def test_offset_of_a_300k_triangle_sphere_is_fast_and_exact():
     radii = np.linalg.norm(grown.vertices, axis=1)
     assert np.abs(radii - 52.0).max() <= 0.05
     assert elapsed < 60.0  # a few seconds on an idle 2-core machine
+
+
+def test_far_points_are_bounded_not_searched():
+    mesh = ball(4)
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-45, 45, size=(6000, 3))
+    limit = 6.0
+    values, known = DistanceField(mesh).bounded(points, limit)
+    expected = np.linalg.norm(points, axis=1) - RADIUS
+    exact = signed_distance(mesh, points)
+    assert np.array_equal(values[known], exact[known])
+    # every point left unknown is at least the limit away (against the analytic sphere)
+    assert (np.abs(expected[~known]) >= limit - chord_error(mesh, RADIUS)).all()
+    assert (values[~known] == limit).all()
+    # and the bound gives up only on far points: everything nearer than the limit is known
+    assert known[np.abs(expected) < limit - 1.0].all()
+    assert 0 < known.sum() < len(points)
+
+
+def test_offset_of_a_hollow_ball_keeps_the_cavity_outside():
+    """Far grid nodes take the sign of their neighbours: inside the wall, out in the cavity."""
+    outer, inner = ball(6, 40.0), ball(5, 15.0)
+    shell = Mesh(
+        np.concatenate([outer.vertices, inner.vertices]),
+        np.concatenate([outer.faces, inner.faces[:, ::-1] + outer.n_vertices]),
+        name="Shell",
+    )
+    grown = offset_surface(shell, 1.0, spacing_mm=0.5)
+    radii = np.linalg.norm(grown.vertices, axis=1)
+    outside = radii > 25.0
+    assert np.abs(radii[outside] - 41.0).max() <= 0.05
+    assert np.abs(radii[~outside] - 14.0).max() <= 0.05
+    expected = 4 / 3 * np.pi * (41.0**3 - 14.0**3)
+    assert grown.signed_volume() == pytest.approx(expected, rel=0.005)
+
+
+def test_threads_give_the_same_distances_as_one(monkeypatch):
+    from workstation.processing.guides import distance_field
+
+    mesh = ball(5)
+    rng = np.random.default_rng(4)
+    points = rng.uniform(-30, 30, size=(40_000, 3))
+    field = DistanceField(mesh)
+    monkeypatch.setattr(distance_field, "THREADS", 2)
+    threaded, direction = field.signed_and_direction(points)
+    monkeypatch.setattr(distance_field, "THREADS", 1)
+    serial, serial_direction = field.signed_and_direction(points)
+    assert np.array_equal(threaded, serial)
+    assert np.array_equal(direction, serial_direction)

@@ -100,3 +100,25 @@ def test_bad_sizes_are_refused(ball) -> None:
         hollow(ball, 0.0)
     with pytest.raises(MeshToolError, match="diameter must be positive"):
         DrainHole.of((0, 0, 0), (0, 0, 1), -1.0)
+
+
+def test_drain_hole_opens_one_of_two_cavities() -> None:
+    """Two balls joined by a thin rod hollow into two cavities; a hole opens only one."""
+    from workstation.processing.guides.booleans import boolean
+    from workstation.processing.mesh_components import count_components
+
+    left, right = sphere(10.0, (-12.0, 0, 0)), sphere(10.0, (12.0, 0, 0))
+    rod = box((-12.0, -1.5, -1.5), (12.0, 1.5, 1.5), name="Rod")
+    dumbbell = boolean([left, right, rod], "union", name="Dumbbell")
+    closed = hollow(dumbbell, 2.0, spacing_mm=SPACING)
+    assert count_components(closed.mesh) == 3  # the outside and two cavity surfaces
+    result = hollow(
+        dumbbell, 2.0, [DrainHole.of((-12.0, 0, 10.0), (0, 0, -1), 3.0)], spacing_mm=SPACING
+    )
+    assert [h["opens"] for h in result.holes] == [True]
+    assert count_components(result.mesh) == 2  # the right cavity stays closed
+    check = check_solid(result.mesh)
+    assert check.watertight and check.manifold
+    cavity = 4.0 / 3.0 * np.pi * 8.0**3
+    removed = dumbbell.signed_volume() - closed.mesh.signed_volume()
+    assert removed == pytest.approx(2 * cavity, rel=0.03)

@@ -7,14 +7,19 @@ angle-weighted pseudonormal of the closest feature (face, edge or vertex), which
 for closed, consistently wound meshes.  Surfaces are extracted by marching cubes on a
 narrow band: a coarse grid first, the fine grid only in coarse cells that can hold the
 level (the distance is 1-Lipschitz), so cost follows the surface area, not the box volume.
+Coarse nodes far from the surface are only bounded (one pruned tree search, no triangle
+tests) and take their sign from connected neighbours; queries run in threads over chunks.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 from skimage.measure import marching_cubes
 
@@ -33,6 +38,10 @@ MAX_DEFAULT_NODES = 40_000_000
 #: Default grid spacing bounds (mm).
 MIN_DEFAULT_SPACING = 0.2
 MAX_DEFAULT_SPACING = 1.0
+#: Points per k-d tree leaf (larger leaves search faster for points off a surface).
+LEAF_SIZE = 32
+#: Threads sharing the distance queries (numpy and the k-d tree release the GIL).
+THREADS = max(1, min(2, os.cpu_count() or 1))
 
 Field = Callable[[np.ndarray], np.ndarray]
 
@@ -112,7 +121,9 @@ class DistanceField:
             points.append(pts.reshape(-1, 3))
             owners.append(np.repeat(ids, len(bary)))
         self.sample_faces = np.concatenate(owners)
-        self.tree = cKDTree(np.concatenate(points))
+        self.tree = cKDTree(np.concatenate(points), leafsize=LEAF_SIZE)
+        # every surface point lies within this of a sample (a sub-triangle's longest edge)
+        self.sample_gap = float((longest / subdivisions).max())
 
     def signed(self, points: np.ndarray, cancel: CancelToken | None = None) -> np.ndarray:
         """Signed distance (mm) of every point; > 0 outside the surface."""
@@ -129,19 +140,48 @@ class DistanceField:
         points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
         out = np.empty(len(points))
         direction = np.empty((len(points), 3))
-        for start in range(0, len(points), CHUNK):
+
+        def work(start: int, step: int, workers: int) -> None:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            chunk = points[start : start + CHUNK]
+            chunk = points[start : start + step]
             out[start : start + len(chunk)], direction[start : start + len(chunk)] = (
-                self._signed_chunk(chunk)
+                self._signed_chunk(chunk, workers)
             )
+
+        if THREADS > 1 and len(points) > CHUNK // 4:
+            # threads over chunks: each runs the tree search and the triangle tests
+            step = min(CHUNK, -(-len(points) // THREADS))
+            with ThreadPoolExecutor(THREADS) as pool:
+                jobs = [pool.submit(work, start, step, 1) for start in range(0, len(points), step)]
+                for job in jobs:
+                    job.result()
+        else:
+            for start in range(0, len(points), CHUNK):
+                work(start, CHUNK, THREADS)
         return out, direction
 
-    def _signed_chunk(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def bounded(
+        self, points: np.ndarray, limit: float, cancel: CancelToken | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Signed distances where |d| < ``limit``; elsewhere ``limit`` and known = False.
+
+        A point with no surface sample within ``limit`` plus the sampling gap is at least
+        ``limit`` from the surface (its sign is left to the caller): far points cost one
+        pruned tree search instead of a full nearest-triangle search.
+        """
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+        reach = float(limit) + self.sample_gap
+        nearest, _ = self.tree.query(points, k=1, distance_upper_bound=reach, workers=THREADS)
+        known = np.isfinite(nearest)
+        values = np.full(len(points), float(limit))
+        values[known] = self.signed(points[known], cancel)
+        return values, known
+
+    def _signed_chunk(self, p: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Signed distances of one chunk of points and the outward directions."""
         k = min(CANDIDATES, self.tree.n)
-        _, nearest = self.tree.query(p, k=k, workers=-1)
+        _, nearest = self.tree.query(p, k=k, workers=workers)
         nearest = nearest.reshape(len(p), k)
         cand = self.sample_faces[nearest]  # (P, k)
         tri = self.faces[cand]  # (P, k, 3)
@@ -264,7 +304,8 @@ def levelset_surface(
     The box must hold the whole zero set with a margin (the field > 0 on its faces) so
     the surface closes.  A pyramid of grids halving the spacing evaluates a node only when
     the bound from its coarser neighbours (|f| >= |f(corner)| - distance) cannot rule
-    out a sign change on its edges; every other node keeps a certain sign and bound.
+    out a sign change on its edges; every other node keeps a certain sign and bound.  A
+    ``BoundedField`` is only bounded at far coarse nodes (their signs from neighbours).
     """
     h = float(spacing_mm)
     lower = np.asarray(lower, dtype=np.float64)
@@ -277,9 +318,8 @@ def levelset_surface(
     axes = [lower[i] + coarse_h * np.arange(cells[i] + 1) for i in range(3)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
     progress(0.0, "Coarse distance grid")
-    values = field(grid).reshape(tuple(cells + 1)).astype(np.float32)
-    exact = np.ones(values.shape, dtype=bool)
-    evaluated = len(grid)
+    values, exact = _coarse_values(field, grid, tuple(cells + 1), coarse_h, thresholds[0])
+    evaluated = int(exact.sum())
     for level in range(1, LEVELS + 1):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -309,6 +349,79 @@ def levelset_surface(
     mesh.report = [f"grid spacing {h:.3g} mm, {evaluated} distance evaluations"]
     progress(1.0, "Surface done")
     return mesh
+
+
+class BoundedField:
+    """A 1-Lipschitz field that can skip far points: ``bounded(points, limit)``.
+
+    ``bounded`` returns (values, known): exact values where known, elsewhere only the
+    promise |f| >= limit (the sign is unknown).  ``levelset_surface`` then gives far
+    coarse nodes their sign from their connected neighbours.
+    """
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        """Exact values of the field at ``points``."""
+        raise NotImplementedError
+
+    def bounded(self, points: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        """Exact values where |f| < ``limit`` (known), ``limit`` and not known elsewhere."""
+        return self(points), np.ones(len(points), dtype=bool)
+
+
+class _OffsetField(BoundedField):
+    """d(x) - distance for a mesh's signed distance d."""
+
+    def __init__(self, df: DistanceField, distance: float, cancel: CancelToken | None) -> None:
+        self.df, self.distance, self.cancel = df, float(distance), cancel
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        return self.df.signed(points, self.cancel) - self.distance
+
+    def bounded(self, points: np.ndarray, limit: float) -> tuple[np.ndarray, np.ndarray]:
+        # |d| >= limit + |distance| gives |d - distance| >= limit
+        values, known = self.df.bounded(points, limit + abs(self.distance), self.cancel)
+        values[known] -= self.distance
+        values[~known] = limit
+        return values, known
+
+
+def _coarse_values(
+    field: Field, grid: np.ndarray, shape: tuple[int, ...], coarse_h: float, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The coarse grid's values and which are exact; far nodes get a signed bound.
+
+    Far nodes (|f| >= limit > the coarse spacing) next to each other or to an exact node
+    share its sign (1-Lipschitz: a sign change between nodes one spacing apart needs
+    |f(a)| + |f(b)| <= spacing), so each connected piece of far nodes takes the sign of
+    an exact neighbour.  The limit also exceeds the next level's threshold, so far nodes
+    are never evaluated later.
+    """
+    bounded = getattr(field, "bounded", None)
+    if bounded is None:
+        values = np.asarray(field(grid), dtype=np.float32).reshape(shape)
+        return values, np.ones(shape, dtype=bool)
+    limit = 1.01 * max(coarse_h, threshold)
+    raw, known_flat = bounded(grid, limit)
+    values = np.asarray(raw, dtype=np.float32).reshape(shape)
+    known = np.asarray(known_flat, dtype=bool).reshape(shape)
+    if known.all():
+        return values, known
+    labels, count = ndimage.label(~known)
+    sign = np.zeros(count + 1, dtype=np.float32)
+    for axis in range(3):
+        for lo, hi in ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))):
+            far = tuple(lo if i == axis else slice(None) for i in range(3))
+            near = tuple(hi if i == axis else slice(None) for i in range(3))
+            pair = labels[far] > 0
+            pair &= known[near] & (values[near] != 0)
+            sign[labels[far][pair]] = np.sign(values[near][pair])
+    unresolved = (sign[labels] == 0) & ~known
+    values = np.where(known, values, sign[labels] * np.float32(limit)).astype(np.float32)
+    if unresolved.any():  # no exact neighbour (no surface in the box): evaluate them
+        index = np.nonzero(unresolved)
+        values[index] = np.asarray(field(grid.reshape(*shape, 3)[index]), dtype=np.float32)
+        known = known | unresolved
+    return values, known
 
 
 def _refine(
@@ -361,13 +474,14 @@ def offset_surface(
     """The closed surface at ``distance_mm`` from ``mesh`` (> 0 grows, < 0 shrinks)."""
     distance = float(distance_mm)
     spacing = default_spacing(mesh, abs(distance)) if spacing_mm is None else float(spacing_mm)
+    why = "as asked" if spacing_mm is not None else _spacing_reason(mesh, spacing)
     if spacing <= 0:
         raise MeshToolError("the grid spacing must be positive")
     df = DistanceField(mesh)
     lo, hi = mesh.bounds()
     margin = max(distance, 0.0) + 2 * spacing * 2**LEVELS
     result = levelset_surface(
-        lambda pts: df.signed(pts, cancel) - distance,
+        _OffsetField(df, distance, cancel),
         lo - margin,
         hi + margin,
         spacing,
@@ -376,5 +490,20 @@ def offset_surface(
         name=f"{mesh.name} offset {distance:g} mm",
     )
     result.color = mesh.color
-    result.report = [f"offset {distance:g} mm from a signed distance field, " + result.report[0]]
+    result.report = [
+        f"offset {distance:g} mm from a signed distance field, {result.report[0]} ({why})"
+    ]
     return result
+
+
+def _spacing_reason(mesh: Mesh, spacing: float) -> str:
+    """Why the default spacing is what it is, in the user's terms."""
+    a, b = mesh.vertices[mesh.faces[:, 0]], mesh.vertices[mesh.faces[:, 1]]
+    edge = float(np.median(np.linalg.norm(b - a, axis=1)))
+    bounded = min(max(edge, MIN_DEFAULT_SPACING), MAX_DEFAULT_SPACING)
+    text = f"default: the model's median edge {edge:.3g} mm"
+    if bounded != edge:
+        text += f", kept within {MIN_DEFAULT_SPACING:g}-{MAX_DEFAULT_SPACING:g} mm"
+    if spacing > bounded * 1.0001:
+        text += f", coarsened to keep the grid within {MAX_DEFAULT_NODES / 1e6:g} M nodes"
+    return text

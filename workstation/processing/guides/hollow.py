@@ -18,6 +18,7 @@ from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.processing.guides.manifold_bridge import from_manifold, to_manifold
 from workstation.processing.guides.mirror import point3, unit_normal
+from workstation.processing.mesh_components import count_components
 
 #: Segments around a drain hole's circle.
 HOLE_SEGMENTS = 48
@@ -153,7 +154,10 @@ def hollow(
     token.raise_if_cancelled()
     progress(0.75, "Subtracting the cavity")
     shell = outer - inner
-    shells = len(shell.decompose())
+    label = f"{mesh.name} hollow"
+    shell_mesh = from_manifold(shell, label)
+    shells = count_components(shell_mesh)
+    cut_mesh = shell_mesh
     holes: list[dict[str, object]] = []
     warnings: list[str] = []
     cutters = []
@@ -167,7 +171,8 @@ def hollow(
             warnings.append(f"drain hole {number} does not open the cavity: {axis}")
         else:
             cutter = cylinder_between(axis[0], axis[1], hole.diameter_mm)
-            opens = len((shell - cutter).decompose()) < shells
+            cut_mesh = from_manifold(shell - cutter, label)
+            opens = count_components(cut_mesh) < shells
             record.update(
                 opens=opens,
                 start_lps=[float(v) for v in axis[0]],
@@ -179,8 +184,11 @@ def hollow(
                 warnings.append(f"drain hole {number} does not open the cavity")
             cutters.append(cutter)
         holes.append(record)
-    result_solid = manifold3d.Manifold.batch_boolean([shell, *cutters], manifold3d.OpType.Subtract)
-    result = from_manifold(result_solid, f"{mesh.name} hollow")
+    if len(cutters) > 1:
+        solid = manifold3d.Manifold.batch_boolean([shell, *cutters], manifold3d.OpType.Subtract)
+        result = from_manifold(solid, label)
+    else:  # the shell, or the shell less its one hole, already built for the check
+        result = cut_mesh
     result.color = mesh.color
     result.report += [
         *inner_mesh.report,
