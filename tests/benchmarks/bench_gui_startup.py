@@ -94,6 +94,7 @@ def main() -> int:
         window.views.scroll("axial", 1 if step < steps // 2 else -1)
         app.processEvents()
     rate = steps / (time.perf_counter() - start)
+    window.session.set_modified(False)  # the case is thrown away: no unsaved-work question
     window.close()
     shutdown_application()
 

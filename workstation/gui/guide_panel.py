@@ -51,7 +51,6 @@ from workstation.gui.guide_result import GuideResultMixin
 from workstation.gui.tools.guide_region import set_region_target
 from workstation.gui.views.guide_3d import ContactFaceView, clearance_range
 from workstation.gui.widgets import push_button, spin_box
-from workstation.services.guides import generate_guide, load_bone
 
 if TYPE_CHECKING:
     from workstation.gui.context import AppContext
@@ -67,6 +66,20 @@ STORE_DELAY_MS = 300
 def guide_models(session: Any, guide_id: str) -> list[str]:
     """Ids of the models made from the guide planning object ``guide_id``."""
     return [m for m, e in session.models.items() if e.parameters.get("guide_id") == guide_id]
+
+
+def generate_guide(*args: Any, **kwargs: Any) -> Any:
+    """``services.guides.generate_guide``, imported on first use (the window starts lighter)."""
+    from workstation.services.guides import generate_guide as generate
+
+    return generate(*args, **kwargs)
+
+
+def load_bone(*args: Any, **kwargs: Any) -> Any:
+    """``services.guides.load_bone``, imported on first use."""
+    from workstation.services.guides import load_bone as load
+
+    return load(*args, **kwargs)
 
 
 class GuidePanel(GuideResultMixin, QWidget):

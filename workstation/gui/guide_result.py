@@ -19,7 +19,6 @@ from workstation.core.guide_plan import parse_plan
 from workstation.gui import guide_saved
 from workstation.gui import guide_tables as tables
 from workstation.gui.views.guide_3d import region_inward_normal
-from workstation.services.guides import load_bone, write_guide
 
 if TYPE_CHECKING:
     from workstation.gui.workers import Job
@@ -63,6 +62,8 @@ class GuideResultMixin:
         self.export_button.setEnabled(True)
         self.contact_check.setEnabled(True)
         try:
+            from workstation.services.guides import load_bone  # on first use: a light start
+
             plan = parse_plan(entry.parameters.get(guide_saved.PLAN_KEY) or {})
             bone = load_bone(plan, self.session)
         except WorkstationError as error:
@@ -164,6 +165,8 @@ class GuideResultMixin:
         session = self.session
 
         def write(progress: Any, cancel: Any) -> list[Path]:
+            from workstation.services.guides import write_guide
+
             write_guide(result, output, str(report), plan, bone, session=session)
             return [output, report]
 

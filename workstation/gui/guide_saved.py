@@ -11,16 +11,15 @@ guide exports again without being regenerated.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
-from workstation.processing.guides.contact_base import crop_to_box
-from workstation.processing.guides.distance_field import DistanceField
-from workstation.processing.guides.guide_builder import GuideResult
-from workstation.services.guides import report_json
+
+if TYPE_CHECKING:  # the guide code is imported on first use: the window starts lighter
+    from workstation.processing.guides.guide_builder import GuideResult
 
 #: The guide model's parameter keys: the plan it came from and its report.
 PLAN_KEY = "plan"
@@ -31,6 +30,8 @@ CROP_MARGIN_MM = 10.0
 
 def plain_report(report: dict[str, Any]) -> dict[str, Any]:
     """The report as plain JSON values (numpy numbers converted, non-finite ones null)."""
+    from workstation.services.guides import report_json
+
     plain: dict[str, Any] = json.loads(report_json(report))
     return plain
 
@@ -60,6 +61,9 @@ def measure_clearance(
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
     """Signed distance (mm) of every guide vertex to the bone (> 0 outside the bone)."""
+    from workstation.processing.guides.contact_base import crop_to_box
+    from workstation.processing.guides.distance_field import DistanceField
+
     progress(0.0, "Measuring the guide's clearance")
     lower = guide.vertices.min(axis=0) - CROP_MARGIN_MM
     upper = guide.vertices.max(axis=0) + CROP_MARGIN_MM
@@ -78,5 +82,7 @@ def rebuilt_result(
     guide: Mesh, report: dict[str, Any], clearance: np.ndarray | None = None
 ) -> GuideResult:
     """A GuideResult of a saved guide (no clearance yet: an empty array)."""
+    from workstation.processing.guides.guide_builder import GuideResult
+
     values = np.zeros(0) if clearance is None else np.asarray(clearance, dtype=np.float64)
     return GuideResult(guide=guide, report=dict(report), clearance_mm=values)
