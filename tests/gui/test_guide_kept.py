@@ -13,7 +13,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from tests.gui.conftest import BIG_BALL, TIMEOUT_MS
-from tests.gui.test_guide_panel import CENTRE, RADIUS, _generate, bone_id, guide_window
+from tests.gui.test_guide_panel import (
+    CENTRE,
+    RADIUS,
+    _generate,
+    bone_id,
+    drilled_ball_case,
+    guide_window,
+)
 from workstation.core.errors import GuidePlanError, ProjectError
 from workstation.core.guide_plan import parse_plan
 from workstation.gui.edit_queue import READ_ONLY_MESSAGE
@@ -101,15 +108,9 @@ def test_a_plan_that_does_not_parse_is_stored_as_it_stands(make_main_window, qtb
 
 
 def test_an_ungenerated_plan_is_saved_and_reopened(make_main_window, qtbot, synthetic_ct, tmp_path):
-    from tests.gui.project_case import build_case, open_project_and_wait, save_and_wait
+    from tests.gui.project_case import open_project_and_wait, save_and_wait
 
-    first = make_main_window()
-    build_case(qtbot, first, synthetic_ct)
-    panel = first.findChild(GuidePanel)
-    (bone,) = first.session.models
-    centre, radius = np.asarray(BIG_BALL[0]), BIG_BALL[1]
-    entry = centre + np.array([0.0, -radius, 0.0])
-    first.session.planning.add("line", [entry, centre], name="Drill")
+    first, panel, bone, entry = drilled_ball_case(make_main_window, qtbot, synthetic_ct)
     panel.region.set_sphere_center(entry, bone)
     panel.region.radius_spin.setValue(6.0)
     panel.sleeves_table.set_row(0, True, {"outer_diameter_mm": 5.5})

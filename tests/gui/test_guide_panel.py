@@ -224,6 +224,22 @@ def _wait_job(qtbot, panel) -> None:
     qtbot.waitUntil(lambda: panel.job is None, timeout=TIMEOUT_MS)
 
 
+def drilled_ball_case(make_main_window, qtbot, synthetic_ct):
+    """A window with a case that can be saved, whose "Bone model" is the big ball and a line
+    "Drill" from the ball's surface to its centre: (window, panel, bone id, entry)."""
+    from tests.gui.conftest import BIG_BALL
+    from tests.gui.project_case import build_case
+
+    window = make_main_window()
+    build_case(qtbot, window, synthetic_ct)  # its model "Bone model" holds the big ball
+    panel = window.findChild(GuidePanel)
+    (bone,) = window.session.models
+    centre, radius = np.asarray(BIG_BALL[0]), BIG_BALL[1]
+    entry = centre + np.array([0.0, -radius, 0.0])
+    window.session.planning.add("line", [entry, centre], name="Drill")
+    return window, panel, bone, entry
+
+
 def _generate(qtbot, panel):
     qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
     assert panel.job is not None or panel.status_label.text()
@@ -342,16 +358,9 @@ def test_model_scalars_colour_a_model_and_none_restores_it(make_main_window, qtb
 def test_the_plan_is_saved_in_the_project_and_reopened_into_the_panel(
     make_main_window, qtbot, synthetic_ct, tmp_path
 ):
-    from tests.gui.conftest import BIG_BALL
-    from tests.gui.project_case import build_case, open_project_and_wait, save_and_wait
+    from tests.gui.project_case import open_project_and_wait, save_and_wait
 
-    first = make_main_window()
-    build_case(qtbot, first, synthetic_ct)  # its model "Bone model" holds the big ball
-    panel = first.findChild(GuidePanel)
-    (bone,) = first.session.models
-    centre, radius = np.asarray(BIG_BALL[0]), BIG_BALL[1]
-    entry = centre + np.array([0.0, -radius, 0.0])
-    first.session.planning.add("line", [entry, centre], name="Drill")
+    first, panel, bone, entry = drilled_ball_case(make_main_window, qtbot, synthetic_ct)
     panel.region.set_sphere_center(entry, bone)
     panel.region.radius_spin.setValue(7.0)
     panel.thickness_spin.setValue(2.5)
