@@ -6,8 +6,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$REPO/installer/setup.sh"
 cd "$REPO"
 
-# Programs only the tests use: PrusaSlicer checks that generated guides are printable.
-TEST_PACKAGES=(prusa-slicer)
+# Programs only the tests use: PrusaSlicer checks that generated guides are printable;
+# Orthanc with its DICOMweb plugin is the real PACS the network tests start on loopback;
+# dciodvfy (dicom3tools) validates the DICOM objects we write.
+TEST_PACKAGES=(prusa-slicer orthanc orthanc-dicomweb dicom3tools)
 missing=()
 for package in "${TEST_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

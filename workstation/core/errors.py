@@ -100,3 +100,15 @@ class MeshToolError(MeshError):
     """A mesh tool (cut, boolean, offset, hollow, mirror, move) cannot give a closed solid."""
 
     exit_code = 13
+
+
+class PacsError(WorkstationError):
+    """A PACS or DICOMweb server cannot be reached, refuses us, or a transfer failed."""
+
+    exit_code = 14
+
+
+class DatabaseError(WorkstationError):
+    """The local DICOM database cannot be opened, read or changed as asked."""
+
+    exit_code = 15

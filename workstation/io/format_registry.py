@@ -65,14 +65,18 @@ class FormatRegistry(Generic[FormatType]):
         extensions: tuple[str, ...] | str,
         handler: Callable[..., Any],
         description: str,
+        **facts: Any,
     ) -> None:
-        """Make ``handler`` the one for ``kind`` at each extension (a format module calls this)."""
+        """Make ``handler`` the one for ``kind`` at each extension (a format module calls this).
+
+        ``facts`` are further fields of the registry's entry type (a writer's ``needs_source``).
+        """
         self._check_kind(kind)
         for extension in (extensions,) if isinstance(extensions, str) else extensions:
             key = extension.lower()
             if not key.startswith(".") or len(key) < 2:
                 raise ValueError(f"an extension starts with a dot, got {extension!r}")
-            self.entries[kind][key] = self._entry(kind, key, handler, description)
+            self.entries[kind][key] = self._entry(kind, key, handler, description, **facts)
 
     def _load_modules(self) -> None:
         if not self._loaded:

@@ -7,7 +7,9 @@ here and list ``formats`` in their file dialogs and ``--help``.
 
 A writer is called ``write(data, path, **options)`` and returns the written path:
 mesh writers take ``coords`` ("lps" or "ras"), segmentation writers ``progress`` and
-``cancel``.  Every writer writes through ``atomic_write``.
+``cancel``.  A writer registered with ``needs_source=True`` (DICOM SEG, Encapsulated STL)
+also takes ``source``, the ``DicomSourceContext`` of the series the data was made from;
+``source_options`` gives it only to those.  Every writer writes through ``atomic_write``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,12 @@ WRITER_MODULES = (
 
 @dataclass(frozen=True)
 class Writer(Format):
-    """A writer of one kind of data: ``write(data, path, **options) -> Path``."""
+    """A writer of one kind of data: ``write(data, path, **options) -> Path``.
+
+    ``needs_source``: the writer takes ``source=`` (a ``DicomSourceContext``) as well.
+    """
+
+    needs_source: bool = False
 
     @property
     def write(self) -> Callable[..., Path]:
@@ -47,10 +54,19 @@ REGISTRY: FormatRegistry[Writer] = FormatRegistry(
 
 
 def register_writer(
-    kind: str, extensions: tuple[str, ...] | str, writer: Callable[..., Path], description: str
+    kind: str,
+    extensions: tuple[str, ...] | str,
+    writer: Callable[..., Path],
+    description: str,
+    needs_source: bool = False,
 ) -> None:
     """Make ``writer`` the one for ``kind`` at each extension (a format module calls this)."""
-    REGISTRY.register(kind, extensions, writer, description)
+    REGISTRY.register(kind, extensions, writer, description, needs_source=needs_source)
+
+
+def source_options(writer: Writer, source: object | None) -> dict[str, object]:
+    """``{"source": source}`` for a writer that needs its source series, else ``{}``."""
+    return {"source": source} if writer.needs_source else {}
 
 
 def formats(kind: str) -> list[tuple[str, str]]:

@@ -1,0 +1,1 @@
+"""The local DICOM database: a content-addressed file store and its SQLite index."""

@@ -1,0 +1,1 @@
+"""Talking to PACS and VNA servers: DIMSE (pynetdicom) and DICOMweb (dicomweb-client)."""
