@@ -21,3 +21,16 @@ def empty_orthanc(orthanc: OrthancServer) -> OrthancServer:
     """The session's Orthanc with every stored study deleted, and the default modalities."""
     orthanc.clear()
     return orthanc
+
+
+@pytest.fixture(autouse=True)
+def _private_user_folders(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+):
+    """Every test (and every process it starts) gets its own database and server list.
+
+    A test never reads or changes the user's DICOM database or PACS configuration.
+    """
+    folder = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("WORKSTATION_DATABASE", str(folder / "dicom-database"))
+    monkeypatch.setenv("WORKSTATION_SERVERS", str(folder / "servers.toml"))

@@ -167,6 +167,28 @@ def scan_path(
     locations = list(iter_locations(root))
     if cancel is not None:
         cancel.raise_if_cancelled()
+    return scan_locations(
+        locations, str(root), progress, cancel, workers, executor_kind=executor_kind, named=path
+    )
+
+
+def scan_locations(
+    locations: list[str],
+    root: str,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+    workers: int | None = None,
+    *,
+    executor_kind: str = "process",
+    named: str | os.PathLike[str] | None = None,
+) -> ScanResult:
+    """Group the DICOM files at ``locations`` into stacks, as ``scan_path`` does for a folder.
+
+    ``root`` is what the result says was scanned; ``named`` how messages name it (the
+    root when not given).  For a list of files that is no folder: a study in the local
+    database.  Raises DicomReadError when no image is found.
+    """
+    path = root if named is None else named
     results = read_headers(
         locations,
         sub_progress(progress, 0.0, 0.95),
@@ -181,9 +203,7 @@ def scan_path(
     ]
     progress(0.96, "Grouping series")
     stacks = build_stacks(copies.headers, copies)
-    scan = ScanResult(
-        root=str(root), stacks=stacks, skipped=skipped, n_files_examined=len(locations)
-    )
+    scan = ScanResult(root=root, stacks=stacks, skipped=skipped, n_files_examined=len(locations))
     if not locations:
         raise DicomReadError(f"No DICOM images found in {path}: there are no files in it")
     if not stacks:
