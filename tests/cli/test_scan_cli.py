@@ -55,7 +55,7 @@ def test_json_subprocess_is_one_object(study: Path) -> None:
     result = _run(str(study), "--json")
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)  # exactly one JSON document, nothing else
-    assert set(record) == {"root", "series", "skipped"}
+    assert set(record) == {"root", "series", "results", "skipped"}
     assert record["root"] == str(study)
     assert len(record["series"]) == 2
     ct, mr = sorted(record["series"], key=lambda stack: stack["modality"])

@@ -31,7 +31,7 @@ def _volumes(scan: ScanResult) -> list[Stack]:
 
 def test_every_file_of_every_folder_scans() -> None:
     scan = _scan(".")
-    assert scan.n_files_examined == len(scan.skipped) + len(
+    assert scan.n_files_examined == len(scan.skipped) + len(scan.derived) + len(
         {frame.location for stack in scan.stacks for frame in stack.frames}
     )
     reasons = {Path(item.path).name: item.reason for item in scan.skipped}

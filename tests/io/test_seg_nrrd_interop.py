@@ -98,6 +98,7 @@ def test_seg_nrrd_is_registered_for_writing_and_reading():
         ".nrrd",
         ".nii.gz",
         ".nii",
+        ".dcm",
     ]
     with pytest.raises(InputPathError, match=r"unknown segmentation format '\.mha'; use one of"):
         readers.reader_for("segmentation", "labels.mha")

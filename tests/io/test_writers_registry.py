@@ -40,12 +40,13 @@ def test_mesh_formats_in_menu_order():
         (".obj", "Wavefront OBJ"),
         (".ply", "PLY"),
         (".3mf", "3D Manufacturing Format"),
+        (".dcm", "DICOM Encapsulated STL"),
     ]
 
 
 def test_segmentation_formats():
     extensions = [extension for extension, _ in writers.formats("segmentation")]
-    assert extensions == [".seg.nrrd", ".nrrd", ".nii.gz", ".nii"]
+    assert extensions == [".seg.nrrd", ".nrrd", ".nii.gz", ".nii", ".dcm"]
     assert all(description for _, description in writers.formats("segmentation"))
 
 
@@ -94,11 +95,11 @@ def test_one_call_registers_several_extensions(registry):
 @pytest.mark.parametrize(
     ("kind", "name", "shown", "supported"),
     [
-        ("mesh", "model.vtk", "'.vtk'", ".stl, .obj, .ply, .3mf"),
-        ("mesh", "model", "'(none)'", ".stl, .obj, .ply, .3mf"),
-        ("segmentation", "labels.mha", "'.mha'", ".seg.nrrd, .nrrd, .nii.gz, .nii"),
-        ("segmentation", "labels.gz", "'.gz'", ".seg.nrrd, .nrrd, .nii.gz, .nii"),
-        ("segmentation", ".nrrd", "'(none)'", ".seg.nrrd, .nrrd, .nii.gz, .nii"),
+        ("mesh", "model.vtk", "'.vtk'", ".stl, .obj, .ply, .3mf, .dcm"),
+        ("mesh", "model", "'(none)'", ".stl, .obj, .ply, .3mf, .dcm"),
+        ("segmentation", "labels.mha", "'.mha'", ".seg.nrrd, .nrrd, .nii.gz, .nii, .dcm"),
+        ("segmentation", "labels.gz", "'.gz'", ".seg.nrrd, .nrrd, .nii.gz, .nii, .dcm"),
+        ("segmentation", ".nrrd", "'(none)'", ".seg.nrrd, .nrrd, .nii.gz, .nii, .dcm"),
     ],
 )
 def test_unknown_extension_names_the_supported_ones(tmp_path, kind, name, shown, supported):

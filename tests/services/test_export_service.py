@@ -70,12 +70,14 @@ def test_format_filters_for_file_dialogs():
         (".obj", "Wavefront OBJ (*.obj)"),
         (".ply", "PLY (*.ply)"),
         (".3mf", "3D Manufacturing Format (*.3mf)"),
+        (".dcm", "DICOM Encapsulated STL (*.dcm)"),
     ]
     assert [ext for ext, _ in export.format_filters("segmentation")] == [
         ".seg.nrrd",
         ".nrrd",
         ".nii.gz",
         ".nii",
+        ".dcm",
     ]
     assert all(text.endswith(f"(*{ext})") for ext, text in export.format_filters("segmentation"))
 
@@ -154,7 +156,8 @@ def test_write_segmentation_by_extension(tmp_path):
 
 
 def test_write_segmentation_refuses_unknown_formats(tmp_path):
-    with pytest.raises(ExportError, match=r"use one of \.seg\.nrrd, \.nrrd, \.nii\.gz, \.nii\."):
+    expected = r"use one of \.seg\.nrrd, \.nrrd, \.nii\.gz, \.nii, \.dcm\."
+    with pytest.raises(ExportError, match=expected):
         export.write_segmentation(_segmentation(), tmp_path / "labels.stl")
     with pytest.raises(ExportError, match="unknown segmentation format"):
         export.check_export_path("segmentation", tmp_path / "labels.mha")

@@ -23,11 +23,8 @@ from workstation.core.progress import CancelToken, ProgressCallback, sub_progres
 from workstation.core.segmentation import Segment
 from workstation.core.volume import Volume
 from workstation.io.atomic_write import check_writable_path
-from workstation.io.mesh_export import (
-    COORDINATE_SYSTEMS,
-    SUPPORTED_EXTENSIONS,
-    check_output_path,
-)
+from workstation.io.mesh_export import COORDINATE_SYSTEMS, SUPPORTED_EXTENSIONS
+from workstation.io.writers import writer_for
 from workstation.processing.presets import THRESHOLD_PRESETS
 from workstation.services.modeling import (
     DEFAULT_PRESET,
@@ -54,12 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Segment a DICOM series by threshold and write a watertight surface model in "
             "patient millimetres. Defaults make a CT bone model. Formats by extension: "
             + ", ".join(SUPPORTED_EXTENSIONS)
+            + ", and .dcm (DICOM Encapsulated STL in the source study)"
             + ". The output is replaced only when complete (a killed run leaves the previous "
             "file). " + HELP_NOTE
         ),
     )
     parser.add_argument("path", help="DICOM folder, file or .zip, or a project (.wsproj)")
-    parser.add_argument("-o", "--output", required=True, help="output file (.stl .obj .ply .3mf)")
+    parser.add_argument(
+        "-o", "--output", required=True, help="output file (.stl .obj .ply .3mf .dcm)"
+    )
     parser.add_argument("--series", help="series or stack UID (default: the best 3D series)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
@@ -190,10 +190,18 @@ def options_from_args(args: argparse.Namespace) -> ModelOptions:
 
 def run(args: argparse.Namespace) -> int:
     """Load, segment, mesh and export; print statistics (JSON with --json)."""
+    from workstation.io.dicom.source_context import source_context
+    from workstation.services.export import check_export_path
     from workstation.services.loading import load_volume
 
     options = options_from_args(args)
-    output = check_output_path(args.output)
+    output = check_export_path("mesh", args.output)
+    dicom_output = writer_for("mesh", output).needs_source
+    if dicom_output and (args.ascii or options.coords != "lps"):
+        raise SegmentationError(
+            "A .dcm model (Encapsulated STL) is binary STL in the images' LPS coordinates: "
+            "drop --ascii and --coords ras."
+        )
     record_path = check_writable_path(provenance_path(output))
     operations = read_operations(args.ops) if args.ops else None
     progress = progress_for(args.json)
@@ -257,7 +265,15 @@ def run(args: argparse.Namespace) -> int:
         timings["provenance"] = round(time.perf_counter() - began, 4)
         began = time.perf_counter()
         progress(0.96, f"Writing {output.name}")
-        write_model(result.mesh, output, record, coords=options.coords, binary=not args.ascii)
+        source = source_context(loaded.stack, volume) if dicom_output else None
+        write_model(
+            result.mesh,
+            output,
+            record,
+            coords=options.coords,
+            binary=not args.ascii,
+            source=source,
+        )
         timings["export"] = round(time.perf_counter() - began, 4)
         progress(1.0, "Done")
     finally:

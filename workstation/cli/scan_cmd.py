@@ -15,8 +15,9 @@ from workstation.cli.warning_report import (
     add_verbose_argument,
     print_library_warnings,
 )
+from workstation.io.dicom.derived import KIND_NAMES
 from workstation.io.dicom.header_geometry import stack_geometry
-from workstation.io.dicom.model import ScanResult, Stack, format_dicom_date
+from workstation.io.dicom.model import DerivedObject, ScanResult, Stack, format_dicom_date
 from workstation.io.dicom.scan import scan_path, summarize_skipped
 from workstation.io.sources import printable
 
@@ -88,8 +89,30 @@ def scan_record(scan: ScanResult) -> dict[str, Any]:
     return {
         "root": scan.root,
         "series": [stack_record(stack) for stack in scan.stacks],
+        "results": [derived_record(item) for item in scan.derived],
         "skipped": [{"path": item.path, "reason": item.reason} for item in scan.skipped],
     }
+
+
+def derived_record(item: DerivedObject) -> dict[str, Any]:
+    """A DICOM SEG or Encapsulated STL found by the scan, with the series it was made on."""
+    return {
+        "kind": item.kind,
+        "label": item.label,
+        "path": item.location,
+        "sop_instance_uid": item.sop_instance_uid,
+        "series_uid": item.series_uid,
+        "study_uid": item.study_uid,
+        "frame_of_reference_uid": item.frame_of_reference_uid,
+        "referenced_series_uids": list(item.referenced_series_uids),
+    }
+
+
+def _derived_line(item: DerivedObject) -> str:
+    """'result: DICOM SEG "Bone" on series 1.2.3 (bone.dcm)'."""
+    on = ", ".join(item.referenced_series_uids) or "an unknown series"
+    kind = KIND_NAMES.get(item.kind, item.kind)
+    return f'result: {kind} "{item.label}" on series {on} ({printable(item.location)})'
 
 
 def _cell(text: str, width: int) -> str:
@@ -141,6 +164,7 @@ def format_table(scan: ScanResult, verbose: bool = False) -> str:
         if verbose:
             lines.append(f"    id: {stack.stack_id}")
         lines.extend(f"    ! {warning}" for warning in stack.warnings)
+    lines.extend(_derived_line(item) for item in scan.derived)
     if scan.skipped:
         summary = ", ".join(
             f"{count} {reason}" for reason, count in summarize_skipped(scan.skipped)

@@ -26,12 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``segment`` subcommand."""
     parser = subparsers.add_parser(
         "segment",
-        help="make a segmentation (.nrrd, .nii.gz) by replaying operations or a threshold",
+        help="make a segmentation (.nrrd, .nii.gz, .dcm) by replaying operations or a threshold",
         description=(
             "Apply a list of segmentation operations (OPS.json, as the window exports it: "
             "every point in patient LPS mm) to a DICOM series and write the segments: "
             ".nrrd (patient LPS, exact voxel-to-LPS map) or .nii.gz (RAS, as NIfTI "
-            "requires). The same list on the same series gives the same voxels. Instead "
+            "requires) or .dcm (a DICOM Segmentation of the source series: one binary "
+            "frame per source image it covers, referencing that image, in the study's "
+            "Frame of Reference). The same list on the same series gives the same voxels. Instead "
             "of a list, --preset or --threshold (with --largest or --seed) make one. " + HELP_NOTE
         ),
     )
@@ -40,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "-o",
         "--output",
         required=True,
-        help="output file (.nrrd, .nii.gz), or a project (.wsproj) holding the series' record, "
+        help="output file (.nrrd, .nii.gz, .dcm DICOM SEG), or a project (.wsproj) holding the "
+        "series' record, "
         "the segments and the operations",
     )
     parser.add_argument("--series", help="series or stack UID (default: the best 3D series)")
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     to_project = args.output.lower().endswith(".wsproj")
     if not to_project:
         writer_for("segmentation", args.output)  # an unknown format fails before any work
+        _check_dicom_input(args.path, args.output)
     output = check_writable_path(args.output)
     segments, operations = read_operations(args.ops) if args.ops else ([], [])
     progress = progress_for(args.json)
@@ -125,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
 
             save_editor_project(output, loaded.stack, volume, str(args.path), editor)
         else:
-            write_segmentation(editor.segmentation, output)
+            write_segmentation(
+                editor.segmentation, output, source=_dicom_source(output, loaded.stack, volume)
+            )
         timings["export"] = round(time.perf_counter() - began, 4)
         progress(0.95, "Measuring the segments")
         segment_list = segment_summary(volume, editor.segmentation)
@@ -151,6 +157,32 @@ def run(args: argparse.Namespace) -> int:
         _print_summary(summary)
         print_library_warnings(args)
     return 0
+
+
+#: Volume files that are not DICOM: a DICOM result cannot be made from them.
+NON_DICOM_VOLUMES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+
+
+def _check_dicom_input(path: str, output: str) -> None:
+    """Refuse a DICOM output (.dcm) from a volume file before any work."""
+    from workstation.core.errors import ExportError
+
+    if output.lower().endswith(".dcm") and str(path).lower().endswith(NON_DICOM_VOLUMES):
+        raise ExportError(
+            f"A DICOM SEG (.dcm) needs the DICOM series it is made on; {path} is not DICOM "
+            "images (write .seg.nrrd or .nii.gz instead)."
+        )
+
+
+def _dicom_source(output: Any, stack: Any, volume: Any) -> Any:
+    """The source series context a DICOM output (.dcm) needs, else None."""
+    from workstation.io.dicom.source_context import source_context
+    from workstation.io.writers import writer_for
+
+    if not writer_for("segmentation", output).needs_source:
+        return None
+
+    return source_context(stack, volume)
 
 
 def _format_warnings(name: str, affine: Any) -> list[str]:

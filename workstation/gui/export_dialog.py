@@ -2,7 +2,7 @@
 
 The dialog only gathers the choice; file names come from ``services.export`` (the same
 ``export_targets`` and ``safe_file_name`` the command line uses) and the formats from
-the writers registry.
+the writers registry.  A DICOM Encapsulated STL (.dcm) is always LPS.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workstation.io.writers import writer_for
 from workstation.services.export import (
     export_targets,
     format_filters,
@@ -94,6 +95,11 @@ class ExportDialog(QDialog):
         return [with_extension(text, "mesh", self.extension())]
 
     def _format_changed(self) -> None:
+        # a DICOM model (Encapsulated STL) is always in the images' own LPS coordinates
+        dicom = writer_for("mesh", f"model{self.extension()}").needs_source
+        if dicom:
+            self.coords_combo.setCurrentIndex(self.coords_combo.findData("lps"))
+        self.coords_combo.setEnabled(not dicom)
         if not self.several:
             path = Path(self.path_edit.text().strip())
             if path.name:

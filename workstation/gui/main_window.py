@@ -35,7 +35,9 @@ from workstation.core.errors import NotAVolumeError, WorkstationError
 from workstation.core.viewer_state import ViewerState
 from workstation.core.volume import Volume
 from workstation.gui.autosave import Autosave
+from workstation.gui.connectivity_actions import install_database_and_pacs
 from workstation.gui.context import AppContext
+from workstation.gui.derived_items import DerivedOpener
 from workstation.gui.display_actions import DisplayActions
 from workstation.gui.drop_opener import DropOpener
 from workstation.gui.edit_queue import EditQueue
@@ -121,11 +123,14 @@ class MainWindow(QMainWindow):
         self.segments_panel = SegmentsPanel(self.context)
         self.segmentation_panel = SegmentationPanel(self.context)
         self.models_panel = ModelsPanel(self.context)
+        self.derived = DerivedOpener(self.context, self.load_stack)
+        self.browser.derived_activated.connect(self.derived.open)
         self._build_docks()
         self._build_status_bar()
         self.projects = ProjectActions(self)
         self._build_actions()
         self._connect()
+        self.connectivity = install_database_and_pacs(self)  # Database view, PACS menus
         self.autosave = Autosave(self, autosave_interval_s)
         self.projects.update_title()
         self.drops = DropOpener(self, self.open_path)
@@ -196,6 +201,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.segmentation_files = install_segmentation_file_actions(file_menu, self.context)
         file_menu.addAction("&Export all models…", self.models_panel.export_all)
+        file_menu.addAction(self.models_panel.pacs.segmentation_action)
+        file_menu.addAction(self.models_panel.pacs.models_action)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

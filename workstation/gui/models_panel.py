@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QDialog,
     QDoubleSpinBox,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
@@ -34,10 +34,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workstation.core.errors import WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.gui.export_dialog import ExportDialog
 from workstation.gui.model_jobs import model_options, start_segment_model
 from workstation.gui.model_tools import ModelTools
+from workstation.gui.send_to_pacs import SendToPacs
+from workstation.gui.workers import JobError
+from workstation.io.dicom.source_context import source_context
+from workstation.io.writers import writer_for
 from workstation.services.export import export_models
 from workstation.services.modeling import ModelOptions
 from workstation.services.provenance import model_record
@@ -159,11 +164,18 @@ class ModelsPanel(QWidget):
             "Cut, combine, offset, hollow, mirror or move the selected models"
         )
         self.tools_button.setMenu(self.model_tools.menu)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.tools_button)
-        buttons.addWidget(self.export_selected_button)
-        buttons.addWidget(self.export_all_button)
-        buttons.addWidget(self.remove_button)
+        #: Send to PACS… of the models (as Encapsulated STL) and of the segmentation
+        self.pacs = SendToPacs(context, self.selected_ids)
+        self.send_button = QPushButton("PACS…")
+        self.send_button.setObjectName("sendModelsToPacs")
+        self.send_button.setToolTip(self.pacs.models_action.toolTip())
+        self.send_button.clicked.connect(lambda: self.pacs.send_models())
+        buttons = QGridLayout()  # two rows: the panel stays as narrow as before
+        buttons.addWidget(self.tools_button, 0, 0)
+        buttons.addWidget(self.export_selected_button, 0, 1)
+        buttons.addWidget(self.export_all_button, 0, 2)
+        buttons.addWidget(self.remove_button, 1, 0)
+        buttons.addWidget(self.send_button, 1, 1)
         self.info_label = QLabel("")
         self.info_label.setWordWrap(True)
         self.summary_label = QLabel("")
@@ -350,6 +362,7 @@ class ModelsPanel(QWidget):
         self.remove_button.setEnabled(selected)
         self.tools_button.setEnabled(selected)
         self.export_all_button.setEnabled(has_models)
+        self.send_button.setEnabled(has_models)
         self._show_summary()
 
     def _show_summary(self) -> None:
@@ -389,13 +402,24 @@ class ModelsPanel(QWidget):
             self.export_dialog = None
             dialog.deleteLater()
 
-    def export_models(self, model_ids: list[str], targets: list[Path], coords: str = "lps") -> Job:
+    def export_models(
+        self, model_ids: list[str], targets: list[Path], coords: str = "lps"
+    ) -> Job | None:
         """Write the models to ``targets`` (same order) in a job, each named after its model.
 
         Each file gets its provenance record (beside it, and inside a 3MF file); the
-        records join ``session.provenance`` when the export succeeds.
+        records join ``session.provenance`` when the export succeeds.  A DICOM
+        Encapsulated STL (.dcm) gets the loaded series as its source.
         """
         session, editor = self.session, self.session.editor
+        source = None
+        try:
+            if any(writer_for("mesh", target).needs_source for target in targets):
+                source = source_context(session.stack, session.volume)
+        except WorkstationError as problem:
+            self.context.report_error(JobError("Export", problem, ""))
+            return None
+        extra: dict[str, Any] = {} if source is None else {"source": source}
         items = []
         parts = []  # what the records say about each model, copied before the job runs
         for model_id, target in zip(model_ids, targets, strict=True):
@@ -408,7 +432,7 @@ class ModelsPanel(QWidget):
             base = [model_record(sources=sources, **part) for part in parts]
             records: list[dict[str, Any]] = []
             paths = export_models(
-                items, coords, sub_progress(progress, 0.3, 1.0), cancel, base, records
+                items, coords, sub_progress(progress, 0.3, 1.0), cancel, base, records, **extra
             )
             return paths, records
 

@@ -8,7 +8,8 @@ has 117, and every imported one keeps a full mask), and the record names the cho
 only when some were left out, so the others are never loaded.  Its
 warnings (resampled, partly outside…) reach the status bar with the edit's notes.
 Export writes a snapshot of the segments in a background job, in the format of the
-chosen extension (the writers registry's list; ``<series>.seg.nrrd`` by default).
+chosen extension (the writers registry's list; ``<series>.seg.nrrd`` by default); a
+DICOM Segmentation (.dcm) gets the loaded series as its source.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from workstation.core.segmentation import Segmentation
 from workstation.gui.context import AppContext
 from workstation.gui.structure_chooser import ask_structures
 from workstation.gui.workers import Job, JobError
+from workstation.io.dicom.source_context import DicomSourceContext, source_context
 from workstation.io.readers import formats as readable_formats
+from workstation.io.writers import writer_for
 from workstation.services.export import (
     check_export_path,
     format_filters,
@@ -76,9 +79,15 @@ def _check_job(
 
 
 def _export_job(
-    segmentation: Segmentation, path: str, progress: ProgressCallback, cancel: CancelToken
+    segmentation: Segmentation,
+    path: str,
+    source: DicomSourceContext | None,
+    progress: ProgressCallback,
+    cancel: CancelToken,
 ) -> Path:
-    return write_segmentation(segmentation, path, progress, cancel)
+    if source is None:
+        return write_segmentation(segmentation, path, progress, cancel)
+    return write_segmentation(segmentation, path, progress, cancel, source=source)
 
 
 class SegmentationFiles(QObject):
@@ -201,8 +210,12 @@ class SegmentationFiles(QObject):
         path = path or self.choose_export_path()
         if not path:
             return None
+        session = self.context.session
         try:
             check_export_path("segmentation", path)
+            source = None
+            if writer_for("segmentation", path).needs_source:
+                source = source_context(session.stack, session.volume)
         except ExportError as problem:
             self.context.report_error(JobError("Export segmentation", problem, ""))
             return None
@@ -211,6 +224,7 @@ class SegmentationFiles(QObject):
             _export_job,
             editor.segmentation.snapshot(),
             str(path),
+            source,
             on_result=self._exported,
             on_error=self.context.report_error,
         )

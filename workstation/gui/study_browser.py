@@ -1,4 +1,4 @@
-"""Study browser: Patient → Study → Series (stack) tree with thumbnails and warnings."""
+"""Study browser: Patient → Study → Series (stack) tree with thumbnails, warnings and results."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
+from workstation.gui.derived_items import DERIVED_ROLE, add_derived_items, show_derived_menu
 from workstation.io.dicom.model import ScanResult, Stack, format_dicom_date
 
 #: The warning column comes right after the series name, so its mark is always in sight
@@ -49,9 +50,14 @@ def skipped_tooltip(scan: ScanResult) -> str:
 
 
 class StudyBrowser(QTreeWidget):
-    """Shows a ScanResult; double-clicking a series emits ``stack_activated(stack)``."""
+    """Shows a ScanResult; double-clicking a series emits ``stack_activated(stack)``.
+
+    Its DICOM SEG and Encapsulated STL rows emit ``derived_activated(derived)`` on a
+    double-click or "Open" in their context menu.
+    """
 
     stack_activated = Signal(object)
+    derived_activated = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -71,11 +77,16 @@ class StudyBrowser(QTreeWidget):
         self.skipped_item: QTreeWidgetItem | None = None
         self._warning_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         self.itemDoubleClicked.connect(self._double_clicked)
+        #: the derived objects shown, by SOP Instance UID
+        self.derived: dict[str, object] = {}
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
 
     def set_scan(self, scan: ScanResult | None) -> None:
         """Show the patients, studies and stacks of ``scan`` (or nothing)."""
         self.clear()
         self._stack_items.clear()
+        self.derived = {}
         self.skipped_item = None
         self.scan = scan
         if scan is None:
@@ -108,6 +119,8 @@ class StudyBrowser(QTreeWidget):
                 study.setFirstColumnSpanned(True)
                 studies[study_key] = study
             study.addChild(self._stack_item(stack))
+        study_items = {uid: item for (_, uid), item in studies.items()}
+        self.derived = add_derived_items(self, scan, self._stack_items, study_items)
         if scan.skipped:
             count = len(scan.skipped)
             reason = Counter(s.reason for s in scan.skipped).most_common(1)[0][0]
@@ -184,5 +197,22 @@ class StudyBrowser(QTreeWidget):
 
     def _double_clicked(self, item: QTreeWidgetItem, column: int) -> None:
         stack_id = item.data(0, STACK_ROLE)
-        if stack_id and self.scan is not None:
+        derived_uid = item.data(0, DERIVED_ROLE)
+        if derived_uid and derived_uid in self.derived:
+            self.derived_activated.emit(self.derived[derived_uid])
+        elif stack_id and self.scan is not None:
             self.stack_activated.emit(self.scan.find(stack_id))
+
+    def derived_item(self, sop_instance_uid: str) -> QTreeWidgetItem | None:
+        """The tree row of a derived object (SEG or Encapsulated STL)."""
+        for item in self.findItems("*", Qt.MatchFlag.MatchWildcard | Qt.MatchFlag.MatchRecursive):
+            if item.data(0, DERIVED_ROLE) == sop_instance_uid:
+                return item
+        return None
+
+    def _context_menu(self, position) -> None:
+        menu = show_derived_menu(
+            self, self.itemAt(position), self.derived, self.derived_activated.emit
+        )
+        if menu is not None:
+            menu.popup(self.viewport().mapToGlobal(position))

@@ -294,6 +294,19 @@ def export_mesh(
     return target
 
 
+def binary_stl_bytes(mesh: Mesh, coords: str = "lps") -> bytes:
+    """The bytes ``export_mesh`` writes for ``mesh`` to a binary .stl file (for embedding)."""
+    space = coords.lower()
+    if space not in COORDINATE_SYSTEMS:
+        raise ExportError(f"Unknown coordinate system '{coords}'; use lps or ras.")
+    if mesh.n_faces == 0:
+        raise ExportError("Cannot write the model: it has no triangles.")
+    vertices = lps_to_ras_points(mesh.vertices) if space == "ras" else mesh.vertices
+    buffer = io.BytesIO()
+    _write_stl_binary(buffer, mesh, vertices, space.upper())
+    return buffer.getvalue()
+
+
 def read_3mf_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """The model metadata of a 3MF file by name (names in our namespace as ``sp:NAME``).
 

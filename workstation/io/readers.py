@@ -32,6 +32,7 @@ KINDS = ("segmentation",)
 READER_MODULES = (
     "workstation.io.segmentation_nrrd_read",
     "workstation.io.segmentation_nifti_read",
+    "workstation.io.dicom_seg_read",
 )
 
 

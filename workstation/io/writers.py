@@ -28,8 +28,10 @@ KINDS = ("mesh", "segmentation")
 #: Modules that register writers, imported on first use; their order is the menu order.
 WRITER_MODULES = (
     "workstation.io.mesh_export",
+    "workstation.io.encapsulated_stl",
     "workstation.io.segmentation_nrrd",
     "workstation.io.segmentation_nifti",
+    "workstation.io.dicom_seg",
 )
 
 

@@ -19,7 +19,7 @@ from workstation.core.operations import operations_document
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.core.segmentation import Segmentation
 from workstation.io.atomic_write import atomic_write, check_writable_path
-from workstation.io.writers import formats, writer_for
+from workstation.io.writers import formats, source_options, writer_for
 from workstation.services.provenance import provenance_path
 from workstation.services.provenance_export import write_model
 
@@ -72,6 +72,7 @@ def export_models(
     cancel: CancelToken | None = None,
     provenance: list[dict[str, Any]] | None = None,
     records: list[dict[str, Any]] | None = None,
+    source: object | None = None,
 ) -> list[Path]:
     """Write each (mesh, path) in the format of its extension, in ``coords``; returns the paths.
 
@@ -79,7 +80,8 @@ def export_models(
     ``provenance`` holds one record per item (``provenance.model_record``): each file
     is then written with its record (beside it as ``OUT.provenance.json``, inside a 3MF
     file too), and the finished records (with the file's SHA-256) are appended to
-    ``records`` when given.
+    ``records`` when given.  ``source`` (the models' ``DicomSourceContext``) goes to
+    the writers that need it (Encapsulated STL, .dcm).
     """
     token = cancel or CancelToken()
     if provenance is not None and len(provenance) != len(items):
@@ -95,9 +97,10 @@ def export_models(
         progress(number / len(jobs), f"Writing {path.name}")
         token.raise_if_cancelled()
         if provenance is None:
-            written.append(Path(writer.write(mesh, path, coords=coords)))
+            options = source_options(writer, source)
+            written.append(Path(writer.write(mesh, path, coords=coords, **options)))
             continue
-        finished = write_model(mesh, path, provenance[number], coords)
+        finished = write_model(mesh, path, provenance[number], coords, source=source)
         written.append(path)
         if records is not None:
             records.append(finished)
@@ -110,10 +113,16 @@ def write_segmentation(
     path: str | os.PathLike[str],
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    source: object | None = None,
 ) -> Path:
-    """Write ``segmentation`` in the format of ``path``'s extension (.nrrd, .nii.gz, …)."""
+    """Write ``segmentation`` in the format of ``path``'s extension (.nrrd, .nii.gz, .dcm, …).
+
+    ``source`` (the volume's ``DicomSourceContext``) goes to the writers that need it
+    (DICOM SEG); a SEG without it is refused with a message.
+    """
     writer = writer_for("segmentation", path)
-    return Path(writer.write(segmentation, path, progress=progress, cancel=cancel))
+    options = source_options(writer, source)
+    return Path(writer.write(segmentation, path, progress=progress, cancel=cancel, **options))
 
 
 def write_operations(path: str | Path, operations: list[dict[str, Any]]) -> Path:

@@ -24,7 +24,7 @@ from workstation.core.volume import Volume
 from workstation.io.dicom.model import Stack
 from workstation.io.mesh_export import MetadataValue
 from workstation.io.source_files import SourceSeries, describe_sources
-from workstation.io.writers import writer_for
+from workstation.io.writers import source_options, writer_for
 from workstation.services.modeling import ModelOptions, segment_model_options
 from workstation.services.provenance import (
     METADATA_NAME,
@@ -64,15 +64,18 @@ def write_model(
     record: dict[str, Any],
     coords: str = "lps",
     binary: bool = True,
+    source: object | None = None,
 ) -> dict[str, Any]:
     """Write ``mesh`` (format by extension) and its record beside it; returns the record.
 
     The returned record is ``record`` with ``files`` holding this file's entry (the
     SHA-256 of the bytes on disk); a 3MF file also holds the record in its metadata.
+    ``source`` (a ``DicomSourceContext``) goes to writers that need it (.dcm).
     """
     writer = writer_for("mesh", path)
     digest: dict[str, str] = {}
     options: dict[str, Any] = {"coords": coords, "metadata": threemf_metadata(record, digest)}
+    options.update(source_options(writer, source))
     if not binary:
         options["binary"] = False
     written = Path(writer.write(mesh, path, **options))

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from workstation.core.errors import NotAVolumeError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.services.loading import SCAN_SHARE, choose_stack
+
+if TYPE_CHECKING:
+    from workstation.services.dicom_database import DicomDatabase
 
 
 @dataclass
@@ -62,10 +66,50 @@ def open_study(
 
     text = str(path)
     scan = scan_path(text, progress=sub_progress(progress, 0.0, SCAN_SHARE), cancel=cancel)
+    return _choose_and_load(text, text, scan, series, auto_load, progress, cancel)
+
+
+def open_database_study(
+    study_uid: str,
+    series: str | None = None,
+    auto_load: bool = True,
+    database: DicomDatabase | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> OpenedStudy:
+    """Open a study of the local database as ``open_study`` opens a folder.
+
+    The study's stored files are scanned (``DicomDatabase.scan_study``), then the same
+    stack choice and load follow.  ``database`` None opens the default database for
+    the call.  ``OpenedStudy.path`` is the database folder.
+    """
+    from workstation.services.dicom_database import DicomDatabase
+
+    if database is None:
+        with DicomDatabase.open() as opened:
+            return open_database_study(study_uid, series, auto_load, opened, progress, cancel)
+    text = str(database.location)
+    scan = database.scan_study(
+        study_uid, progress=sub_progress(progress, 0.0, SCAN_SHARE), cancel=cancel
+    )
+    named = f"study {study_uid} of the database"
+    return _choose_and_load(text, named, scan, series, auto_load, progress, cancel)
+
+
+def _choose_and_load(
+    text: str,
+    named: str,
+    scan: ScanResult,
+    series: str | None,
+    auto_load: bool,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> OpenedStudy:
+    """Choose the stack (messages name the input ``named``) and load it, after the scan."""
     if not series and not auto_load:
         return OpenedStudy(text, scan)
     try:
-        stack, _automatic, reason = choose_stack(scan, series, text, purpose="model")
+        stack, _automatic, reason = choose_stack(scan, series, named, purpose="model")
     except NotAVolumeError as problem:
         if series:
             raise

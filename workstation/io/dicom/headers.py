@@ -33,6 +33,7 @@ from workstation.core.errors import DicomReadError
 from workstation.core.provenance import SeriesIdentity
 from workstation.io.dicom.bounded_reader import BoundedReader, HeaderTimeLimitExceeded
 from workstation.io.dicom.deflate_check import check_inflated_size
+from workstation.io.dicom.derived import KIND_NAMES, derived_from_dataset, derived_kind
 from workstation.io.dicom.detect import has_preamble_magic, looks_like_dicom, read_head
 from workstation.io.dicom.header_checks import (
     SPACING_RANGE_MM,
@@ -42,7 +43,7 @@ from workstation.io.dicom.header_checks import (
     check_spacing,
     frames_problem,
 )
-from workstation.io.dicom.model import FrameRef
+from workstation.io.dicom.model import DerivedObject, FrameRef
 from workstation.io.dicom.pixel_extent import PixelExtent, read_pixel_extent
 from workstation.io.sources import display_name, open_binary
 
@@ -88,7 +89,8 @@ POSITION_DIMENSIONS = frozenset(
 class FileHeader:
     """Per-file facts for grouping (``identity``: patient, study, series) plus its frames.
 
-    ``skip_reason`` is set (and ``frames`` empty) when the file holds no image.
+    ``skip_reason`` is set (and ``frames`` empty) when the file holds no image;
+    ``derived`` is set as well for a DICOM SEG or Encapsulated STL (``derived.py``).
     ``frame_keys`` has one entry per frame: the Enhanced dimension index values that are
     not in-stack position (e.g. echo, image type, b-value), used to split stacks.
     """
@@ -101,6 +103,7 @@ class FileHeader:
     frame_keys: list[tuple[int, ...]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     skip_reason: str | None = None
+    derived: DerivedObject | None = None
 
 
 # ----------------------------------------------------------------------------- reading
@@ -272,6 +275,11 @@ def read_header(location: str) -> Dataset:
     Raises DicomReadError (short reason in ``details``) when it is not DICOM or unreadable.
     """
     return _parse_location(location)[0]
+
+
+def read_header_from(handle: BinaryIO, location: str) -> Dataset:
+    """``read_header`` of an open seekable handle (e.g. the bytes of ``location`` in memory)."""
+    return _parse(handle, location)[0]
 
 
 # ------------------------------------------------------------------- tolerant values
@@ -754,6 +762,11 @@ def header_from_dataset(
     )
     if sop_class == MEDIA_STORAGE_DIRECTORY or "DirectoryRecordSequence" in ds:
         header.skip_reason = "DICOMDIR index"
+        return header
+    kind = derived_kind(sop_class)
+    if kind is not None:
+        header.derived = derived_from_dataset(kind, ds, location, header.identity)
+        header.skip_reason = f"derived object ({KIND_NAMES[kind]})"
         return header
     if not has_pixel_data:
         header.skip_reason = f"no image data ({sop_class_name(sop_class)})"

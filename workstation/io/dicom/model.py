@@ -117,14 +117,38 @@ class SkippedFile:
     reason: str
 
 
+@dataclass(frozen=True)
+class DerivedObject:
+    """A result stored as DICOM beside its images: a SEG ("seg") or Encapsulated STL ("stl").
+
+    ``referenced_series_uids`` are the source series it was made on; ``label`` is its
+    series description, content label or document title, as a browser lists it (a SEG
+    described only as "Segmentation": its segment labels).
+    """
+
+    kind: str
+    location: str
+    sop_instance_uid: str
+    series_uid: str
+    study_uid: str
+    frame_of_reference_uid: str
+    referenced_series_uids: tuple[str, ...]
+    label: str
+    identity: SeriesIdentity
+
+
 @dataclass
 class ScanResult:
-    """Everything found under a path: loadable stacks, sorted best first, and skipped files."""
+    """Everything found under a path: loadable stacks, sorted best first, and skipped files.
+
+    ``derived`` lists the DICOM SEG and Encapsulated STL objects found (not images).
+    """
 
     root: str
     stacks: list[Stack] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     n_files_examined: int = 0
+    derived: list[DerivedObject] = field(default_factory=list)
 
     def find(self, uid: str) -> Stack:
         """The stack with this stack id, or the best stack of the series with this UID.

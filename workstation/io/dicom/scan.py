@@ -25,9 +25,10 @@ from pathlib import Path
 from workstation.core.errors import DicomReadError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.workers import available_cpus, fork_is_safe, start_process_pool
+from workstation.io.dicom.derived import describe_derived, distinct_objects
 from workstation.io.dicom.duplicates import drop_identical_copies
 from workstation.io.dicom.headers import FileHeader, read_file_header
-from workstation.io.dicom.model import ScanResult, SkippedFile
+from workstation.io.dicom.model import DerivedObject, ScanResult, SkippedFile
 from workstation.io.dicom.stacks import build_stacks
 from workstation.io.sources import (
     check_input_path,
@@ -57,8 +58,11 @@ def _is_special_file(location: str) -> bool:
         return False  # opening it will report why
 
 
-def examine_file(location: str) -> FileHeader | SkippedFile:
-    """Read one file's header; any failure becomes a SkippedFile with a short reason."""
+def examine_file(location: str) -> FileHeader | SkippedFile | DerivedObject:
+    """Read one file's header; any failure becomes a SkippedFile with a short reason.
+
+    A DICOM SEG or Encapsulated STL gives its DerivedObject (listed, not loaded).
+    """
     if _is_special_file(location):
         if os.path.isdir(location):
             return SkippedFile(location, "cannot open: the folder could not be listed")
@@ -69,12 +73,14 @@ def examine_file(location: str) -> FileHeader | SkippedFile:
         return SkippedFile(location, error.details or error.message)
     except Exception as error:  # never let one odd file stop a scan
         return SkippedFile(location, f"unreadable: {type(error).__name__}: {error}")
+    if header.derived is not None:
+        return header.derived
     if header.skip_reason:
         return SkippedFile(location, header.skip_reason)
     return header
 
 
-def _examine_chunk(locations: list[str]) -> list[FileHeader | SkippedFile]:
+def _examine_chunk(locations: list[str]) -> list[FileHeader | SkippedFile | DerivedObject]:
     return [examine_file(location) for location in locations]
 
 
@@ -89,7 +95,7 @@ def read_headers(
     cancel: CancelToken | None = None,
     workers: int | None = None,
     executor_kind: str = "process",
-) -> list[FileHeader | SkippedFile]:
+) -> list[FileHeader | SkippedFile | DerivedObject]:
     """Examine every location (in order); parallel unless ``workers`` is 1 or input is small.
 
     ``executor_kind`` is "process" (default) or "thread"; benchmarks compare both.
@@ -98,7 +104,7 @@ def read_headers(
     """
     total = len(locations)
     count = workers if workers is not None else available_cpus()
-    results: list[FileHeader | SkippedFile] = []
+    results: list[FileHeader | SkippedFile | DerivedObject] = []
 
     def report(done: int) -> None:
         progress(done / total if total else 1.0, f"Reading DICOM headers: {done}/{total} files")
@@ -203,14 +209,31 @@ def scan_locations(
     ]
     progress(0.96, "Grouping series")
     stacks = build_stacks(copies.headers, copies)
-    scan = ScanResult(root=root, stacks=stacks, skipped=skipped, n_files_examined=len(locations))
+    derived, repeats = distinct_objects(r for r in results if isinstance(r, DerivedObject))
+    skipped += [
+        SkippedFile(repeat.location, f"another copy of {display_name(kept.location)}")
+        for repeat, kept in repeats
+    ]
+    scan = ScanResult(
+        root=root,
+        stacks=stacks,
+        skipped=skipped,
+        n_files_examined=len(locations),
+        derived=derived,
+    )
     if not locations:
         raise DicomReadError(f"No DICOM images found in {path}: there are no files in it")
     if not stacks:
         reasons = "; ".join(f"{count} {reason}" for reason, count in summarize_skipped(skipped))
+        results_text = (
+            f"; it holds results made on other images: {describe_derived(derived)}, which "
+            "open on their source series"
+            if derived
+            else ""
+        )
         raise DicomReadError(
             f"No DICOM images found in {path} "
-            f"({len(locations)} files examined, {len(skipped)} skipped)",
+            f"({len(locations)} files examined, {len(skipped)} skipped{results_text})",
             f"Skipped: {reasons}" if reasons else "",
         )
     progress(1.0, f"Found {len(stacks)} image stack{'s' if len(stacks) != 1 else ''}")
