@@ -129,20 +129,28 @@ def _widen(value: str) -> str:
     return re.sub(r"\*+", "*", _UNSAFE.sub("*", value))
 
 
+def _study_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The patient and study fields every QIDO-RS answer carries."""
+    keys = {
+        "patient_id": "PatientID",
+        "patient_name": "PatientName",
+        "patient_birth_date": "PatientBirthDate",
+        "patient_sex": "PatientSex",
+        "study_uid": "StudyInstanceUID",
+        "study_date": "StudyDate",
+        "study_time": "StudyTime",
+        "study_description": "StudyDescription",
+        "accession_number": "AccessionNumber",
+    }
+    return {field: json_text(record, keyword) for field, keyword in keys.items()}
+
+
 def study_match(record: Mapping[str, Any], source: str) -> QueryMatch:
     """A study-level QIDO-RS answer as a match."""
     modalities = tuple(str(v) for v in json_values(record, "ModalitiesInStudy") if v)
     return QueryMatch(
         level="study",
-        patient_id=json_text(record, "PatientID"),
-        patient_name=json_text(record, "PatientName"),
-        patient_birth_date=json_text(record, "PatientBirthDate"),
-        patient_sex=json_text(record, "PatientSex"),
-        study_uid=json_text(record, "StudyInstanceUID"),
-        study_date=json_text(record, "StudyDate"),
-        study_time=json_text(record, "StudyTime"),
-        study_description=json_text(record, "StudyDescription"),
-        accession_number=json_text(record, "AccessionNumber"),
+        **_study_fields(record),
         modalities=modalities,
         n_series=json_count(record, "NumberOfStudyRelatedSeries"),
         n_instances=json_count(record, "NumberOfStudyRelatedInstances"),
@@ -155,15 +163,7 @@ def series_match(record: Mapping[str, Any], source: str) -> QueryMatch:
     modality = json_text(record, "Modality")
     return QueryMatch(
         level="series",
-        patient_id=json_text(record, "PatientID"),
-        patient_name=json_text(record, "PatientName"),
-        patient_birth_date=json_text(record, "PatientBirthDate"),
-        patient_sex=json_text(record, "PatientSex"),
-        study_uid=json_text(record, "StudyInstanceUID"),
-        study_date=json_text(record, "StudyDate"),
-        study_time=json_text(record, "StudyTime"),
-        study_description=json_text(record, "StudyDescription"),
-        accession_number=json_text(record, "AccessionNumber"),
+        **_study_fields(record),
         modalities=(modality,) if modality else (),
         series_uid=json_text(record, "SeriesInstanceUID"),
         series_number=json_text(record, "SeriesNumber"),

@@ -9,7 +9,9 @@ of our presentation contexts fails at once.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
 import ssl
 import time
 from collections.abc import Sequence
@@ -19,12 +21,32 @@ from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext
 from pynetdicom.status import GENERAL_STATUS
+from pynetdicom.transport import AssociationSocket
 
 from workstation.core.errors import PacsError
 from workstation.core.progress import CancelToken
 from workstation.io.pacs.client import DimseEndpoint
 from workstation.io.pacs.dimse_logging import connect_failure, log_trace
 from workstation.io.pacs.retry import TransientError, with_retries
+
+
+def close_socket(self: AssociationSocket) -> None:
+    """Shut down and close an association's socket, even one that never connected.
+
+    pynetdicom 3.0 calls ``shutdown()`` and ``close()`` in one ``try``: when the connection
+    failed (refused, TLS handshake), ``shutdown()`` raises and the socket stays open until
+    the garbage collector finds it, one file descriptor per failed attempt.
+    """
+    sock = self.socket
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+AssociationSocket._shutdown_socket = close_socket  # type: ignore[method-assign]
 
 #: The most presentation contexts one association may propose (PS3.8: odd ids 1..255).
 MAX_CONTEXTS = 128
