@@ -34,14 +34,6 @@ LABELMAP_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.7"
 POSITION_TOLERANCE_MM = 1e-3
 
 
-def referenced_series(ds: Dataset) -> tuple[str, ...]:
-    """Series UIDs the object references (Referenced Series Sequence), in order."""
-    found = [
-        str(item.get("SeriesInstanceUID", "")) for item in ds.get("ReferencedSeriesSequence", [])
-    ]
-    return tuple(dict.fromkeys(uid for uid in found if uid))
-
-
 def _first(ds: Dataset | None, keyword: str) -> Dataset | None:
     sequence = ds.get(keyword) if ds is not None else None
     return sequence[0] if sequence else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import requests
@@ -208,13 +208,3 @@ def quiet_libraries(names: tuple[str, ...] = QUIET_LOGGERS) -> Iterator[None]:
                 for name, level in _saved_levels.items():
                     logging.getLogger(name).setLevel(level)
                 _saved_levels.clear()
-
-
-def header_param(headers: Mapping[str, str], name: str, param: str) -> str:
-    """A parameter of a header value (``boundary`` of Content-Type); '' when absent."""
-    value = headers.get(name, "")
-    for item in value.split(";")[1:]:
-        key, _, text = item.strip().partition("=")
-        if key.strip().lower() == param.lower():
-            return text.strip().strip('"')
-    return ""
