@@ -484,13 +484,7 @@ class DatabaseOpener:
             return None
 
         def done(opened: study.OpenedStudy) -> None:
-            window.session.set_scan(opened.scan, opened.path)
-            window.scan_loaded.emit(opened.scan)
-            if opened.volume is not None:
-                window.session.set_volume(opened.volume, opened.stack)
-                window._announce_volume(opened.volume, opened.reason)
-            elif opened.note:
-                window.show_message(opened.note, 15000)
+            window.show_opened(opened, opened.path, remember=False)
 
         return window.start_load(
             "Opening a study from the database", _open, self.location, study_uid, series,

@@ -420,16 +420,7 @@ class MainWindow(QMainWindow):
             return None
 
         def done(opened: study.OpenedStudy) -> None:
-            self.session.set_scan(opened.scan, path)
-            self.recent.add(path)
-            self.scan_loaded.emit(opened.scan)
-            if opened.volume is not None:
-                self.session.set_volume(opened.volume, opened.stack)
-                self._announce_volume(opened.volume, opened.reason)
-            elif opened.note:
-                self.show_message(opened.note, 15000)
-                if self.headless:
-                    self.report_error_message("Open", NotAVolumeError(opened.note))
+            self.show_opened(opened, path)
 
         return self.start_load(
             f"Opening “{Path(path).name or path}”",
@@ -439,6 +430,24 @@ class MainWindow(QMainWindow):
             auto_load,
             on_result=done,
         )
+
+    def show_opened(self, opened: study.OpenedStudy, path: str, remember: bool = True) -> None:
+        """Put an opened study (a folder, zip or database study) into the session and views.
+
+        ``remember`` adds ``path`` to the recent studies (not for a database study, whose
+        files are the database's).
+        """
+        self.session.set_scan(opened.scan, path)
+        if remember:
+            self.recent.add(path)
+        self.scan_loaded.emit(opened.scan)
+        if opened.volume is not None:
+            self.session.set_volume(opened.volume, opened.stack)
+            self._announce_volume(opened.volume, opened.reason)
+        elif opened.note:
+            self.show_message(opened.note, 15000)
+            if self.headless:
+                self.report_error_message("Open", NotAVolumeError(opened.note))
 
     def load_stack(self, stack: Stack):
         """Load one stack of the current scan (double-click in the browser); returns the Job."""
