@@ -275,8 +275,7 @@ def run_retrieve(args: argparse.Namespace) -> int:
         else:
             report = _retrieve_into_database(server, args, progress)
     except PartialTransfer as error:
-        finish_progress(progress)
-        if args.json:
+        if args.json:  # with --json there is no progress line to finish first
             _print_json(error.report.as_json())
         raise
     finally:
@@ -311,8 +310,7 @@ def run_send(args: argparse.Namespace) -> int:
     try:
         report = send(server, args.paths, progress=progress)
     except PartialTransfer as error:
-        finish_progress(progress)
-        if args.json:
+        if args.json:  # with --json there is no progress line to finish first
             _print_json(error.report.as_json())
         raise
     finally:
