@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the workstation needs on Debian 12 with Python 3.11:
-# system libraries (Qt/VTK runtime, virtual display for headless tests), and a
+# system libraries (Qt/VTK runtime, virtual display for headless tests, tesseract OCR
+# for burned-in text in de-identification), and a
 # virtual environment in .venv with the package installed in editable mode.
 # Idempotent: a second run only checks and returns within seconds.
 set -euo pipefail
@@ -15,6 +16,7 @@ SYSTEM_PACKAGES=(
   libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxcb-randr0
   libxcb-xfixes0 libxcb-xinerama0 libx11-xcb1 libxcursor1 libxrender1 libxi6
   libfontconfig1 libdbus-1-3 libglib2.0-0 fonts-dejavu-core
+  tesseract-ocr tesseract-ocr-eng
 )
 
 missing=()

@@ -27,10 +27,13 @@ def empty_orthanc(orthanc: OrthancServer) -> OrthancServer:
 def _private_user_folders(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ):
-    """Every test (and every process it starts) gets its own database and server list.
+    """Every test (and every process it starts) gets its own database, server list,
+    audit trail and role policy (none: the single-user default).
 
-    A test never reads or changes the user's DICOM database or PACS configuration.
+    A test never reads or changes the user's DICOM database, PACS configuration or audit log.
     """
     folder = tmp_path_factory.mktemp("user")
     monkeypatch.setenv("WORKSTATION_DATABASE", str(folder / "dicom-database"))
     monkeypatch.setenv("WORKSTATION_SERVERS", str(folder / "servers.toml"))
+    monkeypatch.setenv("WORKSTATION_AUDIT_LOG", str(folder / "audit" / "audit.log"))
+    monkeypatch.setenv("WORKSTATION_POLICY", str(folder / "policy.toml"))

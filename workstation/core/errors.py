@@ -112,3 +112,27 @@ class DatabaseError(WorkstationError):
     """The local DICOM database cannot be opened, read or changed as asked."""
 
     exit_code = 15
+
+
+class DeidentificationError(WorkstationError):
+    """A case cannot be de-identified as asked (bad key, options, output inside the input)."""
+
+    exit_code = 16
+
+
+class AuditLogError(WorkstationError):
+    """The audit trail cannot be written or read, or it fails verification."""
+
+    exit_code = 17
+
+
+class PermissionDenied(WorkstationError):
+    """The user's role lacks a permission the action needs (the refusal is audited)."""
+
+    exit_code = 18
+
+
+class EncryptionError(WorkstationError):
+    """Encrypted data cannot be opened (wrong or missing key) or a key cannot be made."""
+
+    exit_code = 19

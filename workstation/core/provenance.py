@@ -24,6 +24,8 @@ class SeriesIdentity:
     series_description: str = ""
     modality: str = ""
     frame_of_reference_uid: str = ""
+    #: Patient Identity Removed (0012,0062) is YES: the images were de-identified.
+    identity_removed: bool = False
 
 
 @dataclass(frozen=True)

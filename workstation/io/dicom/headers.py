@@ -746,6 +746,7 @@ def identity_from_dataset(ds: Dataset) -> SeriesIdentity:
         series_description=_text(ds, "SeriesDescription") or _text(ds, "ProtocolName"),
         modality=_text(ds, "Modality").upper(),
         frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
+        identity_removed=_text(ds, "PatientIdentityRemoved").upper() == "YES",
     )
 
 
