@@ -24,16 +24,17 @@ def empty_orthanc(orthanc: OrthancServer) -> OrthancServer:
 
 
 @pytest.fixture(autouse=True)
-def _private_user_folders(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-):
+def _private_user_folders(tmp_path_factory: pytest.TempPathFactory):
     """Every test (and every process it starts) gets its own database, server list,
     audit trail and role policy (none: the single-user default).
 
-    A test never reads or changes the user's DICOM database, PACS configuration or audit log.
+    A test never reads or changes the user's DICOM database, PACS configuration or audit
+    log; its own MonkeyPatch keeps these even when a test calls ``monkeypatch.undo()``.
     """
     folder = tmp_path_factory.mktemp("user")
-    monkeypatch.setenv("WORKSTATION_DATABASE", str(folder / "dicom-database"))
-    monkeypatch.setenv("WORKSTATION_SERVERS", str(folder / "servers.toml"))
-    monkeypatch.setenv("WORKSTATION_AUDIT_LOG", str(folder / "audit" / "audit.log"))
-    monkeypatch.setenv("WORKSTATION_POLICY", str(folder / "policy.toml"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKSTATION_DATABASE", str(folder / "dicom-database"))
+        patch.setenv("WORKSTATION_SERVERS", str(folder / "servers.toml"))
+        patch.setenv("WORKSTATION_AUDIT_LOG", str(folder / "audit" / "audit.log"))
+        patch.setenv("WORKSTATION_POLICY", str(folder / "policy.toml"))
+        yield

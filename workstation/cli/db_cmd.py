@@ -1,10 +1,12 @@
-"""``workstation db import|list|delete|verify``: the local DICOM database from the shell.
+"""``workstation db init|import|list|delete|verify``: the local DICOM database from the shell.
 
 A thin front over ``services.dicom_database``.  Every subcommand takes ``--database
-DIR`` (default: ``WORKSTATION_DATABASE``, else the user's data folder), shows progress
-on a terminal and prints a table or summary, or one JSON object with ``--json`` (then
-quiet).  Errors are one line on stderr; exit 15 for a database problem (verify exits 15
-when a file is missing or changed).
+DIR`` (default: ``WORKSTATION_DATABASE``, else the user's data folder) and the key of an
+encrypted database (``--passphrase-file FILE`` or ``WORKSTATION_PASSPHRASE_FILE``,
+``--keyring NAME``), shows progress on a terminal and prints a table or summary, or one
+JSON object with ``--json`` (then quiet).  Errors are one line on stderr; exit 15 for a
+database problem (verify exits 15 when a file is missing or changed), 19 for a missing
+or wrong key.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ import json
 import sys
 from typing import Any
 
+from workstation.cli.keys_cmd import add_opening_options, add_saving_options
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.query_table import add_query_arguments, format_matches, query_from_args
 from workstation.core.errors import DatabaseError
 from workstation.core.progress import CancelToken
 from workstation.io.sources import printable
 
-EXIT_NOTE = "Exit 15: the database cannot be opened, read or changed as asked."
+EXIT_NOTE = (
+    "Exit 15: the database cannot be opened, read or changed as asked; exit 19: it is "
+    "encrypted and no key or a wrong one was given."
+)
 
 
-
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, key_options: bool = True) -> None:
     parser.add_argument(
         "--database",
         metavar="DIR",
@@ -33,6 +38,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "~/.local/share/surgical-planning-workstation/dicom-database)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object (quiet)")
+    if key_options:
+        add_opening_options(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +51,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the SHA-256 of their content and indexed in SQLite. " + EXIT_NOTE,
     )
     commands = parser.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+
+    made = commands.add_parser(
+        "init",
+        help="create a database, optionally encrypted",
+        description="Create the database folder.  With --encrypt every stored file and "
+        "the index are encrypted (AES-256-GCM) under a data key wrapped with the "
+        "passphrase or keyring key given; opening the database later needs that key. " + EXIT_NOTE,
+    )
+    _common(made, key_options=False)
+    add_saving_options(made)
+    made.set_defaults(func=run_init)
 
     imported = commands.add_parser(
         "import",
@@ -91,10 +109,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     verified.set_defaults(func=run_verify)
 
 
+def _folder(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from workstation.core.user_dirs import database_dir
+
+    return Path(args.database).expanduser() if args.database else database_dir()
+
+
 def _open(args: argparse.Namespace) -> Any:
+    from workstation.cli.keys_cmd import opening_key_from
+    from workstation.io.database_encryption import is_encrypted_database
     from workstation.services.dicom_database import DicomDatabase
 
-    return DicomDatabase.open(args.database)
+    folder = _folder(args)
+    key = opening_key_from(args) if is_encrypted_database(folder) else None
+    return DicomDatabase.open(folder, key)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create the database (encrypted with ``--encrypt``); print where it is."""
+    from workstation.cli.keys_cmd import saving_key_from
+    from workstation.services.dicom_database import DicomDatabase
+
+    key = saving_key_from(args)
+    with DicomDatabase.create(_folder(args), key) as database:
+        location, encrypted = database.location, database.encrypted
+    if args.json:
+        _print_json({"database": str(location), "encrypted": encrypted})
+    else:
+        kind = "an encrypted" if encrypted else "a"
+        print(f"Created {kind} database at {printable(str(location))}")
+    return 0
 
 
 def _print_json(record: Any) -> None:
@@ -132,12 +178,6 @@ def run_import(args: argparse.Namespace) -> int:
     if len(report.skipped) > 20:
         print(f"    ... and {len(report.skipped) - 20} more (use --json to list them all)")
     return 0
-
-
-
-
-
-
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ from workstation.cli.warning_report import library_warning_lines
 from workstation.core import memory_budget
 from workstation.core.errors import Cancelled, WorkstationError
 from workstation.core.runtime import disable_numpy_hugepages
+from workstation.core.user_dirs import AUDIT_LOG_VARIABLE
 from workstation.core.warning_capture import capture_library_warnings
 
 #: Subcommand modules; each has ``register(subparsers)`` that sets ``func(args) -> int``.
@@ -39,6 +40,10 @@ COMMAND_MODULES = (
     "workstation.cli.pacs_cmd",
     "workstation.cli.fhir_cmd",
     "workstation.cli.db_cmd",
+    "workstation.cli.deidentify_cmd",
+    "workstation.cli.policy_cmd",
+    "workstation.cli.audit_cmd",
+    "workstation.cli.keys_cmd",
     "workstation.cli.view_cmd",
 )
 
@@ -73,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "machine's memory; the same as WORKSTATION_MEMORY_LIMIT)",
     )
     parser.add_argument(
+        "--audit-log",
+        metavar="PATH",
+        help="the audit trail to write and read (the same as WORKSTATION_AUDIT_LOG)",
+    )
+    parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks for unexpected errors"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -104,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(arguments)
     if args.command is None:
         args = parser.parse_args([*arguments, "view"])
+    if args.audit_log:
+        os.environ[AUDIT_LOG_VARIABLE] = os.path.abspath(os.path.expanduser(args.audit_log))
     try:
         with (
             _memory_limit(args.memory_limit),

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.project_cmd import is_project_path, open_for_mesh
 from workstation.cli.warning_report import (
@@ -17,6 +18,7 @@ from workstation.cli.warning_report import (
     add_verbose_argument,
     print_library_warnings,
 )
+from workstation.core.audit_actions import AuditAction
 from workstation.core.errors import NotAVolumeError, SegmentationError
 from workstation.core.operations import Record, read_operations
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
@@ -26,6 +28,7 @@ from workstation.io.atomic_write import check_writable_path
 from workstation.io.mesh_export import COORDINATE_SYSTEMS, SUPPORTED_EXTENSIONS
 from workstation.io.writers import writer_for
 from workstation.processing.presets import THRESHOLD_PRESETS
+from workstation.services.access import require_export
 from workstation.services.modeling import (
     DEFAULT_PRESET,
     ModelOptions,
@@ -89,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with a project: build the model even when its source files changed (warns)",
     )
+    add_opening_options(parser)
     parser.add_argument(
         "--upper", type=float, metavar="HIGH", help="upper bound (with --threshold)"
     )
@@ -221,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
                 args.allow_changed_sources,
                 sub_progress(progress, 0.0, 0.3),
                 cancel,
+                key=opening_key_from(args),
             )
             source_root = loaded.scan.root
             operations = ([], [dict(record) for record in editor.operations])
@@ -232,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
         # the source files are hashed for the model's provenance while it is being built
         sources = BackgroundSources(loaded.stack, loaded.volume, source_root, hashed)
         volume = loaded.volume
+        require_export([volume.source.identity], AuditAction.EXPORT)  # refused before meshing
         if min(volume.shape) < 2:
             raise NotAVolumeError(
                 f"The chosen series is a single image ({volume.dims[0]} x {volume.dims[1]}); "
@@ -273,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
             coords=options.coords,
             binary=not args.ascii,
             source=source,
+            identities=[volume.source.identity],
         )
         timings["export"] = round(time.perf_counter() - began, 4)
         progress(1.0, "Done")

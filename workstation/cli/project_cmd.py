@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.view_cmd import LAYOUT_CHOICES
 from workstation.core.errors import ProjectError
@@ -44,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     info.add_argument("path", help="project file (.wsproj)")
     info.add_argument("--source", metavar="DIR", help=SOURCE_HELP)
     info.add_argument("--json", action="store_true", help="print everything as one JSON object")
+    add_opening_options(info)
     info.set_defaults(func=run_info)
     opener = actions.add_parser(
         "open",
@@ -186,8 +188,11 @@ def run_info(args: argparse.Namespace) -> int:
     if not is_project_path(args.path):
         raise ProjectError(f"{args.path} is not a project file (.wsproj)")
     progress = progress_for(args.json)
+    from workstation.io.encryption import opening_key
+
     try:
-        summary = project_summary(path, args.source, progress)
+        with opening_key(opening_key_from(args)):
+            summary = project_summary(path, args.source, progress)
     finally:
         finish_progress(progress)
     if args.json:
@@ -238,7 +243,12 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 
 # -- for `workstation mesh CASE.wsproj` ---------------------------------------------------
 def open_for_mesh(
-    path: str, source: str | None, allow_changed: bool, progress: ProgressCallback, cancel: Any
+    path: str,
+    source: str | None,
+    allow_changed: bool,
+    progress: ProgressCallback,
+    cancel: Any,
+    key: Any = None,
 ) -> tuple[Any, Any, list[str], Any]:
     """(LoadedVolume, SegmentEditor, warnings, the sources as hashed) of a project, for
     building a model from it.
@@ -249,7 +259,7 @@ def open_for_mesh(
     from workstation.services.loading import LoadedVolume
     from workstation.services.project import open_project
 
-    opened = open_project(path, source, progress, cancel)
+    opened = open_project(path, source, progress, cancel, key=key)
     name = Path(path).name
     warnings: list[str] = []
     if opened.read_only:

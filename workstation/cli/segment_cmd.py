@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from workstation.cli.keys_cmd import add_saving_options, saving_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
     HELP_NOTE,
@@ -15,7 +16,7 @@ from workstation.cli.warning_report import (
     add_verbose_argument,
     print_library_warnings,
 )
-from workstation.core.errors import NotAVolumeError
+from workstation.core.errors import EncryptionError, NotAVolumeError
 from workstation.core.operations import Record, read_operations
 from workstation.core.progress import CancelToken, sub_progress
 from workstation.io.atomic_write import check_writable_path
@@ -61,6 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print per-segment statistics as one JSON object"
     )
+    add_saving_options(parser)
     add_verbose_argument(parser)
     parser.set_defaults(func=run)
 
@@ -102,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
 
     _check_flags(args)
     to_project = args.output.lower().endswith(".wsproj")
+    sealing = saving_key_from(args)  # a key problem fails before any work
+    if sealing is not None and not to_project:
+        raise EncryptionError("--encrypt goes with a project output (.wsproj).")
     if not to_project:
         writer_for("segmentation", args.output)  # an unknown format fails before any work
         _check_dicom_input(args.path, args.output)
@@ -127,10 +132,15 @@ def run(args: argparse.Namespace) -> int:
         if to_project:
             from workstation.services.project import save_editor_project
 
-            save_editor_project(output, loaded.stack, volume, str(args.path), editor)
+            save_editor_project(
+                output, loaded.stack, volume, str(args.path), editor, encryption=sealing
+            )
         else:
             write_segmentation(
-                editor.segmentation, output, source=_dicom_source(output, loaded.stack, volume)
+                editor.segmentation,
+                output,
+                source=_dicom_source(output, loaded.stack, volume),
+                identities=[volume.source.identity],
             )
         timings["export"] = round(time.perf_counter() - began, 4)
         progress(0.95, "Measuring the segments")

@@ -90,6 +90,8 @@ class Autosave(QObject):
             or session.volume is None
             or session.read_only
             or (projects is not None and projects.saving)
+            # an encrypted case is never written in plain text into a recovery file
+            or (projects is not None and getattr(projects, "encryption", None) is not None)
             or (session.editor is not None and session.editor.stroke_active)
         )
 

@@ -34,9 +34,11 @@ from PySide6.QtWidgets import (
 from workstation.core.errors import NotAVolumeError, WorkstationError
 from workstation.core.viewer_state import ViewerState
 from workstation.core.volume import Volume
+from workstation.gui.audit_status import install_audit_status
 from workstation.gui.autosave import Autosave
 from workstation.gui.connectivity_actions import install_database_and_pacs
 from workstation.gui.context import AppContext
+from workstation.gui.deidentify_actions import install_deidentify_action
 from workstation.gui.derived_items import DerivedOpener
 from workstation.gui.display_actions import DisplayActions
 from workstation.gui.drop_opener import DropOpener
@@ -131,6 +133,8 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect()
         self.connectivity = install_database_and_pacs(self)  # Database view, PACS menus
+        self.deidentify = install_deidentify_action(self, self.menuBar().actions()[0].menu())
+        self.audit_status = install_audit_status(self)  # user and role, audit failures
         self.autosave = Autosave(self, autosave_interval_s)
         self.projects.update_title()
         self.drops = DropOpener(self, self.open_path)

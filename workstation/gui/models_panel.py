@@ -420,6 +420,7 @@ class ModelsPanel(QWidget):
             self.context.report_error(JobError("Export", problem, ""))
             return None
         extra: dict[str, Any] = {} if source is None else {"source": source}
+        extra["identities"] = [session.identity]  # de-identified data: export-deidentified
         items = []
         parts = []  # what the records say about each model, copied before the job runs
         for model_id, target in zip(model_ids, targets, strict=True):

@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,15 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMenu, QMessageBox
 
-from workstation.core.errors import ProjectError, WorkstationError
+from workstation.core.errors import EncryptionError, ProjectError, WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback
 from workstation.gui.context import AppContext
+from workstation.gui.passphrase_dialog import (
+    ask_new_passphrase,
+    ask_passphrase,
+    passphrase_key,
+    project_is_encrypted,
+)
 from workstation.gui.view_state import apply_view_state, capture_view_state
 from workstation.gui.workers import Job, JobError
 from workstation.services import project
@@ -144,6 +151,17 @@ class ProjectActions(QObject):
         self.save_action: QAction | None = None
         self.save_as_action: QAction | None = None
         self.embed_action: QAction | None = None
+        self.save_encrypted_action: QAction | None = None
+        #: the key the case's project is encrypted with (kept by Save), None: plain
+        self.encryption: Any = None
+        self._save_encryption: Any = None
+        #: ask for a new passphrase (name → text or None) / an existing one (name, message)
+        self.ask_new_passphrase: Callable[[str], str | None] = lambda name: ask_new_passphrase(
+            self.window, name
+        )
+        self.ask_passphrase: Callable[[str, str], str | None] = lambda name, message: (
+            ask_passphrase(self.window, name, message)
+        )
         self.read_only_label = QLabel("")
         self.read_only_label.setObjectName("readOnlyBanner")
         self.read_only_label.setStyleSheet(
@@ -167,6 +185,8 @@ class ProjectActions(QObject):
         self.save_action.setShortcut(QKeySequence("Ctrl+S"))
         self.save_as_action = menu.addAction("Save project &as…", self.save_as)
         self.save_as_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
+        self.save_encrypted_action = menu.addAction("Save project &encrypted…", self.save_encrypted)
+        self.save_encrypted_action.setStatusTip("Save the case encrypted with a passphrase")
         self.embed_action = menu.addAction(EMBED_TEXT)
         self.embed_action.setCheckable(True)
         self.embed_action.setToolTip(EMBED_TIP)
@@ -199,6 +219,7 @@ class ProjectActions(QObject):
         self._changed_files = []
         if self.embed_action is not None:
             self.embed_action.setChecked(False)  # off by default for every new case
+        self.encryption = None  # a new case is not encrypted until saved so
         self.update_read_only()
 
     def update_read_only(self) -> None:
@@ -221,7 +242,7 @@ class ProjectActions(QObject):
 
     def _update_actions(self) -> None:
         can_save = self.session.volume is not None and not self.session.read_only
-        for action in (self.save_action, self.save_as_action):
+        for action in (self.save_action, self.save_as_action, self.save_encrypted_action):
             if action is not None:
                 action.setEnabled(can_save)
 
@@ -287,12 +308,36 @@ class ProjectActions(QObject):
             return False
         return self.save_to(path, then=then)
 
-    def save_to(
-        self, path: str | os.PathLike[str], then: Callable[[], object] | None = None
-    ) -> bool:
-        """Save the case to ``path`` in a job (hashing the sources first when needed)."""
+    def save_encrypted(self, path: str | os.PathLike[str] | None = None) -> bool:
+        """File → Save project encrypted…: a passphrase (twice), then the file; True: started."""
         if not self._check_can_save():
             return False
+        name = Path(str(path)).name if path else ""
+        text = self.ask_new_passphrase(name)
+        if text is None:
+            return False  # cancelled: nothing changes
+        key = passphrase_key(text)
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Save project encrypted", self._suggested_path(), PROJECT_FILTER
+            )
+            if not path:
+                return False
+        return self.save_to(path, encryption=key)
+
+    def save_to(
+        self,
+        path: str | os.PathLike[str],
+        then: Callable[[], object] | None = None,
+        encryption: Any = None,
+    ) -> bool:
+        """Save the case to ``path`` in a job (hashing the sources first when needed).
+
+        ``encryption`` (a KeySource) encrypts it; without it the case's own key is kept.
+        """
+        if not self._check_can_save():
+            return False
+        self._save_encryption = encryption if encryption is not None else self.encryption
         target = with_project_extension(str(Path(path).expanduser().absolute()))
         self._after_save = then
         self._save_job = None
@@ -335,11 +380,14 @@ class ProjectActions(QObject):
         embed = bool(self.embed_action is not None and self.embed_action.isChecked())
         session.set_modified(False)  # changes made while it is written mark it again
         succeeded: list[str] = []
+        key = self._save_encryption
+        extra = {} if key is None else {"encryption": key}
 
         def written(saved: object) -> None:
             succeeded.append(str(saved))
             if session.volume is volume:
                 session.project_path = str(saved)
+                self.encryption = key
                 self.window.recent.add(str(saved))
                 self.update_title()
                 self.context.show_message(f"Saved {Path(str(saved)).name}")
@@ -365,6 +413,7 @@ class ProjectActions(QObject):
             target,
             contents,
             embed_sources=embed,
+            **extra,
             on_result=written,
             on_error=failed,
             on_finished=finished,
@@ -407,6 +456,8 @@ class ProjectActions(QObject):
         source: str | None = None,
         recovery: Any = None,
         confirm: bool = True,
+        key: Any = None,
+        message: str = "",
     ) -> Job | None:
         """Open a project (or a recovery file) in a job; returns the job (None: not now).
 
@@ -420,18 +471,30 @@ class ProjectActions(QObject):
             lambda: self.open_project(path, source, recovery, confirm=False), "Opening a project"
         ):
             return None
+        if key is None and project_is_encrypted(path):
+            if self.window.headless:  # headless windows never ask
+                problem = EncryptionError(f"{Path(path).name} is encrypted: give its passphrase.")
+                self.window.report_error_message("Open project", problem)
+                return None
+            text = self.ask_passphrase(Path(path).name, message)
+            if text is None:
+                self.context.show_message(f"Opening {Path(path).name} cancelled.")
+                return None
+            key = passphrase_key(text)
+        opener = project.open_project if key is None else partial(project.open_project, key=key)
         return self.window.start_load(
             f"Opening project “{Path(path).name}”",
-            project.open_project,
+            opener,
             path,
             source,
-            on_result=lambda opened: self._opened(path, opened, recovery),
-            on_error=lambda error: self._open_failed(path, error, recovery),
+            on_result=lambda opened: self._opened(path, opened, recovery, key),
+            on_error=lambda error: self._open_failed(path, error, recovery, key, source),
         )
 
-    def _opened(self, path: str, opened: Any, recovery: Any) -> None:
+    def _opened(self, path: str, opened: Any, recovery: Any, key: Any = None) -> None:
         session = self.session
         project.apply_to_session(session, opened)
+        self.encryption = key  # saving the case again keeps it encrypted
         try:
             apply_view_state(self.context, opened.contents.view or {})
         except (KeyError, TypeError, ValueError) as problem:  # a damaged view: the data stays
@@ -466,13 +529,19 @@ class ProjectActions(QObject):
                 return False
         return bool(manifest.get("embedded_sources"))
 
-    def _open_failed(self, path: str, error: JobError, recovery: Any) -> None:
+    def _open_failed(
+        self, path: str, error: JobError, recovery: Any, key: Any = None, source: Any = None
+    ) -> None:
         missing = error.exception
         asking = not (self.window.headless or getattr(self.window, "_closing", False))
+        if isinstance(missing, EncryptionError) and key is not None and asking:
+            # a wrong passphrase: say so and ask again (Cancel leaves everything as it was)
+            self.open_project(path, source, recovery, confirm=False, message=str(missing))
+            return
         if isinstance(missing, SourcesNotFound) and asking:
             folder = self.ask_source_folder(missing)
             if folder:
-                self.open_project(path, folder, recovery, confirm=False)
+                self.open_project(path, folder, recovery, confirm=False, key=key)
             else:
                 self.context.show_message(
                     f"Opening {Path(path).name} cancelled: its source images were not found."

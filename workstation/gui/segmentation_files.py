@@ -25,6 +25,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 from workstation.core.errors import ExportError
 from workstation.core.operations import normalise
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
+from workstation.core.provenance import SeriesIdentity
 from workstation.core.segmentation import Segmentation
 from workstation.gui.context import AppContext
 from workstation.gui.structure_chooser import ask_structures
@@ -82,12 +83,16 @@ def _export_job(
     segmentation: Segmentation,
     path: str,
     source: DicomSourceContext | None,
+    identity: SeriesIdentity | None,
     progress: ProgressCallback,
     cancel: CancelToken,
 ) -> Path:
+    identities = [identity]  # decides the export permission the policy asks for
     if source is None:
-        return write_segmentation(segmentation, path, progress, cancel)
-    return write_segmentation(segmentation, path, progress, cancel, source=source)
+        return write_segmentation(segmentation, path, progress, cancel, identities=identities)
+    return write_segmentation(
+        segmentation, path, progress, cancel, source=source, identities=identities
+    )
 
 
 class SegmentationFiles(QObject):
@@ -225,6 +230,7 @@ class SegmentationFiles(QObject):
             editor.segmentation.snapshot(),
             str(path),
             source,
+            session.identity,
             on_result=self._exported,
             on_error=self.context.report_error,
         )

@@ -180,6 +180,25 @@ def _directory_bounds(handle: BinaryIO, size: int) -> tuple[int, int] | None:
     return int(entries), int(directory_bytes)
 
 
+def _plaintext(handle: BinaryIO, path: Path, size: int) -> tuple[BinaryIO, int]:
+    """(handle, size) of the zip itself: an encrypted project is decrypted first, with the
+    key of the enclosing ``encryption.opening_key`` block."""
+    from workstation.io import encryption
+
+    first = handle.read(len(encryption.MAGIC))
+    handle.seek(0)
+    if not encryption.has_magic(first):
+        return handle, size
+    try:
+        plain = encryption.open_decrypted(path, encryption.current_opening_key())
+    finally:
+        handle.close()
+    plain.seek(0, os.SEEK_END)
+    length = plain.tell()
+    plain.seek(0)
+    return plain, length
+
+
 class ArchiveReader:
     """A project zip opened for bounded reading (a context manager; ``close`` when done)."""
 
@@ -199,6 +218,7 @@ class ArchiveReader:
         except OSError as error:
             raise ProjectError(f"Cannot read {self.path}: {error.strerror or error}") from None
         try:
+            self._handle, self.size = _plaintext(self._handle, self.path, self.size)
             self._zip = self._open_zip()
             self.infos = self._checked_members()
         except BaseException:

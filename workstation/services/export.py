@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ from workstation.core.errors import ExportError
 from workstation.core.mesh import Mesh
 from workstation.core.operations import operations_document
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.provenance import SeriesIdentity
 from workstation.core.segmentation import Segmentation
 from workstation.io.atomic_write import atomic_write, check_writable_path
 from workstation.io.writers import formats, source_options, writer_for
+from workstation.services.access import exporting, file_object, identities_of
 from workstation.services.provenance import provenance_path
-from workstation.services.provenance_export import write_model
+from workstation.services.provenance_export import write_model_file
 
 
 def safe_file_name(name: str) -> str:
@@ -73,6 +76,7 @@ def export_models(
     provenance: list[dict[str, Any]] | None = None,
     records: list[dict[str, Any]] | None = None,
     source: object | None = None,
+    identities: Sequence[SeriesIdentity | None] | None = None,
 ) -> list[Path]:
     """Write each (mesh, path) in the format of its extension, in ``coords``; returns the paths.
 
@@ -81,7 +85,10 @@ def export_models(
     is then written with its record (beside it as ``OUT.provenance.json``, inside a 3MF
     file too), and the finished records (with the file's SHA-256) are appended to
     ``records`` when given.  ``source`` (the models' ``DicomSourceContext``) goes to
-    the writers that need it (Encapsulated STL, .dcm).
+    the writers that need it (Encapsulated STL, .dcm).  ``identities`` are the models'
+    source series (default: ``source``'s, else unknown): exporting needs the permission
+    export-identified, or export-deidentified when every source is de-identified; the
+    export is audited with the SHA-256 of every written file.
     """
     token = cancel or CancelToken()
     if provenance is not None and len(provenance) != len(items):
@@ -92,18 +99,20 @@ def export_models(
     if provenance is not None:
         for _, path, _ in jobs:
             check_writable_path(provenance_path(path))
-    written = []
-    for number, (mesh, path, writer) in enumerate(jobs):
-        progress(number / len(jobs), f"Writing {path.name}")
-        token.raise_if_cancelled()
-        if provenance is None:
-            options = source_options(writer, source)
-            written.append(Path(writer.write(mesh, path, coords=coords, **options)))
-            continue
-        finished = write_model(mesh, path, provenance[number], coords, source=source)
-        written.append(path)
-        if records is not None:
-            records.append(finished)
+    written: list[Path] = []
+    with exporting(identities_of(source) if identities is None else identities) as scope:
+        for number, (mesh, path, writer) in enumerate(jobs):
+            progress(number / len(jobs), f"Writing {path.name}")
+            token.raise_if_cancelled()
+            if provenance is None:
+                options = source_options(writer, source)
+                written.append(Path(writer.write(mesh, path, coords=coords, **options)))
+            else:
+                finished = write_model_file(mesh, path, provenance[number], coords, source=source)
+                written.append(path)
+                if records is not None:
+                    records.append(finished)
+            scope.add(file_object(written[-1]))
     progress(1.0, "Done")
     return written
 
@@ -114,15 +123,22 @@ def write_segmentation(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     source: object | None = None,
+    identities: Sequence[SeriesIdentity | None] | None = None,
 ) -> Path:
     """Write ``segmentation`` in the format of ``path``'s extension (.nrrd, .nii.gz, .dcm, …).
 
     ``source`` (the volume's ``DicomSourceContext``) goes to the writers that need it
-    (DICOM SEG); a SEG without it is refused with a message.
+    (DICOM SEG); a SEG without it is refused with a message.  ``identities`` (default:
+    ``source``'s) decide the permission needed, as for ``export_models``; audited.
     """
     writer = writer_for("segmentation", path)
     options = source_options(writer, source)
-    return Path(writer.write(segmentation, path, progress=progress, cancel=cancel, **options))
+    with exporting(identities_of(source) if identities is None else identities) as scope:
+        written = Path(
+            writer.write(segmentation, path, progress=progress, cancel=cancel, **options)
+        )
+        scope.add(file_object(written))
+    return written
 
 
 def write_operations(path: str | Path, operations: list[dict[str, Any]]) -> Path:

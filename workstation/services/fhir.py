@@ -25,9 +25,11 @@ from workstation.core.errors import (
     SeriesNotFoundError,
 )
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.provenance import SeriesIdentity
 from workstation.io.atomic_write import atomic_write, check_writable_path
 from workstation.io.dicom.headers import read_header
 from workstation.io.sources import display_name, iter_locations
+from workstation.services.access import exporting, file_object
 
 FHIR_VERSIONS = ("R4", "R5")
 DICOM_SYSTEM = "http://dicom.nema.org/resources/ontology/DCM"
@@ -396,9 +398,19 @@ def validated(resource: dict[str, Any], version: str = "R4") -> dict[str, Any]:
     return result
 
 
-def write_imaging_study(resource: dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write the resource as indented JSON, atomically; returns the path."""
+def write_imaging_study(
+    resource: dict[str, Any],
+    path: str | os.PathLike[str],
+    identities: Iterable[SeriesIdentity | None] | None = None,
+) -> Path:
+    """Write the resource as indented JSON, atomically; returns the path.
+
+    An export: it needs export-identified, or export-deidentified when ``identities``
+    (the study's series; unknown counts as identified) are all de-identified; audited.
+    """
     target = check_writable_path(path)
-    with atomic_write(target) as handle:
-        handle.write((json.dumps(resource, indent=2) + "\n").encode("utf-8"))
+    with exporting([None] if identities is None else identities) as scope:
+        with atomic_write(target) as handle:
+            handle.write((json.dumps(resource, indent=2) + "\n").encode("utf-8"))
+        scope.add(file_object(target))
     return target

@@ -33,6 +33,7 @@ from workstation.io.mesh_export import check_output_path, read_mesh
 from workstation.io.source_files import SourceSeries, file_sha256
 from workstation.io.writers import writer_for
 from workstation.processing.guides.guide_builder import GuideResult, build_guide
+from workstation.services.access import exporting, file_object
 from workstation.services.provenance import (
     file_entry,
     model_record,
@@ -342,20 +343,23 @@ def write_guide(
     digest: dict[str, str] = {}
     options: dict[str, Any] = {"coords": coords, "metadata": threemf_metadata(record, digest)}
     written: list[Path] = []
-    try:
-        writer_for("mesh", target).write(result.guide, target, **options)
-        written.append(target)
-        entry = file_entry(target, coords)
-        if "content_sha256" in digest:
-            entry["content_sha256"] = digest["content_sha256"]
-        written.append(write_provenance(target, {**record, "files": [entry]}))
-        if report is not None:
-            with atomic_write(report) as handle:
-                handle.write(report_text)
-            written.append(report)
-    except BaseException as error:
-        _remove(written)
-        if isinstance(error, OSError):
-            raise ExportError(f"Could not write the guide {target.name}: {error}") from None
-        raise
+    # an export: export-identified, or export-deidentified for a de-identified session
+    with exporting([None if session is None else session.identity]) as scope:
+        try:
+            writer_for("mesh", target).write(result.guide, target, **options)
+            written.append(target)
+            entry = file_entry(target, coords)
+            if "content_sha256" in digest:
+                entry["content_sha256"] = digest["content_sha256"]
+            written.append(write_provenance(target, {**record, "files": [entry]}))
+            if report is not None:
+                with atomic_write(report) as handle:
+                    handle.write(report_text)
+                written.append(report)
+        except BaseException as error:
+            _remove(written)
+            if isinstance(error, OSError):
+                raise ExportError(f"Could not write the guide {target.name}: {error}") from None
+            raise
+        scope.add(file_object(target))
     return {"guide": target, "provenance": record_path, "report": report}

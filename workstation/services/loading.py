@@ -19,6 +19,7 @@ from workstation.io.dicom.load import load_stack
 from workstation.io.dicom.model import Purpose, ScanResult, Stack
 from workstation.io.dicom.scan import scan_path
 from workstation.io.dicom.stack_fitness import format_mm, slice_mm
+from workstation.services.access import opening
 
 #: Share of the overall progress spent scanning headers (the rest is loading pixels).
 SCAN_SHARE = 0.3
@@ -149,8 +150,12 @@ def load_volume(
     cancel: CancelToken | None = None,
     purpose: Purpose = "model",
 ) -> LoadedVolume:
-    """Scan ``path``, pick the requested series (or the best stack for ``purpose``), load it."""
+    """Scan ``path``, pick the requested series (or the best stack for ``purpose``), load it.
+
+    Loading identified images needs view-identified; the load is audited (OPEN_STUDY).
+    """
     scan = scan_path(path, sub_progress(progress, 0.0, SCAN_SHARE), cancel)
     stack, automatic, reason = choose_stack(scan, series, path, purpose)
-    volume = load_stack(stack, sub_progress(progress, SCAN_SHARE, 1.0), cancel)
+    with opening([stack.identity]):  # view-identified for identified images; audited
+        volume = load_stack(stack, sub_progress(progress, SCAN_SHARE, 1.0), cancel)
     return LoadedVolume(volume, stack, scan, automatic, reason)

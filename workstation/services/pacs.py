@@ -17,8 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workstation.core.audit_actions import AuditAction, AuditObject
 from workstation.core.dicom_query import QueryMatch, StudyQuery
 from workstation.core.errors import InputPathError, PacsError, WorkstationError
+from workstation.core.permissions import Permission
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
 from workstation.io.atomic_write import atomic_write, shown_path
 from workstation.io.pacs.client import (
@@ -27,6 +29,7 @@ from workstation.io.pacs.client import (
     PacsClient,
     RetrieveOutcome,
 )
+from workstation.services.access import guarded
 from workstation.services.pacs_files import instance_uids, sendable_files, uid_part
 from workstation.services.pacs_reports import (
     PartialTransfer,
@@ -236,9 +239,15 @@ def echo(server: ServerConfig) -> float:
         return client.echo()
 
 
+def _audit_objects(server: ServerConfig, study_uid: str | None = None) -> list[AuditObject]:
+    """The server (and study) an audited PACS action names."""
+    objects = [AuditObject("server", server.label)]
+    return objects + ([AuditObject("study", study_uid)] if study_uid else [])
+
+
 def find(server: ServerConfig, query: StudyQuery) -> list[QueryMatch]:
-    """The matches of ``query`` on ``server`` (``source`` names the server)."""
-    with connected(server) as client:
+    """The matches of ``query`` on ``server`` (``source`` names the server); audited QUERY."""
+    with guarded(None, AuditAction.QUERY, _audit_objects(server)), connected(server) as client:
         matches = client.find(query)
     for match in matches:
         match.source = server.label
@@ -306,7 +315,24 @@ def retrieve_to_database(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> RetrieveReport:
-    """Retrieve a study (or one series) into the local database, instance by instance."""
+    """Retrieve a study (or one series) into the local database, instance by instance.
+
+    Needs the permission view-identified (checked before connecting); audited RETRIEVE.
+    """
+    objects = _audit_objects(server, study_uid)
+    with guarded(Permission.VIEW_IDENTIFIED, AuditAction.RETRIEVE, objects):
+        return _retrieve_to_database(server, study_uid, series_uid, database, progress, cancel)
+
+
+def _retrieve_to_database(
+    server: ServerConfig,
+    study_uid: str,
+    series_uid: str | None,
+    database: DicomDatabase | None,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> RetrieveReport:
+    """``retrieve_to_database`` once allowed."""
     from workstation.services.dicom_database import DicomDatabase
 
     target = database if database is not None else DicomDatabase.open()
@@ -333,7 +359,24 @@ def retrieve_to_folder(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> RetrieveReport:
-    """Retrieve into ``folder/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm`` (each written whole)."""
+    """Retrieve into ``folder/<StudyUID>/<SeriesUID>/<SOPInstanceUID>.dcm`` (each written whole).
+
+    Needs the permission view-identified (checked before connecting); audited RETRIEVE.
+    """
+    objects = _audit_objects(server, study_uid)
+    with guarded(Permission.VIEW_IDENTIFIED, AuditAction.RETRIEVE, objects):
+        return _retrieve_to_folder(server, study_uid, series_uid, folder, progress, cancel)
+
+
+def _retrieve_to_folder(
+    server: ServerConfig,
+    study_uid: str,
+    series_uid: str | None,
+    folder: str | Path,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> RetrieveReport:
+    """``retrieve_to_folder`` once allowed."""
     root = Path(folder).expanduser()
     if root.exists() and not root.is_dir():
         raise InputPathError(f"{shown_path(root)} is a file, not a folder")
@@ -377,7 +420,20 @@ def send(
 
     Non-DICOM files are skipped and counted.  Raises PartialTransfer when some files
     were refused (the report lists them) and InputPathError when nothing is DICOM.
+    Needs the permission send-to-pacs (checked before anything is read or connected);
+    audited SEND.
     """
+    with guarded(Permission.SEND_TO_PACS, AuditAction.SEND, _audit_objects(server)):
+        return _send(server, paths, progress, cancel)
+
+
+def _send(
+    server: ServerConfig,
+    paths: Sequence[str | Path],
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> SendReport:
+    """``send`` once allowed."""
     skipped: list[tuple[str, str]] = []
     with sendable_files(paths, skipped) as files:
         if not files:

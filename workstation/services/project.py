@@ -40,19 +40,23 @@ from typing import Any
 import numpy as np
 
 from workstation import __version__
-from workstation.core.errors import ExportError, ProjectError
+from workstation.core.audit_actions import AuditAction, AuditObject
+from workstation.core.errors import EncryptionError, ExportError, ProjectError
 from workstation.core.measurements import Measurement
 from workstation.core.mesh import Mesh
+from workstation.core.permissions import Permission
 from workstation.core.planning import PlanningObject
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress, sub_progress
 from workstation.core.segmentation import Segmentation
 from workstation.core.volume import Volume
 from workstation.io.atomic_write import atomic_write, check_writable_path
 from workstation.io.dicom.model import ScanResult, Stack
+from workstation.io.encryption import EncryptingWriter, KeySource, opening_key
 from workstation.io.project_archive import ArchiveReader, ArchiveWriter, safe_member_name
 from workstation.io.project_members import MemberError
 from workstation.io.source_files import SourceCheck, SourceSeries, describe_sources, file_sha256
 from workstation.services import project_reading, project_writing
+from workstation.services.access import file_object, guarded, opening
 from workstation.services.project_migrations import CURRENT_VERSION
 from workstation.services.project_sources import (
     SourcesNotFound,
@@ -221,18 +225,22 @@ def write_project(
     extra_manifest: dict[str, Any] | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    encryption: KeySource | None = None,
 ) -> Path:
     """Write ``contents`` to ``path`` atomically (``save_project`` with the choices open).
 
     ``backup`` keeps the previous file as ``.bak``; ``extra_manifest`` adds keys to the
-    manifest (a recovery file records whose case it is).
+    manifest (a recovery file records whose case it is); ``encryption`` seals the archive
+    (``io/encryption``: the same zip bytes, streamed through AES-256-GCM).
     """
     target = _target(path)
     token = cancel or CancelToken()
-    created = contents.manifest.get("created") or _created_of(target) or _now()
+    with opening_key(encryption):  # an encrypted previous version keeps its creation time
+        created = contents.manifest.get("created") or _created_of(target) or _now()
     try:
         with atomic_write(target) as handle:
-            writer = ArchiveWriter(handle)
+            sealed = None if encryption is None else EncryptingWriter(handle, encryption)
+            writer = ArchiveWriter(handle if sealed is None else sealed)  # type: ignore[arg-type]
             try:
                 embedded = project_writing.write_members(
                     writer, contents, embed_sources, progress, token
@@ -255,6 +263,8 @@ def write_project(
             except BaseException:
                 writer.abort()
                 raise
+            if sealed is not None:
+                sealed.finish()
             handle.flush()
             os.fsync(handle.fileno())  # the new file is on disk before the backup moves
             if backup:
@@ -274,11 +284,27 @@ def save_project(
     embed_sources: bool = False,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    encryption: KeySource | None = None,
 ) -> Path:
-    """Save a project atomically; the previous file stays as ``CASE.wsproj.bak``."""
-    return write_project(
-        path, contents, embed_sources=embed_sources, progress=progress, cancel=cancel
-    )
+    """Save a project atomically; the previous file stays as ``CASE.wsproj.bak``;
+    ``encryption`` (a passphrase or keyring KeySource) writes it encrypted.
+
+    Audited SAVE_PROJECT with the file's SHA-256; embedding the source images needs the
+    permission view-identified.
+    """
+    needed = Permission.VIEW_IDENTIFIED if embed_sources else None
+    objects = [AuditObject("project", str(path))]
+    with guarded(needed, AuditAction.SAVE_PROJECT, objects) as scope:
+        written = write_project(
+            path,
+            contents,
+            embed_sources=embed_sources,
+            progress=progress,
+            cancel=cancel,
+            encryption=encryption,
+        )
+        scope.add(file_object(written))
+    return written
 
 
 def _created_of(target: Path) -> str | None:
@@ -287,15 +313,15 @@ def _created_of(target: Path) -> str | None:
         return None
     try:
         created = read_manifest(target).get("created")
-    except (ProjectError, OSError):
+    except (ProjectError, EncryptionError, OSError):
         return None
     return str(created) if created else None
 
 
 # -- reading -------------------------------------------------------------------------------
-def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_manifest(path: str | os.PathLike[str], key: KeySource | None = None) -> dict[str, Any]:
     """The (migrated) manifest of a project, without reading its other members."""
-    with ArchiveReader(path) as archive:
+    with opening_key(key), ArchiveReader(path) as archive:
         return project_reading.read_manifest(archive).manifest
 
 
@@ -303,10 +329,13 @@ def read_project(
     path: str | os.PathLike[str],
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    key: KeySource | None = None,
 ) -> ProjectContents:
-    """Read (and migrate) a project; one-line ProjectError naming a damaged member."""
+    """Read (and migrate) a project; one-line ProjectError naming a damaged member.
+
+    An encrypted project needs ``key`` (or an enclosing ``encryption.opening_key``)."""
     token = cancel or CancelToken()
-    with ArchiveReader(path) as archive:
+    with opening_key(key), ArchiveReader(path) as archive:
         document = project_reading.read_manifest(archive)
         parts = project_reading.read_members(archive, document, progress, token)
     models = [SavedModel(**item) for item in parts.models]
@@ -383,12 +412,23 @@ def open_project(
     source: str | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    key: KeySource | None = None,
 ) -> OpenedProject:
     """Read a project, find and verify its sources, load the volume, prepare the editor.
 
     SourcesNotFound (a ProjectError with ``names_missing`` and ``recorded_folder``) when no
-    place holds the files: call again with ``source=DIR``.
+    place holds the files: call again with ``source=DIR``.  ``key`` opens an encrypted one.
     """
+    with opening_key(key):
+        return _open_project(path, source, progress, cancel)
+
+
+def _open_project(
+    path: str | os.PathLike[str],
+    source: str | None,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> OpenedProject:
     from workstation.io.dicom.load import load_stack
 
     project = Path(path)
@@ -413,7 +453,9 @@ def open_project(
             f"{found.check.message()}: {project.name} is shown read-only, as its source "
             "images no longer match the ones it was made from."
         )
-    volume = load_stack(found.stack, sub_progress(progress, 0.55, 1.0), token)
+    with opening([found.stack.identity], AuditAction.OPEN_PROJECT) as scope:
+        scope.add(AuditObject("project", str(project)))  # view-identified for identified images
+        volume = load_stack(found.stack, sub_progress(progress, 0.55, 1.0), token)
     problem = _grid_problem(contents.manifest, volume)
     segmentation = contents.segmentation or Segmentation.for_volume(volume)
     if problem is None and not segmentation.same_grid(volume):
@@ -482,6 +524,7 @@ def save_editor_project(
     editor: SegmentEditor,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    encryption: KeySource | None = None,
 ) -> Path:
     """Save a new project of ``editor``'s segments and operations on ``volume`` (no models),
     its sources (read from ``source_path``) hashed now: ``workstation segment -o CASE.wsproj``."""
@@ -490,4 +533,10 @@ def save_editor_project(
     session.set_scan(None, source_path)
     session.set_volume_with_editor(volume, stack, editor)
     contents = contents_from_session(session, None, sub_progress(progress, 0.0, 0.5), cancel)
-    return save_project(path, contents, progress=sub_progress(progress, 0.5, 1.0), cancel=cancel)
+    return save_project(
+        path,
+        contents,
+        progress=sub_progress(progress, 0.5, 1.0),
+        cancel=cancel,
+        encryption=encryption,
+    )

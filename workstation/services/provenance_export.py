@@ -12,6 +12,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,14 @@ from typing import Any
 from workstation.core.errors import Cancelled, ExportError
 from workstation.core.mesh import Mesh
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.provenance import SeriesIdentity
 from workstation.core.segmentation import Segment
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import Stack
 from workstation.io.mesh_export import MetadataValue
 from workstation.io.source_files import SourceSeries, describe_sources
 from workstation.io.writers import source_options, writer_for
+from workstation.services.access import exporting, file_object, identities_of
 from workstation.services.modeling import ModelOptions, segment_model_options
 from workstation.services.provenance import (
     METADATA_NAME,
@@ -65,13 +68,33 @@ def write_model(
     coords: str = "lps",
     binary: bool = True,
     source: object | None = None,
+    identities: Sequence[SeriesIdentity | None] | None = None,
 ) -> dict[str, Any]:
     """Write ``mesh`` (format by extension) and its record beside it; returns the record.
 
     The returned record is ``record`` with ``files`` holding this file's entry (the
     SHA-256 of the bytes on disk); a 3MF file also holds the record in its metadata.
     ``source`` (a ``DicomSourceContext``) goes to writers that need it (.dcm).
+    ``identities`` are the model's source series (default: ``source``'s, else unknown,
+    which counts as identified): the export needs export-identified, or
+    export-deidentified for de-identified sources, and is audited with the file's SHA-256.
     """
+    known = identities_of(source) if identities is None else identities
+    with exporting(known) as scope:
+        finished = write_model_file(mesh, path, record, coords, binary, source)
+        scope.add(file_object(path))
+    return finished
+
+
+def write_model_file(
+    mesh: Mesh,
+    path: str | os.PathLike[str],
+    record: dict[str, Any],
+    coords: str = "lps",
+    binary: bool = True,
+    source: object | None = None,
+) -> dict[str, Any]:
+    """``write_model`` without its permission check and audit (for a caller doing both)."""
     writer = writer_for("mesh", path)
     digest: dict[str, str] = {}
     options: dict[str, Any] = {"coords": coords, "metadata": threemf_metadata(record, digest)}

@@ -30,6 +30,7 @@ from workstation.core.measurements import MeasurementList
 from workstation.core.mesh import Mesh
 from workstation.core.planning import PlanningList
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.provenance import SeriesIdentity
 from workstation.core.volume import Volume
 from workstation.io.dicom.model import ScanResult, Stack
 from workstation.io.source_files import SourceSeries, describe_sources
@@ -111,6 +112,12 @@ class Session(EventSource):
             self.planning.subscribe(event, self._changed)
 
     # -- unsaved changes --------------------------------------------------------------
+    @property
+    def identity(self) -> SeriesIdentity | None:
+        """The loaded volume's patient, study and series facts (None without a volume);
+        exports read ``identity_removed`` from it to know whether the data is de-identified."""
+        return None if self.volume is None else self.volume.source.identity
+
     def set_modified(self, modified: bool) -> None:
         """Mark the case as holding unsaved changes (True) or as just saved/loaded (False)."""
         if modified != self.modified:

@@ -18,6 +18,7 @@ from workstation.io.dicom.model import ScanResult, Stack
 from workstation.services.loading import SCAN_SHARE, choose_stack
 
 if TYPE_CHECKING:
+    from workstation.io.encryption import KeySource
     from workstation.services.dicom_database import DicomDatabase
 
 
@@ -38,15 +39,21 @@ class OpenedStudy:
 def load_stack_volume(
     stack: Stack, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
 ) -> Volume:
-    """Load one stack as a Volume; NotAVolumeError for a stack that is no 3D image."""
+    """Load one stack as a Volume; NotAVolumeError for a stack that is no 3D image.
+
+    Identified images need the permission view-identified (PermissionDenied otherwise);
+    every load is recorded in the audit trail.
+    """
     from workstation.io.dicom.load import load_stack
+    from workstation.services.access import opening
 
     if not stack.loadable_3d:
         raise NotAVolumeError(
             f"{stack.label or stack.stack_id} is a {stack.kind} stack of {len(stack.frames)} "
             "image(s) and cannot be shown as a 3D volume."
         )
-    return load_stack(stack, progress=progress, cancel=cancel)
+    with opening([stack.identity]):  # view-identified for identified images; audited
+        return load_stack(stack, progress=progress, cancel=cancel)
 
 
 def open_study(
@@ -76,17 +83,20 @@ def open_database_study(
     database: DicomDatabase | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    key: KeySource | None = None,
 ) -> OpenedStudy:
     """Open a study of the local database as ``open_study`` opens a folder.
 
     The study's stored files are scanned (``DicomDatabase.scan_study``), then the same
     stack choice and load follow.  ``database`` None opens the default database for
-    the call.  ``OpenedStudy.path`` is the database folder.
+    the call (with ``key`` when it is encrypted).  ``OpenedStudy.path`` is the
+    database folder.  An encrypted database's files are read from decrypted copies in
+    a private folder that lives until the next study is opened or the process ends.
     """
     from workstation.services.dicom_database import DicomDatabase
 
     if database is None:
-        with DicomDatabase.open() as opened:
+        with DicomDatabase.open(key=key) as opened:
             return open_database_study(study_uid, series, auto_load, opened, progress, cancel)
     text = str(database.location)
     scan = database.scan_study(

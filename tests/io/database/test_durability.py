@@ -192,8 +192,9 @@ def test_a_new_database_has_every_blob_folder_and_an_import_makes_none(
 
         monkeypatch.setattr(os, "mkdir", mkdir)
         assert database.import_path(tmp_path / "series", workers=1).added == 30
-        assert made == []
-        monkeypatch.undo()
+        # The import's audit record may make the audit log's folder; the store makes none.
+        assert [path for path in made if path.startswith(str(tmp_path / "db"))] == []
+        monkeypatch.setattr(os, "mkdir", real_mkdir)
         victim = tmp_path / "db" / "blobs" / sha256_of(files[0])[:2]
         for blob in victim.iterdir():
             blob.chmod(0o644)

@@ -25,6 +25,7 @@ from workstation.io.database import store
 from workstation.io.database.durable import can_sync_filesystem
 from workstation.io.database.index import DatabaseIndex, now
 from workstation.io.database.records import ImportReport, SkippedInput, StagedFile
+from workstation.io.database_encryption import DatabaseKey
 
 #: Below this many files the work is done in the calling thread.
 PARALLEL_MIN_FILES = 24
@@ -73,6 +74,7 @@ def commit_staged(
     origin: str,
     report: ImportReport,
     synced: bool = False,
+    key: DatabaseKey | None = None,
 ) -> None:
     """Publish and index one chunk of staged files in one write transaction.
 
@@ -99,7 +101,7 @@ def commit_staged(
         restaged = False
         for action, item in taken.values():
             if not item.staged and not item.in_place and not (root / item.path).is_file():
-                item = store.restage(root, item)  # its blob was deleted meanwhile
+                item = store.restage(root, item, key)  # its blob was deleted meanwhile
                 restaged = True
             publishing.append((action, item))
         store.publish(root, [item for _, item in publishing], synced=synced and not restaged)
@@ -145,10 +147,12 @@ def import_locations(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
     workers: int | None = None,
+    key: DatabaseKey | None = None,
 ) -> ImportReport:
     """Import every location (files and zip members); non-DICOM files are skipped with a reason.
 
     A cancelled import raises Cancelled; the chunks committed before it stay imported.
+    ``key``: the data key of an encrypted database (copies are sealed).
     """
     began = time.perf_counter()
     report = ImportReport()
@@ -188,7 +192,7 @@ def import_locations(
                 raise DatabaseError(
                     f"Cannot write to the database store {root}: {error.strerror or error}"
                 ) from error
-            commit_staged(root, index, list(pending), "", report, synced=not batch_sync)
+            commit_staged(root, index, list(pending), "", report, not batch_sync, key)
             pending.clear()
             flushing.clear()
 
@@ -205,6 +209,7 @@ def import_locations(
                     tasks,
                     [in_place] * len(tasks),
                     [tag] * len(tasks),
+                    [key] * len(tasks),
                 )
                 while True:
                     try:
@@ -215,7 +220,7 @@ def import_locations(
                         break  # the pool could not start or broke: the rest is read here
                     take(results)
             for location in locations[done:]:
-                take([store.stage_location(str(root), location, in_place, tag)])
+                take([store.stage_location(str(root), location, in_place, tag, key)])
             flush()
     except BaseException:
         syncer.shutdown(wait=True, cancel_futures=True)

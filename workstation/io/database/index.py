@@ -56,26 +56,32 @@ class DatabaseIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            self._connection = sqlite3.connect(
-                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            self._connection.row_factory = sqlite3.Row
-            self._connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            self._connection.execute("PRAGMA journal_mode = WAL")
-            # WAL + NORMAL never corrupts the index; a power cut may lose the last
-            # commits, which leaves their (complete, fsynced) blobs unindexed: verify
-            # lists them and importing the files again indexes them.
-            self._connection.execute("PRAGMA synchronous = NORMAL")
-            self._connection.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as error:
-            raise DatabaseError(f"Cannot open the database index {path}: {error}") from error
+        self._connection = self._connect()
         self._lock = threading.RLock()
         try:
             self._create_schema()
         except BaseException:
             self._connection.close()
             raise
+
+    def _connect(self) -> sqlite3.Connection:
+        """The connection to the index file (WAL, busy time-out, foreign keys)."""
+        path = self.path
+        try:
+            connection = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            # WAL + NORMAL never corrupts the index; a power cut may lose the last
+            # commits, which leaves their (complete, fsynced) blobs unindexed: verify
+            # lists them and importing the files again indexes them.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as error:
+            raise DatabaseError(f"Cannot open the database index {path}: {error}") from error
+        return connection
 
     def _create_schema(self) -> None:
         with self.write() as connection:

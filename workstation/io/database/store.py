@@ -4,6 +4,8 @@ Blobs live at ``LOCATION/blobs/ab/cdef….dcm`` (``ab`` the first two hex digits
 written whole to a temporary file in ``LOCATION/incoming``, fsynced and then renamed
 into place (so a blob name only ever holds complete content), and are read-only
 afterwards.  Identical content is stored once.  Files indexed in place are only read.
+In an encrypted database (a ``DatabaseKey`` given) a blob holds the sealed content and
+is named by the keyed ``DatabaseKey.blob_name`` of the plaintext's SHA-256.
 
 ``stage_location`` does the per-file work of an import (read once; hash, copy and parse
 the header from the same bytes) and runs in worker processes or threads; each copy starts
@@ -35,6 +37,7 @@ from workstation.io.database import direct_write
 from workstation.io.database.durable import start_writeback, sync_filesystem
 from workstation.io.database.fields import instance_fields
 from workstation.io.database.records import InstanceFields, SkippedInput, StagedFile
+from workstation.io.database_encryption import DatabaseKey
 from workstation.io.dicom.detect import looks_like_dicom, read_head
 from workstation.io.dicom.headers import read_header, read_header_from
 from workstation.io.sources import is_zip_location, open_binary
@@ -57,9 +60,24 @@ FSYNC_THREADS = 8
 BATCH_SYNC_MIN_FILES = 8
 
 
-def blob_relative(sha256: str) -> str:
-    """The path of a blob relative to the database folder."""
-    return f"{BLOBS}/{sha256[:2]}/{sha256[2:]}{BLOB_SUFFIX}"
+def blob_relative(sha256: str, key: DatabaseKey | None = None) -> str:
+    """The path of a blob relative to the database folder (an encrypted database names
+    it by the keyed ``DatabaseKey.blob_name`` of the plaintext's SHA-256)."""
+    name = key.blob_name(sha256) if key is not None else sha256
+    return f"{BLOBS}/{name[:2]}/{name[2:]}{BLOB_SUFFIX}"
+
+
+def read_plaintext(path: str | Path, key: DatabaseKey) -> bytes:
+    """The plaintext of a sealed blob (EncryptionError when it was altered)."""
+    with open(path, "rb") as handle:
+        sealed = handle.read()
+    return key.open(sealed, Path(path).name)
+
+
+def hash_plaintext(path: str | Path, key: DatabaseKey) -> tuple[str, int]:
+    """SHA-256 (hex) and size of a sealed blob's plaintext."""
+    data = read_plaintext(path, key)
+    return hashlib.sha256(data).hexdigest(), len(data)
 
 
 def resolve(root: str | Path, path: str) -> Path:
@@ -196,12 +214,13 @@ def _parse(header_from: str | bytes, location: str = "") -> InstanceFields | str
 
 
 def stage_location(
-    root: str, location: str, in_place: bool, tag: str = ""
+    root: str, location: str, in_place: bool, tag: str = "", key: DatabaseKey | None = None
 ) -> StagedFile | SkippedInput:
     """Read one input file for import: hash it, copy it (unless in place), parse its header.
 
     A zip member is always copied (it has no path of its own).  Never raises for a bad
-    file: it becomes a SkippedInput with the reason a scan would give.
+    file: it becomes a SkippedInput with the reason a scan would give.  With ``key``
+    (an encrypted database) the copy is sealed and never kept in place.
     """
     store = Path(root)
     if _is_special(location):
@@ -213,8 +232,15 @@ def stage_location(
             head, size = read_head(handle)
             if not looks_like_dicom(head, size):
                 return SkippedInput(location, "not a DICOM file")
-            keep_in_place = in_place and not is_zip_location(location)
-            if keep_in_place:
+            keep_in_place = in_place and not is_zip_location(location) and key is None
+            if key is not None:
+                data = handle.read()
+                sha, length = hashlib.sha256(data).hexdigest(), len(data)
+                path = blob_relative(sha, key)
+                if not (store / path).is_file():
+                    staged = write_temporary_bytes(store, key.seal(data), tag)
+                header_from = data
+            elif keep_in_place:
                 sha, length = _hash_handle(handle)
                 header_from, path = location, os.path.abspath(location)
             elif size is not None and size <= WHOLE_READ_MAX:
@@ -256,10 +282,14 @@ def stage_location(
 
 
 def stage_chunk(
-    root: str, locations: list[str], in_place: bool, tag: str = ""
+    root: str,
+    locations: list[str],
+    in_place: bool,
+    tag: str = "",
+    key: DatabaseKey | None = None,
 ) -> list[StagedFile | SkippedInput]:
     """``stage_location`` for each of ``locations`` (one task for a worker)."""
-    return [stage_location(root, location, in_place, tag) for location in locations]
+    return [stage_location(root, location, in_place, tag, key) for location in locations]
 
 
 def remove_temporaries_of(root: Path, tag: str) -> None:
@@ -280,15 +310,17 @@ def _hash_handle(handle: BinaryIO) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def stage_bytes(root: Path, data: bytes, origin: str) -> StagedFile | SkippedInput:
-    """Stage one Part-10 file given as bytes (a retrieved instance)."""
+def stage_bytes(
+    root: Path, data: bytes, origin: str, key: DatabaseKey | None = None
+) -> StagedFile | SkippedInput:
+    """Stage one Part-10 file given as bytes (a retrieved instance; sealed with ``key``)."""
     if not looks_like_dicom(data[:1024], len(data)):
         return SkippedInput(origin, "not a DICOM file")
     sha = hashlib.sha256(data).hexdigest()
-    path = blob_relative(sha)
+    path = blob_relative(sha, key)
     staged: Path | None = None
     if not (root / path).is_file():
-        staged = write_temporary_bytes(root, data)
+        staged = write_temporary_bytes(root, data if key is None else key.seal(data))
     fields = _parse(data, origin)
     if isinstance(fields, str):
         _discard(staged)
@@ -369,13 +401,13 @@ def publish(root: Path, files: list[StagedFile], synced: bool = False) -> None:
         raise _store_error(root, error) from error
 
 
-def restage(root: Path, item: StagedFile) -> StagedFile:
+def restage(root: Path, item: StagedFile, key: DatabaseKey | None = None) -> StagedFile:
     """Copy a file again whose blob vanished after staging (deleted by another process)."""
     with open_binary(item.location) as handle:
         data = handle.read()
     if hashlib.sha256(data).hexdigest() != item.sha256:
         raise DatabaseError(f"{item.location} changed while it was being imported")
-    staged = write_temporary_bytes(root, data)
+    staged = write_temporary_bytes(root, data if key is None else key.seal(data))
     return StagedFile(
         item.location, item.fields, item.sha256, item.size, item.path, False, str(staged)
     )

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail on disk: records, the hash-chained log, checks, exports."""

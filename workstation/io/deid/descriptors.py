@@ -1,0 +1,63 @@
+"""Clean Descriptors: keep descriptive text but strip the identifying words of the data set."""
+
+from __future__ import annotations
+
+import re
+
+import pydicom
+from pydicom.multival import MultiValue
+
+#: Person names whose parts are removed from descriptions.
+NAME_KEYWORDS = (
+    "PatientName", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName",
+    "ReferringPhysicianName", "PerformingPhysicianName", "OperatorsName",
+    "NameOfPhysiciansReadingStudy", "PhysiciansOfRecord", "RequestingPhysician",
+    "ConsultingPhysicianName", "ScheduledPerformingPhysicianName",
+)  # fmt: skip
+#: Identifiers and places removed whole.
+TEXT_KEYWORDS = (
+    "PatientID", "OtherPatientIDs", "AccessionNumber", "StudyID", "InstitutionName",
+    "InstitutionAddress", "InstitutionalDepartmentName", "PatientAddress",
+    "MedicalRecordLocator", "AdmissionID", "RequestedProcedureID",
+    "PerformedProcedureStepID", "ScheduledProcedureStepID", "IssuerOfPatientID",
+)  # fmt: skip
+#: Dates in common written forms: 20210304, 2021-03-04, 04.03.2021, 3/4/21 …
+DATE_PATTERN = (
+    r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{2,4}"
+    r"|(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+)
+
+
+def _values(ds: pydicom.Dataset, keyword: str) -> list[str]:
+    """The string values of one attribute (several for multi-valued ones)."""
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return []
+    items = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
+    return [str(item) for item in items if str(item).strip()]
+
+
+def phi_words(ds: pydicom.Dataset) -> list[str]:
+    """The identifying words of ``ds`` (names split into their parts), longest first."""
+    words: set[str] = set()
+    for keyword in NAME_KEYWORDS:
+        for name in _values(ds, keyword):
+            words.update(part for part in re.split(r"[\^= ,]+", name) if len(part) >= 2)
+    for keyword in TEXT_KEYWORDS:
+        for text in _values(ds, keyword):
+            words.add(text.strip())
+            words.update(part for part in text.split() if len(part) >= 4)
+    return sorted(words, key=lambda word: (-len(word), word))
+
+
+def cleaner(words: list[str]) -> re.Pattern[str]:
+    """One pattern matching any of ``words`` (whole words, any case) or a date."""
+    escaped = [re.escape(word) for word in words]
+    alternatives = "|".join([*escaped, DATE_PATTERN]) if escaped else DATE_PATTERN
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", re.IGNORECASE)
+
+
+def clean_text(text: str, pattern: re.Pattern[str]) -> str:
+    """``text`` without the matches of ``pattern``, spaces tidied."""
+    cleaned = pattern.sub(" ", text)
+    return re.sub(r"\s{2,}", " ", cleaned).strip(" ,;:-^")
