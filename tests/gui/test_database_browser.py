@@ -233,3 +233,38 @@ def test_a_cancelled_import_changes_nothing_shown(qtbot, make_main_window, tmp_p
     assert browser.status.text().endswith("cancelled")
     assert window.errors and window.errors[-1].cancelled
     assert browser.studies.rowCount() == 0
+
+
+def test_an_encrypted_database_asks_its_passphrase_once_and_lists_its_studies(
+    qtbot, make_main_window, tmp_path, monkeypatch
+):
+    from workstation.gui import database_browser
+    from workstation.io.encryption import KeySource
+
+    monkeypatch.setattr(database_browser, "_DATABASE_KEYS", {})
+    location = tmp_path / "secure-db"
+    key = KeySource.passphrase("correct horse battery", scrypt_n=2**10)
+    with DicomDatabase.create(location, key=key) as created:
+        assert created.import_path(write_studies(tmp_path / "incoming")).added == 23
+    monkeypatch.setenv("WORKSTATION_DATABASE", str(location))
+    window = make_main_window(headless=True)
+    asked: list[tuple[str, str]] = []
+    answers = iter([None, "wrong passphrase", "correct horse battery"])
+
+    def answer(name, message):
+        asked.append((name, message))
+        return next(answers)
+
+    browser = window.connectivity.browser
+    browser.ask_passphrase = answer
+    assert not browser.refresh()  # cancelled: nothing listed, the view says why
+    assert browser.studies.rowCount() == 0 and "encrypted" in browser.status.text()
+    assert browser.refresh()  # a wrong passphrase is said, then asked again
+    assert [name for name, _ in asked] == ["secure-db"] * 3
+    assert asked[1][1] == "" and "Wrong passphrase" in asked[2][1]
+    assert {row_key(browser.studies, row) for row in range(2)} == {STUDY_A, STUDY_B}
+    assert browser.refresh() and len(asked) == 3  # asked once per session
+
+    browser.open_study_at(_row_of(browser.studies, STUDY_B))  # the job uses the given key
+    settle(qtbot, window)
+    assert window.session.volume is not None and window.session.volume.shape == (5, 16, 20)

@@ -32,10 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.core.dicom_query import QueryMatch, StudyQuery
-from workstation.core.errors import WorkstationError
+from workstation.core.errors import EncryptionError, WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback
 from workstation.core.user_dirs import database_dir
 from workstation.gui.context import AppContext
+from workstation.gui.passphrase_dialog import ask_passphrase, passphrase_key
 from workstation.gui.workers import JobError
 from workstation.io.dicom.model import format_dicom_date
 from workstation.services import study
@@ -166,11 +167,19 @@ def row_key(table: QTableWidget, row: int) -> Any:
     return item.data(UID_ROLE) if item is not None else None
 
 
+#: Keys of encrypted databases given in this session, by folder (asked once per session).
+_DATABASE_KEYS: dict[Path, Any] = {}
+
+
 def open_database(location: Path) -> Any:
-    """The database at ``location`` (imported here: the window starts without it loaded)."""
+    """The database at ``location`` (imported here: the window starts without it loaded).
+
+    An encrypted database uses the key given in this session (``DatabaseBrowser.unlock``),
+    else the passphrase file ``WORKSTATION_PASSPHRASE_FILE`` names.
+    """
     from workstation.services.dicom_database import DicomDatabase
 
-    return DicomDatabase.open(location)
+    return DicomDatabase.open(location, key=_DATABASE_KEYS.get(Path(location).absolute()))
 
 
 def _search(location: Path, query: StudyQuery) -> list[QueryMatch]:
@@ -266,6 +275,10 @@ class DatabaseBrowser(QWidget):
         self.import_button = QPushButton("Import…")
         self.import_button.setToolTip("Import a folder of DICOM files into the database")
         self.import_button.clicked.connect(self.choose_import_folder)
+        #: Asks (name, message) for an encrypted database's passphrase; None: cancelled.
+        self.ask_passphrase: Callable[[str, str], str | None] = lambda name, message: (
+            ask_passphrase(self, name, message, "Encrypted database")
+        )
         self.status = QLabel("")
         self.status.setObjectName("databaseStatus")
         self.status.setWordWrap(True)
@@ -300,8 +313,36 @@ class DatabaseBrowser(QWidget):
             field.clear()
         self.refresh()
 
+    def unlock(self) -> bool:
+        """Ask once per session for an encrypted database's passphrase; False: cancelled."""
+        from workstation.io.database_encryption import is_encrypted_database, unlock_database_key
+
+        folder = self.location.absolute()
+        if folder in _DATABASE_KEYS or not is_encrypted_database(folder):
+            return True
+        try:  # a passphrase file named by WORKSTATION_PASSPHRASE_FILE needs no question
+            with open_database(folder):
+                return True
+        except EncryptionError as problem:
+            message = "" if "give its passphrase" in str(problem) else str(problem)
+        while True:
+            text = self.ask_passphrase(folder.name, message)
+            if text is None:
+                self.status.setText("The database is encrypted: search to give its passphrase.")
+                return False
+            key = passphrase_key(text)
+            try:
+                unlock_database_key(folder, key)
+            except EncryptionError as problem:
+                message = str(problem)
+                continue
+            _DATABASE_KEYS[folder] = key
+            return True
+
     def refresh(self) -> bool:
         """Search the database with the fields' query and show the studies; True: done."""
+        if not self.unlock():
+            return False
         try:
             query = self.fields.query("study")
             matches = _search(self.location, query)

@@ -123,12 +123,12 @@ def new_passphrase_dialog(parent: QWidget | None, name: str = "") -> PassphraseD
 
 
 def open_passphrase_dialog(
-    parent: QWidget | None, name: str, message: str = ""
+    parent: QWidget | None, name: str, message: str = "", title: str = "Encrypted project"
 ) -> PassphraseDialog:
-    """The dialog that asks for the passphrase of an encrypted project being opened."""
+    """The dialog that asks for the passphrase of an encrypted project (or database) opened."""
     return PassphraseDialog(
         parent,
-        "Encrypted project",
+        title,
         f"“{name}” is encrypted. Type its passphrase.",
         message=message,
     )
@@ -160,9 +160,11 @@ def ask_new_passphrase(parent: QWidget | None, name: str = "") -> str | None:
         dialog.deleteLater()
 
 
-def ask_passphrase(parent: QWidget | None, name: str, message: str = "") -> str | None:
-    """Ask for the passphrase of an encrypted project (modal); None when cancelled."""
-    dialog = open_passphrase_dialog(parent, name, message)
+def ask_passphrase(
+    parent: QWidget | None, name: str, message: str = "", title: str = "Encrypted project"
+) -> str | None:
+    """Ask for the passphrase of an encrypted project or database (modal); None: cancelled."""
+    dialog = open_passphrase_dialog(parent, name, message, title)
     try:
         return dialog.passphrase() if dialog.exec() == QDialog.DialogCode.Accepted else None
     finally:

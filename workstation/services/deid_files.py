@@ -32,12 +32,15 @@ from workstation.io.deid.keys import DeidKey
 from workstation.io.deid.options import DeidOption
 from workstation.io.deid.profile import DeidSettings, deidentify_dataset
 from workstation.io.dicom.detect import looks_like_dicom
+from workstation.io.dicom.newer_transfer_syntaxes import register_newer_transfer_syntaxes
 from workstation.io.sources import open_binary
 from workstation.services.deid_output_names import output_name
 
 DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 #: Largest file read into memory at once (a bigger one is skipped with a reason).
 MAX_FILE_BYTES = 4 << 30
+register_newer_transfer_syntaxes()  # their files are written as read (pixels untouched)
+
 #: (7FE0,0010) Pixel Data, as its tag is stored in Little Endian.
 _PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 

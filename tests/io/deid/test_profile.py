@@ -228,3 +228,21 @@ def test_real_ct_header_is_fast_and_stays_loadable(tmp_path) -> None:
     assert again.PixelData == pixels
     assert again.StudyDate == shifted("20260101", date_offset_days(KEY, "P1"))
     assert b"Synthetic^Patient" not in buffer.getvalue()
+
+
+def test_a_kept_attribute_still_naming_the_patient_is_marked_for_review() -> None:
+    from pydicom.dataset import Dataset
+
+    from workstation.io.deid.keys import new_key
+    from workstation.io.deid.profile import DeidSettings, deidentify_dataset
+
+    ds = Dataset()
+    ds.PatientName = "Doe^Johanna"
+    ds.PatientID = "MRN55501"
+    ds.SequenceName = "johanna_t1"  # kept by the profile, written by a careless scanner
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    report = deidentify_dataset(ds, DeidSettings(new_key(), frozenset()))
+    assert report.needs_review == ["the patient's name or ID still appears in SequenceName"]
+    clean = Dataset()
+    clean.PatientName, clean.PatientID, clean.SequenceName = "Doe^Johanna", "MRN55501", "tse2d1"
+    assert deidentify_dataset(clean, DeidSettings(new_key(), frozenset())).needs_review == []

@@ -61,3 +61,48 @@ def clean_text(text: str, pattern: re.Pattern[str]) -> str:
     """``text`` without the matches of ``pattern``, spaces tidied."""
     cleaned = pattern.sub(" ", text)
     return re.sub(r"\s{2,}", " ", cleaned).strip(" ,;:-^")
+
+
+#: The patient's own identity, looked for in what the profile keeps.
+PATIENT_KEYWORDS = (
+    "PatientName", "OtherPatientNames", "PatientBirthName", "PatientID", "OtherPatientIDs",
+)  # fmt: skip
+#: Placeholders some data sets already hold instead of a name (not identifying).
+PLACEHOLDERS = frozenset({"ANON", "ANONYMOUS", "ANONYMIZED", "REMOVED", "UNKNOWN", "NONE"})
+#: Text value representations a kept attribute could carry a name or ID in.
+TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+
+
+def patient_words(ds: pydicom.Dataset) -> list[str]:
+    """The patient's name parts and IDs (three characters or more), longest first."""
+    words: set[str] = set()
+    for keyword in PATIENT_KEYWORDS:
+        for text in _values(ds, keyword):
+            words.add(text.strip())
+            words.update(re.split(r"[\^= ,]+", text))
+    kept = {word for word in words if len(word) >= 3 and word.upper() not in PLACEHOLDERS}
+    return sorted(kept, key=lambda word: (-len(word), word))
+
+
+def attributes_holding(ds: pydicom.Dataset, words: list[str]) -> list[str]:
+    """Names of the text attributes of ``ds`` (sequences included) that contain any of ``words``."""
+    if not words:
+        return []
+    pattern = re.compile(
+        r"(?<![A-Za-z0-9])(?:" + "|".join(re.escape(word) for word in words) + r")(?![A-Za-z0-9])",
+        re.IGNORECASE,
+    )
+    found: list[str] = []
+
+    def walk(dataset: pydicom.Dataset) -> None:
+        for element in dataset:
+            if element.VR == "SQ":
+                for item in element.value or ():
+                    walk(item)
+            elif element.VR in TEXT_VRS and element.value not in (None, ""):
+                name = element.keyword or str(element.tag)
+                if name not in found and pattern.search(str(element.value)):
+                    found.append(name)
+
+    walk(ds)
+    return found

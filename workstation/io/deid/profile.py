@@ -256,7 +256,15 @@ def deidentify_dataset(ds: pydicom.Dataset, settings: DeidSettings) -> DatasetRe
         report.needs_review.append("Burned In Annotation is YES")
     if str(ds.get("RecognizableVisualFeatures", "")).upper() == "YES":
         report.needs_review.append("Recognizable Visual Features is YES")
+    identity = descriptors.patient_words(ds)
     walker.walk(ds)
+    # A kept attribute that still names the patient (a scanner that wrote the name into a
+    # sequence name or a comment the profile keeps) needs a human look.
+    holding = descriptors.attributes_holding(ds, identity)
+    if holding:
+        report.needs_review.append(
+            "the patient's name or ID still appears in " + ", ".join(holding[:5])
+        )
     if walker.bad_dates:
         report.notes.append(f"{walker.bad_dates} unreadable date(s) replaced by a dummy date")
     if walker.unknown:
@@ -272,6 +280,9 @@ def deidentify_dataset(ds: pydicom.Dataset, settings: DeidSettings) -> DatasetRe
                 del meta[tag]
         if "SOPInstanceUID" in ds:
             meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+        elif "MediaStorageSOPInstanceUID" in meta and not walker.retain_uids:
+            # a data set without its own SOP Instance UID: the file meta's is mapped alike
+            meta.MediaStorageSOPInstanceUID = walker.uid(str(meta.MediaStorageSOPInstanceUID))
     return report
 
 
