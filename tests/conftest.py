@@ -23,6 +23,22 @@ def empty_orthanc(orthanc: OrthancServer) -> OrthancServer:
     return orthanc
 
 
+def _use_private_folders(patch: pytest.MonkeyPatch, folder) -> None:
+    patch.setenv("WORKSTATION_DATABASE", str(folder / "dicom-database"))
+    patch.setenv("WORKSTATION_SERVERS", str(folder / "servers.toml"))
+    patch.setenv("WORKSTATION_AUDIT_LOG", str(folder / "audit" / "audit.log"))
+    patch.setenv("WORKSTATION_POLICY", str(folder / "policy.toml"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_session_folders(tmp_path_factory: pytest.TempPathFactory):
+    """Session- and module-scoped fixtures (set up before any test's own folders) also
+    keep away from the user's database, servers, audit log and policy."""
+    with pytest.MonkeyPatch.context() as patch:
+        _use_private_folders(patch, tmp_path_factory.mktemp("session-user"))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_user_folders(tmp_path_factory: pytest.TempPathFactory):
     """Every test (and every process it starts) gets its own database, server list,
@@ -33,8 +49,5 @@ def _private_user_folders(tmp_path_factory: pytest.TempPathFactory):
     """
     folder = tmp_path_factory.mktemp("user")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WORKSTATION_DATABASE", str(folder / "dicom-database"))
-        patch.setenv("WORKSTATION_SERVERS", str(folder / "servers.toml"))
-        patch.setenv("WORKSTATION_AUDIT_LOG", str(folder / "audit" / "audit.log"))
-        patch.setenv("WORKSTATION_POLICY", str(folder / "policy.toml"))
+        _use_private_folders(patch, folder)
         yield
