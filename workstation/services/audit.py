@@ -20,9 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from typing import TYPE_CHECKING, Any
 
 from workstation.core.audit_actions import OUTCOMES, AuditAction, AuditObject, parse_action
 from workstation.core.errors import AuditLogError, Cancelled, PermissionDenied, WorkstationError
@@ -51,6 +49,9 @@ from workstation.io.audit.signing import (
     write_head,
 )
 from workstation.io.audit.verify import VerifyResult, verify_log
+
+if TYPE_CHECKING:  # cryptography is imported only when a signing key is used
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 __all__ = [
     "AuditObject",

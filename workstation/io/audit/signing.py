@@ -14,14 +14,13 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+if TYPE_CHECKING:  # cryptography is imported only when a signing key is used (start-up)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 from workstation.core.errors import AuditLogError
 from workstation.io.atomic_write import atomic_write, shown_path
@@ -84,6 +83,9 @@ def read_chain_key(path: Path) -> bytes:
 
 def new_signing_key(path: Path) -> Ed25519PrivateKey:
     """Create an Ed25519 signing key file at ``path`` and return the key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -96,6 +98,9 @@ def new_signing_key(path: Path) -> Ed25519PrivateKey:
 
 def read_signing_key(path: Path) -> Ed25519PrivateKey:
     """The Ed25519 key in ``path``; AuditLogError when unreadable or of another kind."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as error:
@@ -109,6 +114,9 @@ def read_signing_key(path: Path) -> Ed25519PrivateKey:
 
 def public_key_text(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     """The raw public key in base64 (as the head stores it)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
@@ -150,6 +158,9 @@ def read_head(path: Path) -> dict[str, Any] | None:
 
 def head_problem(head: dict[str, Any], expected_public_key: str | None = None) -> str | None:
     """Why the head's signature does not hold (None when it does)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         seq, record_hash = int(head["seq"]), str(head["hash"])
         public_text = str(head["public_key"])
