@@ -239,7 +239,7 @@ def test_a_kept_attribute_still_naming_the_patient_is_marked_for_review() -> Non
     ds = Dataset()
     ds.PatientName = "Doe^Johanna"
     ds.PatientID = "MRN55501"
-    ds.SequenceName = "johanna_t1"  # kept by the profile, written by a careless scanner
+    ds.SequenceName = "Doe Johanna t1"  # kept by the profile, written by a careless scanner
     ds.ImageType = ["ORIGINAL", "PRIMARY"]
     report = deidentify_dataset(ds, DeidSettings(new_key(), frozenset()))
     assert report.needs_review == ["the patient's name or ID still appears in SequenceName"]

@@ -74,12 +74,15 @@ TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
 
 
 def patient_words(ds: pydicom.Dataset) -> list[str]:
-    """The patient's name parts and IDs (three characters or more), longest first."""
+    """The patient's whole names and IDs (three characters or more), longest first.
+
+    Whole names only: a single name part is often an ordinary word a device also uses.
+    """
     words: set[str] = set()
     for keyword in PATIENT_KEYWORDS:
         for text in _values(ds, keyword):
-            words.add(text.strip())
-            words.update(re.split(r"[\^= ,]+", text))
+            parts = [part for part in re.split(r"[\^= ,]+", text) if part]
+            words.update({text.strip(), " ".join(parts), "^".join(parts)})
     kept = {word for word in words if len(word) >= 3 and word.upper() not in PLACEHOLDERS}
     return sorted(kept, key=lambda word: (-len(word), word))
 
