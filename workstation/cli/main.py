@@ -44,6 +44,10 @@ COMMAND_MODULES = (
     "workstation.cli.policy_cmd",
     "workstation.cli.audit_cmd",
     "workstation.cli.keys_cmd",
+    "workstation.cli.batch_cmd",
+    "workstation.cli.dose_cmd",
+    "workstation.cli.qc_cmd",
+    "workstation.cli.report_cmd",
     "workstation.cli.view_cmd",
 )
 
@@ -55,7 +59,8 @@ EPILOG = (
     "memory limit, see --memory-limit, 10 project, 11 a file differs from its "
     "provenance record, 12 a guide plan that cannot be built, 13 a mesh tool that cannot "
     "give a closed solid, 14 PACS or DICOMweb, 15 local database, 16 de-identification, "
-    "17 audit log, 18 permission refused by the policy, 19 encryption key); 70 internal error; "
+    "17 audit log, 18 permission refused by the policy, 19 encryption key, 20 batch plan, "
+    "QC rules or reference levels, 21 batch, 22 case report); 70 internal error; "
     "130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. "
     "Errors are one line on stderr; outputs are replaced only when complete. "
     "Library warnings are shown only with a command's -v."

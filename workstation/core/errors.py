@@ -136,3 +136,21 @@ class EncryptionError(WorkstationError):
     """Encrypted data cannot be opened (wrong or missing key) or a key cannot be made."""
 
     exit_code = 19
+
+
+class PlanError(WorkstationError):
+    """A batch plan, protocol QC rule file or reference-level table that cannot be used."""
+
+    exit_code = 20
+
+
+class BatchError(WorkstationError):
+    """A batch that cannot run: no cases, a scheduler out of reach, an unusable output folder."""
+
+    exit_code = 21
+
+
+class ReportError(WorkstationError):
+    """A case report that cannot be made (nothing to show, a page that cannot be laid out)."""
+
+    exit_code = 22
