@@ -269,3 +269,128 @@ def test_sample_study(tmp_path):
     assert stats["watertight"] and stats["triangles"] > 100_000
     assert read_mesh(folder / "bone.stl").n_faces == stats["triangles"]
     assert replace(result, timings_s={}).status == "done"
+
+
+def _all_bytes(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def test_deidentified_case_carries_no_identity(tmp_path, series):
+    """With ``deidentify`` the case runs on a de-identified copy: no name, ID or UID leaks."""
+    from pydicom import dcmread
+
+    from workstation.io.deid.keys import new_key, write_key
+    from workstation.io.deid.uid_map import deidentified_uid
+
+    original = dcmread(next(series.iterdir()), stop_before_pixels=True)
+    key_path = tmp_path / "site.key"
+    key = new_key()
+    write_key(key, key_path)
+    document = {"deidentify": {"key": str(key_path), "keep_images": True},
+                "segmentation": {"formats": ["seg.nrrd"]}, "project": True}  # fmt: skip
+    plan = available(parse_plan(document))
+    check_plan(plan)
+    folder = _case(tmp_path)
+    result = run_case(plan, CaseRequest("d", str(series), original.SeriesInstanceUID), folder)
+    assert result.series_uid == deidentified_uid(key, original.SeriesInstanceUID)
+    assert "deidentified/" in result.outputs and (folder / "deidentified").is_dir()
+    assert not list(folder.glob("*.key")) and not (folder / ".deidentified-work").exists()
+    everything = _all_bytes(folder)
+    for secret in ("Synthetic^Patient", "SYNTH001", original.StudyInstanceUID,
+                   original.SeriesInstanceUID):  # fmt: skip
+        assert secret.encode() not in everything, secret
+    record = json.loads((folder / "bone.provenance.json").read_text())
+    assert record["sources"][0]["series_instance_uid"] == result.series_uid
+    assert Path(record["sources"][0]["folder"]).resolve() == (folder / "deidentified").resolve()
+    # the same model as without de-identification: the pixels are untouched
+    plain = _case(tmp_path, "plain")
+    reference = run_case(available(default_plan()), CaseRequest("p", str(series)), plain)
+    assert result.statistics["models"] == reference.statistics["models"]
+
+
+def test_deidentified_copy_goes_away(tmp_path, series):
+    """Without ``keep_images`` the copy and a key made for the case are removed."""
+    plan = available(parse_plan({"deidentify": {"options": ["clean-descriptors"]}}))
+    folder = _case(tmp_path)
+    result = run_case(plan, CaseRequest("d", str(series)), folder)
+    expected = ["bone.provenance.json", "bone.stl"] + (["dose.json"] if plan.dose else [])
+    assert sorted(p.name for p in folder.iterdir()) == expected
+    assert sorted(result.outputs) == expected
+    assert b"SYNTH001" not in _all_bytes(folder)
+    assert not list(tmp_path.glob("**/*.key"))
+
+
+RULES = """
+[[rules]]
+name = "Cube protocol"
+[rules.match]
+series_description = "*CUBES*"
+[rules.expect]
+slice_thickness_max_mm = 0.5
+ctdivol_max_mgy = 10.0
+min_slices = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def dosed_series(tmp_path_factory) -> Path:
+    """The phantom with CTDIvol 12.5 mGy and 120 kVp on every image."""
+    from pydicom import dcmread
+
+    folder = write_phantom(tmp_path_factory.mktemp("dosed") / "dicom")
+    for path in folder.iterdir():
+        ds = dcmread(path)
+        ds.CTDIvol = 12.5
+        ds.KVP = 120
+        ds.save_as(path, enforce_file_format=True)
+    return folder
+
+
+def test_dose_and_qc(tmp_path, dosed_series):
+    """dose.json holds the images' CTDIvol; QC fails the slice thickness and the CTDIvol."""
+    pytest.importorskip("workstation.services.dose")
+    pytest.importorskip("workstation.services.qc")
+    (tmp_path / "rules.toml").write_text(RULES)
+    plan = parse_plan({"qc": {"rules": "rules.toml"}}, tmp_path)
+    check_plan(plan)
+    folder = _case(tmp_path)
+    result = run_case(plan, CaseRequest("q", str(dosed_series)), folder)
+    dose = json.loads((folder / "dose.json").read_text())
+    assert dose == result.dose
+    [series] = [item for item in dose["series"] if item["series_uid"] == result.series_uid]
+    assert series["ctdivol_mgy"] == pytest.approx(12.5)
+    qc = json.loads((folder / "qc.json").read_text())
+    assert qc == result.qc and qc["status"] == "fail" and qc["rule"] == "Cube protocol"
+    failed = [line for line in result.warnings if line.startswith("QC fail")]
+    assert any("12.5" in line for line in failed), failed  # CTDIvol above 10 mGy
+    assert any("slice" in line.lower() for line in failed), failed  # 1 mm > 0.5 mm
+    assert {"dose.json", "qc.json"} <= set(result.outputs)
+
+
+def test_check_plan_loads_rules_and_levels(tmp_path):
+    pytest.importorskip("workstation.services.qc")
+    pytest.importorskip("workstation.services.dose")
+    (tmp_path / "rules.toml").write_text("[[rules]]\nname = 1\n")
+    (tmp_path / "levels.toml").write_text("not = [toml\n")
+    with pytest.raises(PlanError, match=r"^qc\.rules: ") as caught:
+        check_plan(parse_plan({"qc": {"rules": "rules.toml"}}, tmp_path))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(PlanError, match=r"^dose\.reference_levels: ") as caught:
+        check_plan(parse_plan({"dose": {"reference_levels": "levels.toml"}}, tmp_path))
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.slow
+def test_report(tmp_path, dosed_series):
+    """The report in both formats: a PDF and an HTML page naming the plan and the models."""
+    pytest.importorskip("workstation.services.case_report")
+    document = {"name": "Cube plan", "report": {"formats": ["pdf", "html"]},
+                **{k: v for k, v in _ops_plan().items() if k in ("segmentation", "models")}}
+    plan = available(parse_plan(document))  # fmt: skip
+    folder = _case(tmp_path)
+    result = run_case(plan, CaseRequest("r", str(dosed_series), label="Cubes"), folder)
+    assert {"report.pdf", "report.html"} <= set(result.outputs)
+    assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert "Cube plan" in html and "Left cube" in html and "Right cube" in html
+    assert "report" in result.timings_s

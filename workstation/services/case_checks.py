@@ -77,12 +77,9 @@ def check_plan_files(plan: Plan) -> None:
 
 def _check_levels(path: str) -> None:
     """PlanError when the dose reference-level table does not load."""
-    from workstation.services import dose
+    from workstation.services.dose import reference_table
 
-    loader = getattr(dose, "load_reference_levels", None)
-    if loader is None:
-        return
     try:
-        loader(path)
+        reference_table(path)
     except WorkstationError as error:
         raise PlanError(f"dose.reference_levels: {error}") from None
