@@ -7,8 +7,9 @@ here and list ``formats`` in their file dialogs and ``--help``.
 
 A writer is called ``write(data, path, **options)`` and returns the written path:
 mesh writers take ``coords`` ("lps" or "ras"), segmentation writers ``progress`` and
-``cancel``.  A writer registered with ``needs_source=True`` (DICOM SEG, Encapsulated STL)
-also takes ``source``, the ``DicomSourceContext`` of the series the data was made from;
+``cancel``, report writers (a ``ReportContent``) ``pictures``, ``progress`` and ``cancel``.
+A writer registered with ``needs_source=True`` (DICOM SEG, Encapsulated STL) also takes
+``source``, the ``DicomSourceContext`` of the series the data was made from;
 ``source_options`` gives it only to those.  Every writer writes through ``atomic_write``.
 """
 
@@ -23,7 +24,7 @@ from workstation.core.errors import ExportError
 from workstation.io.format_registry import Format, FormatRegistry
 
 #: Kinds of data a file can hold.
-KINDS = ("mesh", "segmentation")
+KINDS = ("mesh", "segmentation", "report")
 
 #: Modules that register writers, imported on first use; their order is the menu order.
 WRITER_MODULES = (
@@ -32,6 +33,8 @@ WRITER_MODULES = (
     "workstation.io.segmentation_nrrd",
     "workstation.io.segmentation_nifti",
     "workstation.io.dicom_seg",
+    "workstation.io.report_pdf",
+    "workstation.io.report_html",
 )
 
 
