@@ -104,7 +104,6 @@ def run_case(
     token = cancel or CancelToken()
     timings: dict[str, float] = {}
     copy = None
-    sources = None
     try:
         source, series = request.source, request.series_uid or None
         warnings: list[str] = []
@@ -118,12 +117,8 @@ def run_case(
             source, series = str(copy.folder), copy.series
             warnings += copy.warnings
             _timed(timings, "deidentify", began)
-        result, sources = _run(
-            plan, request, source, series, target, warnings, timings, progress, token
-        )
+        result = _run(plan, request, source, series, target, warnings, timings, progress, token)
     finally:
-        if sources is not None:
-            sources.stop()
         if copy is not None:
             copy.remove()
     result.outputs = _outputs(target, result.outputs)
@@ -143,11 +138,8 @@ def _run(
     timings: dict[str, float],
     progress: ProgressCallback,
     token: CancelToken,
-) -> tuple[CaseResult, Any]:
-    from workstation.core.audit_actions import AuditAction
-    from workstation.services.access import require_export
-    from workstation.services.case_models import build_models, write_models
-    from workstation.services.case_outputs import CaseFacts
+) -> CaseResult:
+    """Load the series and run the rest of the case on it."""
     from workstation.services.loading import load_volume
     from workstation.services.provenance_export import BackgroundSources
 
@@ -155,7 +147,34 @@ def _run(
     loaded = load_volume(source, series, sub_progress(progress, 0.1, _LOAD), token, "model")
     _timed(timings, "load", began)
     volume = loaded.volume
+    # the source files are hashed for the provenance records while the models are built
     sources = BackgroundSources(loaded.stack, volume, source)
+    try:
+        return _build(plan, request, loaded, sources, source, target, warnings, timings,
+                      progress, token)  # fmt: skip
+    finally:
+        sources.stop()
+
+
+def _build(
+    plan: Plan,
+    request: CaseRequest,
+    loaded: Any,
+    sources: Any,
+    source: str,
+    target: Path,
+    warnings: list[str],
+    timings: dict[str, float],
+    progress: ProgressCallback,
+    token: CancelToken,
+) -> CaseResult:
+    """The case once its series is loaded: models, their files and the other outputs."""
+    from workstation.core.audit_actions import AuditAction
+    from workstation.services.access import require_export
+    from workstation.services.case_models import build_models, write_models
+    from workstation.services.case_outputs import CaseFacts
+
+    volume = loaded.volume
     require_export([volume.source.identity], AuditAction.EXPORT)  # refused before meshing
     if min(volume.shape) < 2:
         raise NotAVolumeError(
@@ -194,7 +213,7 @@ def _run(
         qc=facts.qc,
         dose=facts.dose,
     )
-    return result, sources
+    return result
 
 
 def _needs_editor(plan: Plan) -> bool:
