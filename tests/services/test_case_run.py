@@ -275,7 +275,7 @@ def _all_bytes(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def test_deidentified_case_carries_no_identity(tmp_path, series):
+def test_deidentified_case_carries_no_identity(tmp_path, series, monkeypatch):
     """With ``deidentify`` the case runs on a de-identified copy: no name, ID or UID leaks."""
     from pydicom import dcmread
 
@@ -302,6 +302,16 @@ def test_deidentified_case_carries_no_identity(tmp_path, series):
     record = json.loads((folder / "bone.provenance.json").read_text())
     assert record["sources"][0]["series_instance_uid"] == result.series_uid
     assert Path(record["sources"][0]["folder"]).resolve() == (folder / "deidentified").resolve()
+    # the project holds the de-identified images: it opens where the case folder moves
+    from workstation.services.project import open_project
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    opened = open_project(moved / "case.wsproj")
+    assert opened.volume.source.identity.series_uid == result.series_uid
+    assert opened.volume.source.identity.patient_id not in ("", "SYNTH001")
+    assert not opened.read_only
     # the same model as without de-identification: the pixels are untouched
     plain = _case(tmp_path, "plain")
     reference = run_case(available(default_plan()), CaseRequest("p", str(series)), plain)

@@ -276,7 +276,6 @@ def _extras(
 ) -> list[str]:
     """Segmentation files, project, dose, QC and report, in that order; their names."""
     from workstation.services import case_outputs as out
-    from workstation.services.case_deid import WORK_FOLDER
 
     plan: Plan = facts.plan
     names: list[str] = []
@@ -286,8 +285,8 @@ def _extras(
         _timed(timings, "segmentation", began)
     if plan.project:
         began = time.perf_counter()
-        embed = Path(source).name == WORK_FOLDER  # the de-identified copy goes away
-        names.append(out.write_case_project(facts, target, embed))
+        # the de-identified copy goes away or moves with the case folder: embed it
+        names.append(out.write_case_project(facts, target, plan.deidentify is not None))
         _timed(timings, "project", began)
     dose = None
     if plan.dose:
