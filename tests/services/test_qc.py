@@ -297,3 +297,27 @@ def test_mr_series_match_by_modality_and_miss_the_ct_rules() -> None:
         "orientation sagittal, expected axial",
     ]
     assert qc.status == "fail"
+
+
+def test_a_loaded_volume_gives_the_orientation_of_the_planes_it_was_built_on(
+    tmp_path: Path,
+) -> None:
+    from workstation.io.dicom.load import load_stack
+
+    folder = _series(tmp_path, row_cosine=(1.0, 0.0, 0.0), col_cosine=(0.0, 0.0, -1.0))
+    stack = _stack(folder)
+    volume = load_stack(stack)
+    qc = check_stack(stack, _rules(), ctdivol_mgy=1.0, volume=volume)
+    assert volume.orientation == "coronal"
+    assert qc.reasons() == ["orientation coronal, expected axial"]
+
+
+def test_enhanced_mr_counts_slice_positions_not_frames() -> None:
+    source = shared_data_path("enhanced_mr_dcmqa_enh")
+    mr = {"name": "MR", "match": {"modality": "MR"}, "expect": {"min_slices": 10}}
+    results = {item.description: item for item in check_source(source, _rules(mr))}
+    # Siemens XA10: 4 time points x 6 slices; Philips: 32 slices (magnitude and field map).
+    fmri, field_map = results["REST1 w SMS PF7-8"], results["B0 NS"]
+    assert (fmri.status, fmri.reasons()) == ("fail", ["6 slices, expected at least 10"])
+    assert field_map.facts is not None and field_map.facts.n_slices == 32
+    assert (field_map.status, field_map.facts.slice_thickness_mm) == ("pass", 4.0)
