@@ -24,7 +24,13 @@ from tests.services.case_cases import (
 from tests.support.cli import run_workstation
 from tests.support.dicom_factory import write_series
 from workstation.core.case_plan import default_plan, parse_plan
-from workstation.core.errors import Cancelled, NotAVolumeError, PlanError, SeriesNotFoundError
+from workstation.core.errors import (
+    Cancelled,
+    NotAVolumeError,
+    PlanError,
+    SegmentationError,
+    SeriesNotFoundError,
+)
 from workstation.core.progress import CancelToken
 from workstation.io.mesh_export import read_mesh
 from workstation.services.case_run import CaseRequest, CaseResult, check_plan, run_case
@@ -194,6 +200,9 @@ def test_threshold_plan_with_options_and_segmentation(tmp_path, series):
 def test_unknown_series_and_single_images_are_refused(tmp_path, series):
     with pytest.raises(SeriesNotFoundError, match=r"1\.2\.3\.4"):
         run_case(default_plan(), CaseRequest("x", str(series), "1.2.3.4"), _case(tmp_path))
+    pinned = parse_plan({"series": {"series_uid": "1.2.3.5"}})  # the plan names the series
+    with pytest.raises(SeriesNotFoundError, match=r"1\.2\.3\.5"):
+        run_case(pinned, CaseRequest("x", str(series)), _case(tmp_path, "pinned"))
     single = tmp_path / "single"
     write_series(single, phantom()[10:11])
     with pytest.raises(NotAVolumeError) as caught:
@@ -211,9 +220,22 @@ def test_cancel_stops_the_case(tmp_path, series):
 def test_a_missing_segment_is_one_line(tmp_path, series):
     document = _ops_plan()
     document["models"][0]["segment"] = "Nowhere"
-    with pytest.raises(Exception) as caught:
-        run_case(parse_plan(document), CaseRequest("m", str(series)), _case(tmp_path))
+    plan = parse_plan(document)
+    with pytest.raises(PlanError) as caught:
+        check_plan(plan)
+    assert str(caught.value) == (
+        "models[0].segment: the operation list makes no segment called 'Nowhere'; "
+        "its segments are: 'Left', 'Right'"
+    )
+    with pytest.raises(SegmentationError) as caught:
+        run_case(plan, CaseRequest("m", str(series)), _case(tmp_path))
     assert "Nowhere" in str(caught.value) and "\n" not in str(caught.value)
+    renamed = _ops_plan()
+    renamed["segmentation"]["operations"].append(
+        {"op": "rename_segment", "segment": "Left", "name": "Nowhere"}
+    )
+    renamed["models"][0]["segment"] = "Nowhere"
+    check_plan(parse_plan(renamed))  # the list renames Left to Nowhere: fine
 
 
 @pytest.mark.parametrize(

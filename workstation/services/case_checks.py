@@ -25,6 +25,7 @@ def check_plan_models(plan: Plan) -> None:
             raise PlanError(f"segmentation.preset: {error}") from None
     for fmt in segmentation.formats:
         _known("segmentation", fmt, "segmentation.formats")
+    known = _segment_names(plan)
     stems: dict[str, str] = {}
     for index, model in enumerate(plan.models):
         where = f"models[{index}]"
@@ -41,6 +42,12 @@ def check_plan_models(plan: Plan) -> None:
             raise PlanError(f"{where}.options: {error}") from None
         except TypeError as error:
             raise PlanError(f"{where}.options: {error}") from None
+        if known is not None and model.segment is not None and model.segment not in known:
+            listed = ", ".join(repr(name) for name in known) or "none"
+            raise PlanError(
+                f"{where}.segment: the operation list makes no segment called "
+                f"{model.segment!r}; its segments are: {listed}"
+            )
         stem = safe_file_name(model.name).casefold()
         if stem in stems:
             raise PlanError(
@@ -83,3 +90,23 @@ def _check_levels(path: str) -> None:
         reference_table(path)
     except WorkstationError as error:
         raise PlanError(f"dose.reference_levels: {error}") from None
+
+
+def _segment_names(plan: Plan) -> list[str] | None:
+    """The segments an operation list ends with, by name; None when it cannot be told
+    before it runs (islands ``split`` names its pieces) or for a threshold plan."""
+    segmentation = plan.segmentation
+    if not segmentation.uses_operations:
+        return None
+    names: list[str] = []
+    for record in (*segmentation.segments, *segmentation.operations):
+        op = record.get("op")
+        if op == "islands" and record.get("mode") == "split":
+            return None
+        if op in ("add_segment", "duplicate_segment"):
+            names.append(str(record["name"]))
+        elif op == "rename_segment":
+            names = [str(record["name"]) if n == record["segment"] else n for n in names]
+        elif op == "remove_segment":
+            names = [n for n in names if n != record["segment"]]
+    return names

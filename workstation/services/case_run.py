@@ -105,7 +105,8 @@ def run_case(
     timings: dict[str, float] = {}
     copy = None
     try:
-        source, series = request.source, request.series_uid or None
+        source = request.source
+        series = request.series_uid or plan.series.series_uid or None
         warnings: list[str] = []
         if plan.deidentify is not None:
             from workstation.services.case_deid import deidentify_case
