@@ -321,3 +321,21 @@ def test_enhanced_mr_counts_slice_positions_not_frames() -> None:
     assert (fmri.status, fmri.reasons()) == ("fail", ["6 slices, expected at least 10"])
     assert field_map.facts is not None and field_map.facts.n_slices == 32
     assert (field_map.status, field_map.facts.slice_thickness_mm) == ("pass", 4.0)
+
+
+def test_a_zip_is_checked_as_its_folder(tmp_path: Path) -> None:
+    import zipfile
+
+    pytest.importorskip("workstation.services.dose")
+    folder = _series(tmp_path / "series", tags={"KVP": "90", "CTDIvol": 19.0})
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in sorted(folder.iterdir()):
+            zipped.write(path, f"CT/{path.name}")
+    from_folder = check_source(folder, _rules())
+    from_zip = check_source(archive, _rules())
+    assert [item.reasons() for item in from_zip] == [item.reasons() for item in from_folder]
+    assert from_zip[0].reasons() == [
+        "kVp 90, expected 100 to 140",
+        "CTDIvol 19.00 mGy, expected at most 15 mGy",
+    ]
