@@ -426,3 +426,31 @@ def test_report(tmp_path, dosed_series):
     html = (folder / "report.html").read_text(encoding="utf-8")
     assert "Cube plan" in html and "Left cube" in html and "Right cube" in html
     assert "report" in result.timings_s
+
+
+def test_dicom_outputs_join_the_study(tmp_path, series):
+    """A ``dcm`` model (Encapsulated STL) and a DICOM SEG reference the source study."""
+    from pydicom import dcmread
+
+    original = dcmread(next(series.iterdir()), stop_before_pixels=True)
+    plan = available(
+        parse_plan(
+            {
+                "segmentation": {"formats": ["dcm"]},
+                "models": [{"name": "bone", "formats": ["dcm", "stl"]}],
+            }
+        )
+    )
+    check_plan(plan)
+    folder = _case(tmp_path)
+    result = run_case(plan, CaseRequest("dcm", str(series)), folder)
+    model = dcmread(folder / "bone.dcm")
+    seg = dcmread(folder / "segmentation.dcm", stop_before_pixels=True)
+    assert model.SOPClassUID == "1.2.840.10008.5.1.4.1.1.104.3"  # Encapsulated STL
+    assert seg.SOPClassUID == "1.2.840.10008.5.1.4.1.1.66.4"  # Segmentation
+    for derived in (model, seg):
+        assert derived.StudyInstanceUID == original.StudyInstanceUID
+        assert derived.FrameOfReferenceUID == original.FrameOfReferenceUID
+    record = json.loads((folder / "bone.provenance.json").read_text())
+    assert sorted(entry["name"] for entry in record["files"]) == ["bone.dcm", "bone.stl"]
+    assert {"bone.dcm", "bone.stl", "segmentation.dcm"} <= set(result.outputs)
