@@ -147,6 +147,8 @@ def test_operation_plan_two_models_in_two_formats(tmp_path, series):
     assert left["mesh_parameters"]["decimate_fraction"] == 0.0
     voxels = {item["name"]: item["statistics"]["voxels"] for item in result.statistics["segments"]}
     assert voxels == {"Left": cube_voxels(LEFT), "Right": cube_voxels(RIGHT)}
+    assert CaseResult.from_json(json.loads(json.dumps(result.to_json()))) == result
+    assert pickle.loads(pickle.dumps(result)) == result
     _check_segmentation_file(folder / "segmentation.seg.nrrd")
     _check_project(folder / "case.wsproj", series)
 
