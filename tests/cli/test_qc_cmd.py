@@ -66,7 +66,7 @@ def rules(tmp_path: Path) -> Path:
 
 def test_json_lists_each_series_with_its_rule_and_reasons(study: Path, rules: Path) -> None:
     result = run_workstation("qc", str(study), "--rules", str(rules), "--json")
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 23, result.stderr
     assert result.stderr == ""
     record = json.loads(result.stdout)
     assert record["status"] == "fail"
@@ -87,11 +87,11 @@ def test_json_lists_each_series_with_its_rule_and_reasons(study: Path, rules: Pa
     )
 
 
-def test_the_table_shows_status_rule_and_why_and_a_failure_exits_1(
+def test_the_table_shows_status_rule_and_why_and_a_failure_exits_23(
     study: Path, rules: Path
 ) -> None:
     result = run_workstation("qc", str(study), "--rules", str(rules))
-    assert result.returncode == 1
+    assert result.returncode == 23
     lines = result.stdout.splitlines()
     assert lines[0] == f"{study}: 3 series checked against {rules}"
     assert lines[1].split() == ["STATUS", "SERIES", "DESCRIPTION", "RULE", "WHY"]

@@ -54,13 +54,14 @@ COMMAND_MODULES = (
 EXIT_INTERNAL_ERROR = 70
 
 EPILOG = (
-    "Exit codes: 0 done; 1-19 an error the message explains (2 input path, 3 DICOM, "
+    "Exit codes: 0 done; 1-23 an error the message explains (2 input path, 3 DICOM, "
     "4 not a volume, 5 series not found, 6 segmentation, 7 mesh, 8 output, 9 over the "
     "memory limit, see --memory-limit, 10 project, 11 a file differs from its "
     "provenance record, 12 a guide plan that cannot be built, 13 a mesh tool that cannot "
     "give a closed solid, 14 PACS or DICOMweb, 15 local database, 16 de-identification, "
     "17 audit log, 18 permission refused by the policy, 19 encryption key, 20 batch plan, "
-    "QC rules or reference levels, 21 batch, 22 case report); 70 internal error; "
+    "QC rules or reference levels, 21 batch, 22 case report, 23 a series failed protocol QC); "
+    "70 internal error; "
     "130 Ctrl+C; 143 SIGTERM; 129 SIGHUP. "
     "Errors are one line on stderr; outputs are replaced only when complete. "
     "Library warnings are shown only with a command's -v."

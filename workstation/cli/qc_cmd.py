@@ -14,13 +14,13 @@ from workstation.cli.warning_report import (
     add_verbose_argument,
     print_library_warnings,
 )
-from workstation.core.errors import WorkstationError
+from workstation.core.errors import QcFailed
 from workstation.core.progress import CancelToken
 from workstation.io.sources import printable
 from workstation.services.qc import STATUSES, SeriesQc, check_source, load_rules
 
 #: Exit status when a series fails its rule (0: every series passed or only warned).
-EXIT_QC_FAILED = WorkstationError.exit_code
+EXIT_QC_FAILED = QcFailed.exit_code
 #: Table columns: (title, maximum width).
 COLUMNS = (("STATUS", 6), ("SERIES", 6), ("DESCRIPTION", 32), ("RULE", 24), ("WHY", 0))
 
@@ -142,4 +142,4 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.json:
         return EXIT_QC_FAILED
-    raise WorkstationError(_failure(results))
+    raise QcFailed(_failure(results))

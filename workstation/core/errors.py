@@ -154,3 +154,9 @@ class ReportError(WorkstationError):
     """A case report that cannot be made (nothing to show, a page that cannot be laid out)."""
 
     exit_code = 22
+
+
+class QcFailed(WorkstationError):
+    """Protocol QC found at least one series that does not meet its protocol's rule."""
+
+    exit_code = 23
