@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "series is listed with PASS, WARN or FAIL and why (expected against found). A "
             "value a check needs that the images do not record warns; a series no rule "
             "matches warns. Localizers and secondary captures are not listed. Exit 0: no "
-            "series failed (some may have warned); 1: at least one failed; 20: the rule "
+            "series failed (some may have warned); 23: at least one failed; 20: the rule "
             "file cannot be used. " + HELP_NOTE
         ),
     )
