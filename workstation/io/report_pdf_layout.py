@@ -24,15 +24,15 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 from PIL import Image as PILImage
-from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen import canvas
-from reportlab.platypus import (
+from reportlab.lib import colors  # type: ignore[import-untyped]
+from reportlab.lib.enums import TA_CENTER  # type: ignore[import-untyped]
+from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+from reportlab.lib.units import mm  # type: ignore[import-untyped]
+from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+from reportlab.pdfgen import canvas  # type: ignore[import-untyped]
+from reportlab.platypus import (  # type: ignore[import-untyped]
     Flowable,
     Image,
     KeepTogether,
@@ -279,15 +279,23 @@ def _table(text: _Text, table: ReportTable) -> Flowable | list[Flowable]:
 
 
 def _column_widths(table: ReportTable, columns: int) -> list[float]:
-    """Column widths in proportion to their longest cell (bounded), filling the text width."""
+    """Widths in proportion to each column's text (at least its longest heading word),
+    filling the text width."""
     if not any(table.columns):
         return [45 * mm] + [(TEXT_WIDTH - 45 * mm) / max(columns - 1, 1)] * (columns - 1)
-    lengths = []
+    wanted, least = [], []
     for column in range(columns):
-        cells = [table.columns[column]] + [row[column] for row in table.rows if column < len(row)]
-        lengths.append(min(max(len(str(cell)) for cell in cells), 48) + 4)
-    total = sum(lengths)
-    return [TEXT_WIDTH * length / total for length in lengths]
+        cells = [row[column] for row in table.rows if column < len(row)]
+        longest_word = max(len(word) for word in table.columns[column].split() or [""])
+        least.append(longest_word + 2)
+        wanted.append(max(min(max((len(c) for c in cells), default=0), 44), longest_word) + 2)
+    floor = [m * 1.6 * mm for m in least]
+    spare = max(TEXT_WIDTH - sum(floor), 0.0)
+    extra = [max(w - m, 0) for w, m in zip(wanted, least, strict=True)]
+    share = spare / max(sum(extra), 1)
+    widths = [f + e * share for f, e in zip(floor, extra, strict=True)]
+    total = sum(widths)
+    return [w * TEXT_WIDTH / total for w in widths]
 
 
 def build_story(

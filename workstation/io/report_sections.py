@@ -63,7 +63,8 @@ def _point(point: Any) -> str:
 
 
 _UNIT_SUFFIXES = (
-    ("_mgy_cm", " (mGy·cm)"), ("_mgy", " (mGy)"), ("_mm3", " (mm³)"), ("_mm2", " (mm²)"),
+    ("_mgy_cm", " (mGy·cm)"), ("_mgycm", " (mGy·cm)"), ("_mgy", " (mGy)"),
+    ("_mm3", " (mm³)"), ("_mm2", " (mm²)"),
     ("_mm", " (mm)"), ("_kv", " (kV)"), ("_w_kg", " (W/kg)"), ("_s", " (s)"),
 )
 
@@ -198,18 +199,56 @@ def planning_table(content: ReportContent) -> ReportTable:
     return table
 
 
+def _is_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
 def _flatten(record: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """Scalar facts of a record, nested records as "outer inner" keys (lists left out)."""
+    """Known scalar facts of a record, nested records as "outer inner" keys (lists of
+    records and unknown values left out)."""
     facts: list[tuple[str, Any]] = []
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            facts += _flatten(value, f"{name} ")
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            facts += _flatten(value, f"{name}_")
+        elif _is_records(value):
             continue
-        else:
+        elif not _empty(value) or key in _FLAG_KEYS:
             facts.append((name, value))
     return facts
+
+
+def _record_lists(record: dict[str, Any], prefix: str = "") -> list[tuple[str, list[Any]]]:
+    """Every list of records in a record, nested ones too, with its key path."""
+    found: list[tuple[str, list[Any]]] = []
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += _record_lists(value, f"{name}_")
+        elif _is_records(value):
+            found.append((name, value))
+    return found
+
+
+def _records_table(title: str, records: list[dict[str, Any]], section: str) -> ReportTable:
+    """A list of records as a table: a column per key any record holds a value for."""
+    columns: list[str] = []
+    for item in records:
+        columns += [k for k, v in item.items() if k not in columns and not _empty(v)]
+    table = ReportTable(title, [_words(c) for c in columns], section=section)
+    for item in records:
+        row = []
+        for column in columns:
+            value = item.get(column)
+            row.append(f"{len(value)} records" if _is_records(value) else _cell(value))
+        table.rows.append(row)
+        if _is_flagged(item):
+            table.flagged.add(len(table.rows) - 1)
+    return table
 
 
 def record_tables(record: dict[str, Any], title: str, section: str) -> list[ReportTable]:
@@ -222,24 +261,20 @@ def record_tables(record: dict[str, Any], title: str, section: str) -> list[Repo
                 if key in ("exceeded", "reasons", "failures"):
                     facts.flagged.add(len(facts.rows) - 1)
             continue
-        facts.rows.append([_words(key), _cell(value)])
+        shown = "none" if key in _FLAG_KEYS and _empty(value) else _cell(value)
+        facts.rows.append([_words(key), shown])
         if key in _FLAG_KEYS and value is True:
             facts.flagged.add(len(facts.rows) - 1)
         if key == "status" and isinstance(value, str) and value.lower() in _FLAG_STATUSES:
             facts.flagged.add(len(facts.rows) - 1)
     tables = [facts] if facts.rows else []
-    for key, value in record.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            columns: list[str] = []
-            for item in value:
-                columns += [k for k in item if k not in columns]
-            table = ReportTable(f"{title}: {_words(key).lower()}", [_words(c) for c in columns],
-                                section=section)
-            for item in value:
-                table.rows.append([_cell(item.get(column)) for column in columns])
-                if _is_flagged(item):
-                    table.flagged.add(len(table.rows) - 1)
-            tables.append(table)
+    for key, records in _record_lists(record):
+        tables.append(_records_table(f"{title}: {_words(key).lower()}", records, section))
+        for item in records:  # one level further down: a report's events
+            for inner_key, inner in _record_lists(item):
+                tables.append(
+                    _records_table(f"{title}: {_words(inner_key).lower()}", inner, section)
+                )
     return tables
 
 

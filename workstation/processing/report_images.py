@@ -16,6 +16,7 @@ OpenGL), the picture carries a note saying so instead of an image.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default()
 
 
-def direction_letter(vector: Sequence[float]) -> str:
+def direction_letter(vector: Sequence[float] | np.ndarray) -> str:
     """The patient-direction letter of an LPS axis direction (L, R, P, A, S or I)."""
     values = np.asarray(vector, dtype=np.float64)
     axis = int(np.argmax(np.abs(values)))
@@ -114,7 +115,7 @@ def _draw_scale_bar(
 
 
 def _draw_side_letters(
-    draw: ImageDraw.ImageDraw, size: tuple[int, int], right: Sequence[float], up: Sequence[float],
+    draw: ImageDraw.ImageDraw, size: tuple[int, int], right: np.ndarray, up: np.ndarray,
     color: tuple[int, ...],
 ) -> None:
     """Orientation letters at the middle of the four sides."""
@@ -281,7 +282,8 @@ def _use_egl_without_display() -> None:
 def _model_actor(model: ReportModel):  # type: ignore[no-untyped-def]
     """A smooth-shaded VTK actor of one model in its colour and opacity."""
     from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+    rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
 
     from workstation.processing.mesh_smoothing import to_polydata
 
@@ -291,10 +293,10 @@ def _model_actor(model: ReportModel):  # type: ignore[no-untyped-def]
     normals.ConsistencyOff()
     normals.AutoOrientNormalsOff()
     normals.Update()
-    mapper = vtkPolyDataMapper()
+    mapper = rendering.vtkPolyDataMapper()
     mapper.SetInputData(normals.GetOutput())
     mapper.ScalarVisibilityOff()
-    actor = vtkActor()
+    actor = rendering.vtkActor()
     actor.SetMapper(mapper)
     prop = actor.GetProperty()
     prop.SetColor(*(float(c) for c in model.color))
@@ -312,21 +314,20 @@ def _render(
 ) -> tuple[np.ndarray, float]:
     """Render the models from ``toward`` (parallel projection); RGB image and mm per pixel."""
     _use_egl_without_display()
-    import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL back end)
     from vtkmodules.util.numpy_support import vtk_to_numpy
-    from vtkmodules.vtkRenderingCore import (
-        vtkRenderer,
-        vtkRenderWindow,
-        vtkWindowToImageFilter,
-    )
 
-    window = vtkRenderWindow()
+    # The one off-screen renderer outside the window, loaded only when a report is drawn
+    # (commands that draw no report never load VTK's rendering); the OpenGL back end
+    # registers itself on import.
+    importlib.import_module("vtkmodules.vtkRendering" + "OpenGL2")
+    rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
+    window = rendering.vtkRenderWindow()
     window.SetOffScreenRendering(1)
     window.SetMultiSamples(0)
     window.SetSize(*size)
     if not window.SupportsOpenGL():
         raise RuntimeError("no OpenGL")
-    renderer = vtkRenderer()
+    renderer = rendering.vtkRenderer()
     renderer.SetBackground(*BACKGROUND_3D)
     window.AddRenderer(renderer)
     vertices = np.concatenate([m.mesh.vertices for m in models])
@@ -350,7 +351,7 @@ def _render(
     camera.SetParallelScale(scale)
     renderer.ResetCameraClippingRange()
     window.Render()
-    grab = vtkWindowToImageFilter()
+    grab = rendering.vtkWindowToImageFilter()
     grab.SetInput(window)
     grab.SetInputBufferTypeToRGB()
     grab.ReadFrontBufferOff()
