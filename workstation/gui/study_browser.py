@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFont, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QStyle, QTreeWidget, QTreeWidgetItem, QWidget
 
 from workstation.gui.derived_items import DERIVED_ROLE, add_derived_items, show_derived_menu
+from workstation.gui.dose_rows import DoseRows, dose_summary, dose_tooltip
 from workstation.io.dicom.model import ScanResult, Stack, format_dicom_date
+
+if TYPE_CHECKING:
+    from workstation.services.dose import StudyDose
 
 #: The warning column comes right after the series name, so its mark is always in sight
 #: (the last columns of a narrow dock scroll out of view).
@@ -58,6 +63,8 @@ class StudyBrowser(QTreeWidget):
 
     stack_activated = Signal(object)
     derived_activated = Signal(object)
+    #: emitted with the list of StudyDose once a scan's dose rows are shown
+    doses_shown = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -81,6 +88,11 @@ class StudyBrowser(QTreeWidget):
         self.derived: dict[str, object] = {}
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
+        self._study_items: dict[str, QTreeWidgetItem] = {}
+        #: the Dose row of each study shown, by Study Instance UID
+        self.dose_items: dict[str, QTreeWidgetItem] = {}
+        self.doses: list[StudyDose] = []
+        self.dose_rows = DoseRows(self._show_doses, self)
 
     def set_scan(self, scan: ScanResult | None) -> None:
         """Show the patients, studies and stacks of ``scan`` (or nothing)."""
@@ -89,6 +101,10 @@ class StudyBrowser(QTreeWidget):
         self.derived = {}
         self.skipped_item = None
         self.scan = scan
+        self._study_items = {}
+        self.dose_items = {}
+        self.doses = []
+        self.dose_rows.start(scan)
         if scan is None:
             return
         patients: dict[str, QTreeWidgetItem] = {}
@@ -120,6 +136,7 @@ class StudyBrowser(QTreeWidget):
                 studies[study_key] = study
             study.addChild(self._stack_item(stack))
         study_items = {uid: item for (_, uid), item in studies.items()}
+        self._study_items = study_items
         self.derived = add_derived_items(self, scan, self._stack_items, study_items)
         if scan.skipped:
             count = len(scan.skipped)
@@ -175,6 +192,30 @@ class StudyBrowser(QTreeWidget):
                 item.setForeground(column, self.palette().placeholderText())
         self._stack_items[stack.stack_id] = item
         return item
+
+    def _show_doses(self, scan: ScanResult, studies: list[StudyDose]) -> None:
+        """Add a Dose row to each study with dose figures (a later scan's rows win)."""
+        if scan is not self.scan:
+            return
+        self.doses = studies
+        for study in studies:
+            parent = self._study_items.get(study.study_uid)
+            summary = dose_summary(study)
+            if parent is None or not summary:
+                continue
+            item = QTreeWidgetItem([f"Dose: {summary}"])
+            item.setData(0, KIND_ROLE, "dose")
+            tooltip = dose_tooltip(study)
+            exceeded = study.exceeded()
+            if exceeded:
+                item.setIcon(COL_NAME, self._warning_icon)
+                item.setText(COL_NAME, f"Dose: {summary} — reference level exceeded")
+                tooltip = "\n".join(f"⚠ EXCEEDED {line}" for line in exceeded) + "\n" + tooltip
+            item.setToolTip(COL_NAME, tooltip)
+            parent.addChild(item)
+            item.setFirstColumnSpanned(True)
+            self.dose_items[study.study_uid] = item
+        self.doses_shown.emit(studies)
 
     def stack_item(self, stack_id: str) -> QTreeWidgetItem | None:
         """The tree row of a stack id."""
