@@ -132,9 +132,10 @@ def test_apply_plan_replays_as_undoable_edits_and_builds_the_models(series):
     assert session.editor.operations == source.editor.operations
     (entry,) = entries
     (original,) = source.models.values()
-    assert entry.name == "Left bone" and entry.segment_id == session.editor.segmentation.by_name(
-        "Left"
-    ).segment_id
+    assert (
+        entry.name == "Left bone"
+        and entry.segment_id == session.editor.segmentation.by_name("Left").segment_id
+    )
     assert entry.statistics == original.statistics
     assert {k: entry.parameters[k] for k in MODEL_OPTION_DEFAULTS} == {
         k: original.parameters[k] for k in MODEL_OPTION_DEFAULTS

@@ -46,10 +46,12 @@ from workstation.gui.edit_queue import EditQueue
 from workstation.gui.error_dialog import show_error
 from workstation.gui.guide_panel import GuidePanel
 from workstation.gui.models_panel import ModelsPanel
+from workstation.gui.plan_actions import install_plan_actions
 from workstation.gui.planning_panel import PlanningPanel
 from workstation.gui.progress_panel import ProgressPanel
 from workstation.gui.project_actions import APP_TITLE, ProjectActions, is_project_path
 from workstation.gui.recent_studies import RecentStudies
+from workstation.gui.report_actions import install_report_action
 from workstation.gui.segmentation_files import install_segmentation_file_actions
 from workstation.gui.segmentation_panel import SegmentationPanel
 from workstation.gui.segments_panel import SegmentsPanel
@@ -207,6 +209,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction("&Export all models…", self.models_panel.export_all)
         file_menu.addAction(self.models_panel.pacs.segmentation_action)
         file_menu.addAction(self.models_panel.pacs.models_action)
+        file_menu.addSeparator()
+        self.plan_actions = install_plan_actions(file_menu, self.context)  # one plan format
+        self.report_actions = install_report_action(file_menu, self.context)
         file_menu.addSeparator()
         quit_action = file_menu.addAction("&Quit", self.close)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)

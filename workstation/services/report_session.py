@@ -21,6 +21,7 @@ from typing import Any
 from workstation.core.case_report_content import ReportContent, ReportModel
 from workstation.core.errors import Cancelled, PlanError, ReportError, WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.io.dicom.model import ScanResult
 from workstation.services.session import ModelEntry, Session
 
 
@@ -99,9 +100,7 @@ def session_content(
         identity=volume.source.identity,
         volume=volume,
         segmentation=None if editor is None else editor.segmentation.snapshot(),
-        models=[
-            _report_model(entry, files) for entry in session.models.values() if entry.visible
-        ],
+        models=[_report_model(entry, files) for entry in session.models.values() if entry.visible],
         measurements=list(session.measurements),
         planning=list(session.planning),
         guide_report=_guide_report(session),
@@ -141,19 +140,30 @@ def session_dose(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> dict[str, Any] | None:
-    """The loaded study's dose (``StudyDose.to_json()``) from the scanned images, or None.
-
-    Uses the window's scan (a sample of each series' images and the files holding no
-    image, such as dose reports), so nothing is scanned again.  None when the study has
-    no dose information; when its files cannot be read, a line is added to ``warnings``
-    (an unusable ``reference_levels`` table raises its PlanError).
-    """
+    """The loaded study's dose (``StudyDose.to_json()``) from the window's scan, or None."""
     volume, scan = session.volume, session.scan
     if volume is None or scan is None:
         return None
+    study = volume.source.identity.study_uid
+    return study_dose(scan, study, reference_levels, warnings, progress, cancel)
+
+
+def study_dose(
+    scan: ScanResult,
+    study_uid: str,
+    reference_levels: str | None = None,
+    warnings: list[str] | None = None,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any] | None:
+    """One study's dose from a scan (a sample of each series' images and the files holding
+    no image, such as dose reports), so nothing is scanned again.
+
+    None when the study has no dose information; when its files cannot be read, a line
+    is added to ``warnings`` (an unusable ``reference_levels`` table raises its PlanError).
+    """
     from workstation.services.dose import doses_for_scan
 
-    study = volume.source.identity.study_uid
     try:
         doses = doses_for_scan(scan, reference_levels, progress, cancel)
     except (Cancelled, PlanError):
@@ -162,5 +172,5 @@ def session_dose(
         if warnings is not None:
             warnings.append(f"Dose not read: {error.message}")
         return None
-    found = next((dose for dose in doses if dose.study_uid == study), None)
+    found = next((dose for dose in doses if dose.study_uid == study_uid), None)
     return None if found is None else found.to_json()
