@@ -250,3 +250,26 @@ def test_plan_is_frozen_data():
     with pytest.raises(AttributeError):
         plan.name = "x"  # type: ignore[misc]
     assert isinstance(plan, Plan)
+
+
+@pytest.mark.parametrize("section", ["series", "segmentation", "dose", "report"])
+def test_an_empty_list_is_not_an_empty_section(section):
+    assert _error({section: []}) == f"{section} must be a JSON object"
+
+
+def test_model_options_must_be_an_object():
+    assert _error({"models": [{"options": []}]}) == "models[0].options must be a JSON object"
+
+
+def test_a_relative_deidentification_key_is_the_plans_and_its_content_counts(tmp_path):
+    folder = tmp_path / "plans"
+    folder.mkdir()
+    key = folder / "study.key"
+    key.write_text("first")
+    plan_file = folder / "plan.json"
+    plan_file.write_text(json.dumps({"deidentify": {"key": "study.key"}}))
+    plan = read_plan(plan_file)
+    assert plan.deidentify == {"key": str(key.resolve())}
+    before = plan.digest()
+    key.write_text("second")  # another key gives other pseudonyms
+    assert read_plan(plan_file).digest() != before

@@ -176,7 +176,6 @@ def test_decimation_in_worker_slabs_matches_the_target(balls, monkeypatch, metho
     monkeypatch.setattr(worker_processes, "start_method", lambda: method)
     smoothed = smooth(mesh, 20)
     serial = decimate(smoothed, fraction=0.5)
-    assert decimation._simplify_in_workers(smoothed, serial.n_faces, 2) is not None  # it ran
     for workers in (1, 2):
         parallel = decimate(smoothed, fraction=0.5, workers=workers)
         assert abs(parallel.n_faces - serial.n_faces) <= 0.05 * serial.n_faces
@@ -185,6 +184,27 @@ def test_decimation_in_worker_slabs_matches_the_target(balls, monkeypatch, metho
         assert stats.components == count_components(serial)
         assert_bodies_match(parallel, truths)
         assert parallel.signed_volume() == pytest.approx(serial.signed_volume(), rel=0.002)
+
+
+def test_decimation_without_worker_processes_gives_the_same_slabs(balls, monkeypatch):
+    """Where no process can start (a daemonic batch worker) the same slabs are decimated
+    here, one after another: the model is the same, vertex for vertex."""
+    from workstation.processing import decimation
+
+    mesh, _ = balls
+    monkeypatch.setattr(decimation, "PARALLEL_MIN_FACES", 100)
+    smoothed = smooth(mesh, 20)
+    with_workers = decimate(smoothed, fraction=0.5, workers=2)
+    monkeypatch.setattr(
+        "workstation.core.workers.start_process_pool", lambda *args, **kwargs: None
+    )
+    here = decimate(smoothed, fraction=0.5, workers=2)
+    assert here.n_faces == with_workers.n_faces
+    assert np.array_equal(here.vertices, with_workers.vertices)
+    assert np.array_equal(here.faces, with_workers.faces)
+    assert here.n_faces != decimate(smoothed, fraction=0.5).n_faces or not np.array_equal(
+        here.vertices, decimate(smoothed, fraction=0.5).vertices
+    )  # slabs, not one piece
 
 
 def test_spatial_slabs_balance_triangles(balls):

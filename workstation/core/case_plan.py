@@ -191,8 +191,9 @@ class Plan:
         document = self.to_json()
         document.pop("name", None)  # renaming a plan does not change what it does
         files = {}
-        for path in (self.qc_rules, self.reference_levels):
-            if path:
+        key = (self.deidentify or {}).get("key")
+        for path in (self.qc_rules, self.reference_levels, key if isinstance(key, str) else None):
+            if path:  # a new de-identification key gives other pseudonyms: other outputs
                 files[path] = _file_digest(path)
         text = json.dumps({"plan": document, "files": files}, sort_keys=True)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -272,17 +273,20 @@ def _parse(data: Any, base: Path) -> Plan:
         qc_map = _mapping(qc, "qc")
         _known_keys(qc_map, {"rules"}, "qc")
         qc_rules = _existing_file(qc_map.get("rules"), "qc.rules", base)
-    dose_map = _mapping(mapping.get("dose", {}) or {}, "dose")
+    dose_map = _mapping(_or_empty(mapping.get("dose")), "dose")
     _known_keys(dose_map, {"check", "reference_levels"}, "dose")
     levels = dose_map.get("reference_levels")
     reference_levels = None if levels is None else _existing_file(
         levels, "dose.reference_levels", base
     )
-    report_map = _mapping(mapping.get("report", {}) or {}, "report")
+    report_map = _mapping(_or_empty(mapping.get("report")), "report")
     _known_keys(report_map, {"formats"}, "report")
     deidentify = mapping.get("deidentify")
     if deidentify is not None:
         deidentify = copy.deepcopy(_mapping(deidentify, "deidentify"))
+        key = deidentify.get("key")
+        if isinstance(key, str) and key.strip():  # relative to the plan, as qc.rules
+            deidentify["key"] = str((base / Path(key.strip()).expanduser()).resolve())
     return Plan(
         name=name,
         series=_series(mapping.get("series", {})),
@@ -298,7 +302,7 @@ def _parse(data: Any, base: Path) -> Plan:
 
 
 def _series(value: Any) -> SeriesChoice:
-    mapping = _mapping(value or {}, "series")
+    mapping = _mapping(_or_empty(value), "series")
     _known_keys(mapping, {"select", "modality", "description", "series_uid"}, "series")
     select = mapping.get("select", "best")
     if select not in SERIES_SELECTIONS:
@@ -312,7 +316,7 @@ def _series(value: Any) -> SeriesChoice:
 
 
 def _segmentation(value: Any) -> SegmentationSpec:
-    mapping = _mapping(value or {}, "segmentation")
+    mapping = _mapping(_or_empty(value), "segmentation")
     keys = {"preset", "lower", "upper", "largest", "seed_lps", "segments", "operations", "formats"}
     _known_keys(mapping, keys, "segmentation")
     formats = _choices(mapping.get("formats", []), SEGMENTATION_FORMATS, "segmentation.formats")
@@ -410,7 +414,7 @@ def _models(value: Any, segmentation: SegmentationSpec) -> tuple[ModelSpec, ...]
 
 
 def _model_options(value: Any, where: str) -> dict[str, Any]:
-    mapping = _mapping(value or {}, where)
+    mapping = _mapping(_or_empty(value), where)
     _known_keys(mapping, set(MODEL_OPTION_DEFAULTS), where)
     options = dict(MODEL_OPTION_DEFAULTS)
     for key, raw in mapping.items():
@@ -441,6 +445,11 @@ def _model_options(value: Any, where: str) -> dict[str, Any]:
 
 
 # -- field checkers ---------------------------------------------------------------------------
+def _or_empty(value: Any) -> Any:
+    """An absent (null) section as an empty one; any other value as it is (checked next)."""
+    return {} if value is None else value
+
+
 def _mapping(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _Invalid(f"{name} must be a JSON object")

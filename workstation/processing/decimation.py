@@ -98,8 +98,8 @@ def spatial_slabs(mesh: Mesh, parts: int) -> np.ndarray:
 
 def _simplify_in_workers(
     mesh: Mesh, target: int, workers: int
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Decimate in ``workers`` processes, one slab of the mesh each; None if none started.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decimate in ``workers`` processes, one slab of the mesh each (here when none start).
 
     Each slab keeps its cut border fixed (``preserve_border``), so the slabs join again
     exactly at the original cut points (a one-triangle-wide seam keeps full detail).
@@ -120,25 +120,34 @@ def _simplify_in_workers(
         for slab, size in enumerate(sizes)
     ]
     border = slabs is not None
-    pool = start_process_pool(len(payload), initializer=None, method=method)
-    if pool is None:
-        return None
-    tasks: list[int | tuple[np.ndarray, np.ndarray, int, bool]]
-    if method == "fork":  # the children see the payload in their copy of this process
-        _FORK_PAYLOAD[:] = [(*part, border) for part in payload]
-        tasks = list(range(len(payload)))
-    else:  # send each worker only its slab, on the vertices it uses, as int32 (less to copy)
-        tasks = [
+
+    def ready_parts() -> list[int | tuple[np.ndarray, np.ndarray, int, bool]]:
+        """Each slab on the vertices it uses, as int32 (less to copy to a worker)."""
+        return [
             (*_slab(vertices, faces, slabs, slab), share, border)
             for vertices, faces, _, slab, share in payload
         ]
-    try:
-        with pool:
-            results = list(pool.map(_simplify_part, tasks))
-    except (OSError, BrokenProcessPool):
-        return None
-    finally:
-        _FORK_PAYLOAD.clear()
+
+    pool = start_process_pool(len(payload), initializer=None, method=method)
+    results = None
+    if pool is not None:
+        tasks: list[int | tuple[np.ndarray, np.ndarray, int, bool]]
+        if method == "fork":  # the children see the payload in their copy of this process
+            _FORK_PAYLOAD[:] = [(*part, border) for part in payload]
+            tasks = list(range(len(payload)))
+        else:
+            tasks = ready_parts()
+        try:
+            with pool:
+                results = list(pool.map(_simplify_part, tasks))
+        except (OSError, BrokenProcessPool):
+            results = None
+        finally:
+            _FORK_PAYLOAD.clear()
+    if results is None:
+        # No process could start (e.g. inside a daemonic batch worker): the same slabs one
+        # after another here, so the model is the same bytes as with workers.
+        results = [_simplify_part(part) for part in ready_parts()]
     offsets = np.cumsum([0] + [len(points) for points, _ in results[:-1]])
     vertices = np.concatenate([points for points, _ in results])
     faces = np.concatenate([f + offset for (_, f), offset in zip(results, offsets, strict=True)])
