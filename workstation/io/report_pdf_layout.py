@@ -235,7 +235,7 @@ def _header(text: _Text, content: ReportContent) -> list[Flowable]:
         right = rows[index + half] if index + half < len(rows) else ("", "")
         pairs.append([text.para(left[0], text.head), text.para(left[1], text.cell),
                       text.para(right[0], text.head), text.para(right[1], text.cell)])
-    facts = Table(pairs, colWidths=[24 * mm, TEXT_WIDTH / 2 - 24 * mm] * 2)
+    facts = Table(pairs, colWidths=[27 * mm, TEXT_WIDTH / 2 - 27 * mm] * 2)
     facts.setStyle(TableStyle([
         ("LINEABOVE", (0, 0), (-1, 0), 1.0, ACCENT),
         ("LINEBELOW", (0, -1), (-1, -1), 0.5, GRID),
@@ -260,7 +260,7 @@ def _table(text: _Text, table: ReportTable) -> Flowable | list[Flowable]:
     for index, row in enumerate(table.rows):
         style = text.cell_flag if index in table.flagged else text.cell
         data.append([text.para(cell, style) for cell in row])
-    widths = _column_widths(table, columns)
+    widths = _column_widths(text, table, columns)
     grid = Table(data, colWidths=widths, repeatRows=offset)
     styles: list[tuple[Any, ...]] = [
         ("GRID", (0, 0), (-1, -1), 0.4, GRID),
@@ -278,21 +278,26 @@ def _table(text: _Text, table: ReportTable) -> Flowable | list[Flowable]:
     return KeepTogether([title, grid]) if len(data) < 12 else [title, grid]
 
 
-def _column_widths(table: ReportTable, columns: int) -> list[float]:
-    """Widths in proportion to each column's text (at least its longest heading word),
-    filling the text width."""
+def _column_widths(text: _Text, table: ReportTable, columns: int) -> list[float]:
+    """Widths that fit each column's longest heading word unbroken, the rest of the text
+    width shared in proportion to each column's longest cell (bounded)."""
     if not any(table.columns):
         return [45 * mm] + [(TEXT_WIDTH - 45 * mm) / max(columns - 1, 1)] * (columns - 1)
-    wanted, least = [], []
+    padding = 13.0  # the cells' left and right padding, and a little air
+    floor, wanted = [], []
     for column in range(columns):
+        words = table.columns[column].split() or [""]
+        least = max(pdfmetrics.stringWidth(w, text.bold, 7) for w in words) + padding
         cells = [row[column] for row in table.rows if column < len(row)]
-        longest_word = max(len(word) for word in table.columns[column].split() or [""])
-        least.append(longest_word + 2)
-        wanted.append(max(min(max((len(c) for c in cells), default=0), 44), longest_word) + 2)
-    floor = [m * 1.6 * mm for m in least]
+        longest = max((pdfmetrics.stringWidth(c, text.regular, 7) for c in cells), default=0)
+        floor.append(least)
+        wanted.append(max(min(longest, 70 * mm) + padding, least))
+    if sum(wanted) <= TEXT_WIDTH:
+        spare = TEXT_WIDTH - sum(wanted)
+        return [w + spare * w / sum(wanted) for w in wanted]
     spare = max(TEXT_WIDTH - sum(floor), 0.0)
-    extra = [max(w - m, 0) for w, m in zip(wanted, least, strict=True)]
-    share = spare / max(sum(extra), 1)
+    extra = [w - f for w, f in zip(wanted, floor, strict=True)]
+    share = spare / max(sum(extra), 1e-9)
     widths = [f + e * share for f, e in zip(floor, extra, strict=True)]
     total = sum(widths)
     return [w * TEXT_WIDTH / total for w in widths]

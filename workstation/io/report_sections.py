@@ -69,6 +69,12 @@ _UNIT_SUFFIXES = (
 )
 
 
+#: Words a heading spells in capitals (or as the standards do).
+_ACRONYMS = {"uid": "UID", "uids": "UIDs", "dlp": "DLP", "ctdivol": "CTDIvol", "sar": "SAR",
+             "kvp": "kVp", "qc": "QC", "drl": "DRL", "id": "ID", "ct": "CT", "mr": "MR",
+             "us": "US", "mi": "MI", "ti": "TI", "sha256": "SHA-256"}
+
+
 def _words(key: str) -> str:
     """A JSON key as a heading: ``ctdivol_mgy`` → ``Ctdivol (mGy)``."""
     unit = ""
@@ -76,7 +82,8 @@ def _words(key: str) -> str:
         if key.lower().endswith(suffix) and len(key) > len(suffix):
             key, unit = key[: -len(suffix)], shown
             break
-    text = key.replace("_", " ").strip() + unit
+    words = [_ACRONYMS.get(word.lower(), word) for word in key.split("_") if word]
+    text = " ".join(words) + unit
     return text[:1].upper() + text[1:]
 
 

@@ -244,8 +244,8 @@ def slice_picture(
     position = float(centre[axis])
     name = ("x", "y", "z")[axis]
     caption = (
-        f"{name} = {position:.1f} mm (LPS), window {window[0]:g}/{window[1]:g}, "
-        f"{pixel_mm:.2f} mm/pixel"
+        f"{name} = {position:.1f} mm (LPS) · window {window[0]:g}/{window[1]:g} · "
+        f"{pixel_mm:.2f} mm/px"
     )
     return ReportPicture(
         view.capitalize(),
@@ -347,7 +347,7 @@ def _render(
     half_width = float(np.abs(corners @ right).max())
     half_height = float(np.abs(corners @ view_up).max())
     aspect = size[0] / size[1]
-    scale = 1.08 * max(half_height, half_width / aspect, 1.0)
+    scale = 1.2 * max(half_height, half_width / aspect, 1.0)
     camera.SetParallelScale(scale)
     renderer.ResetCameraClippingRange()
     window.Render()
