@@ -46,6 +46,8 @@ def _study(root: Path, *, event_ctdi: float, total: float, description: str = "C
 def _show(qtbot, browser, path: Path) -> None:
     with qtbot.waitSignal(browser.doses_shown, timeout=TIMEOUT_MS):
         browser.set_scan(scan_path(path, workers=1))
+        # set_scan returns at once: the dose is read in the background
+        assert browser.dose_items == {} and browser.dose_rows.busy()
 
 
 def test_dose_row_with_figures_and_events(qtbot, browser, tmp_path: Path) -> None:

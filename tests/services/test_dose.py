@@ -255,3 +255,15 @@ def test_real_mr_sar_is_the_largest_over_images() -> None:
     assert series.figures["sar_wkg"] == expected
     assert series.images_read == len(files)
     assert study.checks == []  # an MR study is not compared with CT levels
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom on the file's odd UIDs
+def test_whole_shared_collection_reads_without_error() -> None:
+    root = shared_data_path()
+    ct = root / "pydicom_data_store" / "bad_sequence.dcm"
+    ds = pydicom.dcmread(ct, stop_before_pixels=True, force=True)
+    studies = read_study_doses(root)  # malformed and hostile files among them
+    assert len({study.study_uid for study in studies}) == len(studies)
+    study = next(s for s in studies if s.study_uid == ds.StudyInstanceUID)
+    assert study.ctdivol_for_series(ds.SeriesInstanceUID) == float(ds.CTDIvol)
+    assert study.ctdivol_source(ds.SeriesInstanceUID) == "images"

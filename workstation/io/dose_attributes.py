@@ -24,6 +24,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 
 from workstation.io.dicom.bounded_reader import BoundedReader
+from workstation.io.dicom.detect import looks_like_dicom, read_head
 from workstation.io.sources import open_binary
 
 #: Header seconds allowed per file (a real header needs milliseconds).
@@ -222,11 +223,9 @@ def read_image_dose(location: str) -> ImageDose:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with open_binary(location) as handle:
-                try:
-                    size: int | None = handle.seek(0, 2)
-                    handle.seek(0)
-                except OSError:
-                    size = None
+                head, size = read_head(handle)
+                if not looks_like_dicom(head, size):
+                    return ImageDose(location=location, problems=["not a DICOM file"])
                 ds = _parse(handle, size)
                 return image_dose_from_dataset(ds, location)
     except Exception as error:  # one odd file never stops a dose read
