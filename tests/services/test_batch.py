@@ -9,11 +9,12 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 from tests.services.test_batch_inputs import cube
 from tests.support.dicom_factory import write_series
-from workstation.core.case_plan import parse_plan
+from workstation.core.case_plan import default_plan, parse_plan
 from workstation.services.batch import run_batch, run_case_task
 from workstation.services.batch_cluster import ClusterSpec, local_size
 from workstation.services.batch_inputs import expand_inputs
@@ -112,7 +113,11 @@ def dying_task(plan, request, folder, progress, cancel):
 
 def test_a_dead_worker_or_an_internal_error_fails_only_its_case(tmp_path):
     write_cohort(tmp_path / "in", ("die", "oops", "fine", "well"))
-    plan = parse_plan(PLAN)
+    for path in (tmp_path / "in" / "fine").iterdir():  # per-image CTDIvol (0018,9345)
+        dataset = pydicom.dcmread(path)
+        dataset.CTDIvol = 12.5
+        dataset.save_as(path)
+    plan = default_plan()  # what `workstation mesh` does, with the dose check
     cases = expand_inputs([str(tmp_path / "in")], plan)
     summary = run_batch(
         plan, cases, tmp_path / "out", cluster=ClusterSpec(workers=2), task=dying_task
@@ -124,6 +129,9 @@ def test_a_dead_worker_or_an_internal_error_fails_only_its_case(tmp_path):
     assert reasons["die"][0] == "failed"
     assert reasons["die"][1].startswith("the worker running it stopped, probably out of memory")
     assert reasons["oops"] == ("failed", "internal error: ValueError: an unexpected value")
+    rows = read_csv(tmp_path / "out" / "summary.csv")
+    ctdivol = {case_id.split("-")[0]: row["ctdivol_mgy"] for case_id, row in rows.items()}
+    assert ctdivol["fine"] == "12.5" and ctdivol["well"] == ""
 
 
 def test_a_volume_over_its_share_of_the_worker_memory_fails_with_the_limit(tmp_path, monkeypatch):

@@ -109,6 +109,10 @@ def run_batch(
     """
     from workstation.services.audit import audited
 
+    if task is None:
+        from workstation.services.case_run import check_plan
+
+        check_plan(plan)  # a plan no case could run fails once, before any case
     spec = cluster or ClusterSpec()
     root = Path(outdir).expanduser().absolute()
     if root.exists() and not root.is_dir():

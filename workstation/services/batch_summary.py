@@ -98,42 +98,20 @@ def summary_document(
 
 
 def dose_value(dose: Any, kind: str, series_uid: str) -> float | None:
-    """CTDIvol (mGy) of the case's series or the study's total DLP (mGy·cm) from its dose."""
-    if not isinstance(dose, dict) or not dose:
+    """The series' CTDIvol (mGy) or the study's total DLP (mGy·cm) from the case's dose."""
+    if not isinstance(dose, dict):
         return None
-    if kind == "ctdivol":
-        series = dose.get("series")
-        if isinstance(series, dict) and isinstance(series.get(series_uid), dict):
-            found = _first_number(series[series_uid], "ctdivol")
-            if found is not None:
-                return found
-        return _first_number(dose, "ctdivol")
-    for key in ("total_dlp_mgycm", "accumulated_dlp_mgycm", "dlp_total_mgycm", "dlp_mgycm"):
-        value = dose.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    totals = dose.get("totals")
-    return _first_number(totals, "dlp") if isinstance(totals, dict) else None
+    if kind == "dlp":
+        return _number(dose.get("total_dlp_mgycm"))
+    for series in dose.get("series") or []:
+        if isinstance(series, dict) and series.get("series_uid") == series_uid:
+            return _number(series.get("ctdivol_mgy"))
+    return None
 
 
-def _first_number(data: Any, word: str, depth: int = 0) -> float | None:
-    """The first number under a key holding ``word`` (breadth first, a few levels deep)."""
-    if depth > 3:
-        return None
-    if isinstance(data, dict):
-        for key, value in data.items():
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if number and word in str(key).lower():
-                return float(value)
-        for value in data.values():
-            found = _first_number(value, word, depth + 1)
-            if found is not None:
-                return found
-    elif isinstance(data, list):
-        for value in data:
-            found = _first_number(value, word, depth + 1)
-            if found is not None:
-                return found
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
