@@ -251,3 +251,23 @@ def test_real_ctdivol_and_sar_match_pydicom() -> None:
         assert dose.modality == "MR"
         checked += 1
     assert checked == 5
+
+
+def test_enhanced_mr_sar_in_the_timing_functional_group() -> None:
+    from workstation.io.dose_attributes import image_dose_from_dataset
+
+    ds = Dataset()
+    ds.Modality = "MR"
+    group = Dataset()
+    timing = Dataset()
+    sar_items = []
+    for definition, value in (("IEC_WHOLE_BODY", 1.25), ("IEC_HEAD", 2.5)):
+        item = Dataset()
+        item.SpecificAbsorptionRateDefinition = definition
+        item.SpecificAbsorptionRateValue = value
+        sar_items.append(item)
+    timing.SpecificAbsorptionRateSequence = DicomSequence(sar_items)
+    group.MRTimingAndRelatedParametersSequence = DicomSequence([timing])
+    ds.SharedFunctionalGroupsSequence = DicomSequence([group])
+    dose = image_dose_from_dataset(ds, "enhanced-mr.dcm")
+    assert (dose.sar_wkg, dose.sar_model) == (2.5, "IEC_HEAD")  # the largest, with its model

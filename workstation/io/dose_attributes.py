@@ -165,9 +165,18 @@ def _enhanced_ct(ds: Dataset, dose: ImageDose) -> None:
 
 
 def _enhanced_mr(ds: Dataset, dose: ImageDose) -> None:
-    """SAR from the Enhanced MR Specific Absorption Rate Sequence (the largest value)."""
+    """SAR from an Enhanced MR's Specific Absorption Rate Sequence (the largest value): at
+    the top level or in the MR Timing and Related Parameters of its functional groups."""
     best: tuple[float, str] | None = None
-    for item in _items(ds, "SpecificAbsorptionRateSequence"):
+    holders = [ds] + [
+        timing
+        for group in _groups(ds)
+        for timing in _items(group, "MRTimingAndRelatedParametersSequence")
+    ]
+    sar_items = [
+        item for holder in holders for item in _items(holder, "SpecificAbsorptionRateSequence")
+    ]
+    for item in sar_items:
         value = _number(item, "SpecificAbsorptionRateValue")
         if value is not None and (best is None or value > best[0]):
             best = (value, _text(item, "SpecificAbsorptionRateDefinition"))
