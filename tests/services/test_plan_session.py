@@ -181,13 +181,20 @@ def test_a_preset_plan_applies_as_the_case_engine_builds_it(series, tmp_path):
 def test_a_failing_plan_leaves_the_case_as_it_was(series):
     source = edited_session(series)
     document = plan_from_session(source).to_json()
-    document["models"][0]["segment"] = "Missing"
-    plan = parse_plan(document)
     session = open_session(series)
-    with pytest.raises(SegmentationError, match="Missing"):
-        apply_plan(session, plan)
+    # a model of a segment the operations never make: refused before any edit
+    missing = parse_plan({**document, "models": [{**document["models"][0], "segment": "Gone"}]})
+    with pytest.raises(PlanError, match="Gone"):
+        apply_plan(session, missing)
+    assert session.editor.operations == [] and not session.editor.can_undo
+    # an edit that fails after the first ones landed: those are undone again
+    document["segmentation"]["operations"].append(
+        {"op": "morphology", "segment": "Nowhere", "operation": "erode", "radius_mm": 1.0}
+    )
+    with pytest.raises(SegmentationError, match="Nowhere"):
+        apply_plan(session, parse_plan(document))
     assert session.editor.operations == [] and len(session.editor.segmentation) == 0
-    assert not session.models
+    assert not session.models and not session.editor.can_undo
 
 
 def test_a_cancelled_plan_changes_nothing(series):

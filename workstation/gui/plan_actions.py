@@ -205,9 +205,12 @@ class PlanActions(QObject):
         self.run = _Run(plan, editor, records, len(editor.operations))
         self.apply_action.setEnabled(False)
         self.context.show_message(f"Applying {plan.name}: {len(records)} edits, then the models")
+        run = self.run
         for record in records:
+            if self.run is not run:
+                break  # refused at once (the window's error box says why)
             self.context.edits.submit(record, title=f"{plan.name}: {describe_record(record)}")
-        return True
+        return self.run is run
 
     def busy(self) -> bool:
         """True while a plan is being applied."""
