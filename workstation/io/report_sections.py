@@ -293,6 +293,11 @@ def _optional(record: dict[str, Any] | None, title: str, section: str) -> list[R
     ]
 
 
+def _mappings(value: Any) -> list[dict[str, Any]]:
+    """The records of a list (anything else: none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def sources_digest(files: list[dict[str, Any]]) -> str:
     """One SHA-256 over a series' files (each file's name and SHA-256, in name order)."""
     lines = sorted(f"{item.get('name', '')}:{item.get('sha256', '')}" for item in files)
@@ -311,24 +316,27 @@ def provenance_tables(content: ReportContent) -> list[ReportTable]:
     software = ReportTable("Software", ["Package", "Version"], section=section)
     seen: set[tuple[str, str]] = set()
     versions: dict[str, str] = {}
-    for record in content.provenance:
-        for series in record.get("sources") or []:
-            files = list(series.get("files") or [])
+    outputs = ReportTable("Written files", ["Model", "File", "SHA-256", "Bytes"], section=section)
+    for record in (r for r in content.provenance if isinstance(r, dict)):
+        for series in _mappings(record.get("sources")):
+            files = _mappings(series.get("files"))
             key = (str(series.get("series_instance_uid", "")), sources_digest(files))
             if key in seen:
                 continue
             seen.add(key)
             sources.rows.append([key[0] or UNKNOWN, str(series.get("modality") or UNKNOWN),
                                  number(len(files)), key[1]])
-        for name, version in (record.get("software") or {}).items():
-            versions.setdefault(str(name), str(version))
-    software.rows = [[name, version] for name, version in versions.items()]
-    outputs = ReportTable("Written files", ["Model", "File", "SHA-256", "Bytes"], section=section)
-    for record in content.provenance:
-        model = str((record.get("model") or {}).get("name", UNKNOWN))
-        for entry in record.get("files") or []:
-            outputs.rows.append([model, str(entry.get("name", UNKNOWN)),
+        software_record = record.get("software")
+        if isinstance(software_record, dict):
+            for name, version in software_record.items():
+                versions.setdefault(str(name), str(version))
+        model = record.get("model")
+        model_name = str(model.get("name", UNKNOWN)) if isinstance(model, dict) else str(
+            model or UNKNOWN)
+        for entry in _mappings(record.get("files")):
+            outputs.rows.append([model_name, str(entry.get("name", UNKNOWN)),
                                  str(entry.get("sha256", UNKNOWN)), number(entry.get("size"))])
+    software.rows = [[name, version] for name, version in versions.items()]
     tables = [sources]
     if software.rows:
         tables.append(software)

@@ -130,8 +130,10 @@ def _draw_side_letters(
         up_letter: (width / 2, 5, "mt"),
         opposite[up_letter]: (width / 2, height - 5, "mb"),
     }
+    halo = (0, 0, 0) if sum(color) > 384 else (255, 255, 255)  # readable on any pixel
     for letter, (x, y, anchor) in places.items():
-        draw.text((x, y), letter, fill=color, font=font, anchor=anchor)
+        draw.text((x, y), letter, fill=color, font=font, anchor=anchor, stroke_width=2,
+                  stroke_fill=halo)
 
 
 # -- slice views ----------------------------------------------------------------------------

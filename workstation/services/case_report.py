@@ -141,8 +141,11 @@ def _model_files(provenance: list[dict[str, Any]], name: str) -> list[str]:
     """The files the provenance records list for a model of this name."""
     files: list[str] = []
     for record in provenance:
-        if (record.get("model") or {}).get("name") == name:
-            files += [str(entry.get("name")) for entry in record.get("files") or []]
+        model = record.get("model") if isinstance(record, dict) else None
+        if isinstance(model, dict) and model.get("name") == name:
+            entries = record.get("files")
+            if isinstance(entries, list):
+                files += [str(e.get("name")) for e in entries if isinstance(e, dict)]
     return files
 
 
