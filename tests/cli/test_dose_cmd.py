@@ -93,3 +93,23 @@ def test_folder_without_dicom(tmp_path: Path) -> None:
     result = run_workstation("dose", str(tmp_path), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"path": str(tmp_path), "studies": [], "exceeded": 0}
+
+
+def test_series_linked_to_an_event_and_ultrasound_figures(tmp_path: Path) -> None:
+    study, event = generate_uid(), generate_uid()
+    linked = write_series(
+        tmp_path / "ct",
+        np.zeros((2, 4, 4), np.int16),
+        study_uid=study,
+        series_description="Recon 2",
+    )
+    add_image_dose(linked, {"IrradiationEventUID": event})
+    write_dose_sr(tmp_path / "sr.dcm", [Event(event_uid=event, ctdivol=14.5)], study_uid=study)
+    us = write_series(
+        tmp_path / "us", np.zeros((1, 4, 4), np.int16), modality="US", series_description="Liver"
+    )
+    add_image_dose(us, {"MechanicalIndex": "1.1", "SoftTissueThermalIndex": "0.4"})
+    result = run_workstation("dose", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Series CT Recon 2: CTDIvol 14.5 mGy (dose report event)\n" in result.stdout
+    assert "Series US Liver: MI 1.1 · TIS 0.4 [max of 1 image(s)]" in result.stdout

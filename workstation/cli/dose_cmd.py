@@ -94,7 +94,13 @@ def _series_lines(study: dict[str, Any]) -> list[str]:
             if series["images_read"] == series["images"]
             else f"max of {series['images_read']} of {series['images']} images"
         )
-        lines.append(f"  Series {series['modality']} {name}: {figures} [{counted}]")
+        from_images = any(
+            series.get(key) is not None
+            for key in FIGURE_KEYS
+            if key != "ctdivol_mgy" or series.get("ctdivol_from") == "images"
+        )
+        suffix = f" [{counted}]" if from_images else ""
+        lines.append(f"  Series {series['modality']} {name}: {figures}{suffix}")
     if without:
         lines.append(f"  {without} series without dose attributes")
     return lines
