@@ -203,3 +203,31 @@ def test_a_failed_rendering_becomes_a_note(monkeypatch):
     monkeypatch.setattr(report_images, "_render", no_opengl)
     pictures = model_pictures([ReportModel("Cube", _box(CUBE_LOW, CUBE_HIGH))])
     assert all(p.image is None and "could not be rendered" in p.note for p in pictures)
+
+
+def test_a_models_cut_is_its_cross_section():
+    box = _box(np.array([-10.0, -5.0, 16.0]), np.array([10.0, 5.0, 44.0]))
+    segments = report_images.model_cut(box.vertices, box.faces, np.array([0.0, 0.0, 30.0]),
+                                       np.array([0.0, 0.0, 1.0]))
+    assert np.allclose(segments[:, :, 2], 30.0)
+    lengths = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1)
+    assert lengths.sum() == pytest.approx(2 * (20.0 + 10.0))  # the 20 x 10 mm rectangle
+    assert report_images.model_cut(box.vertices, box.faces, np.array([0.0, 0.0, 50.0]),
+                                   np.array([0.0, 0.0, 1.0])).shape == (0, 2, 3)
+
+
+def test_models_are_outlined_on_the_slices_in_their_colour():
+    volume = _cube_volume()
+    model = ReportModel("Cube", _box(CUBE_LOW, CUBE_HIGH), (0.0, 0.0, 1.0))
+    axial = slice_pictures(_content(volume, [model]))[0]
+    image = axial.image.astype(int)
+    blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60) & (image[:, :, 1] < 60)
+    rows, cols = np.nonzero(blue)
+    # the outline is the cube's 20 x 20 mm square at the cube's place
+    expected_rows, expected_cols = _expected_pixels(volume, axial, picture_centre(
+        _content(volume, [model])))
+    tolerance = 1.0 / axial.pixel_mm + 2
+    assert abs(cols.min() - expected_cols[0]) < tolerance
+    assert abs(cols.max() - expected_cols[1]) < tolerance
+    assert abs(rows.min() - expected_rows[0]) < tolerance
+    assert abs(rows.max() - expected_rows[1]) < tolerance

@@ -171,8 +171,9 @@ def report_window(volume: Volume, with_models: bool) -> tuple[float, float]:
 
 def _plane_points(
     volume: Volume, centre: np.ndarray, right: np.ndarray, up: np.ndarray, size: int
-) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """LPS points (H, W, 3) of a picture through ``centre`` covering the volume, and pixel mm."""
+) -> tuple[np.ndarray, float, tuple[int, int], tuple[float, float]]:
+    """LPS points (H, W, 3) of a picture through ``centre`` covering the volume, the pixel
+    size (mm), the picture's size and the plane coordinates (u, v) of its top-left corner."""
     corners = geometry.corner_points(volume.shape, volume.affine) - centre
     spacing = volume.spacing
     u_values, v_values = corners @ right, corners @ up
@@ -190,7 +191,7 @@ def _plane_points(
         + u[None, :, None] * right[None, None, :]
         + v[:, None, None] * up[None, None, :]
     )
-    return points, float(pixel_mm), (width, height)
+    return points, float(pixel_mm), (width, height), (float(u_low), float(v_high))
 
 
 def _overlay_segments(
@@ -214,6 +215,56 @@ def _overlay_segments(
         rgb[outline] = color
 
 
+def model_cut(
+    vertices: np.ndarray, faces: np.ndarray, origin: np.ndarray, normal: np.ndarray
+) -> np.ndarray:
+    """The line segments (K, 2, 3) where a triangle mesh crosses a plane (LPS mm)."""
+    if not len(faces):
+        return np.zeros((0, 2, 3))
+    distance = (vertices - origin) @ normal
+    distance = np.where(distance == 0.0, 1e-9, distance)  # a vertex on the plane: one side
+    d = distance[faces]  # (M, 3)
+    crossing_faces = np.nonzero((d.min(axis=1) < 0) & (d.max(axis=1) > 0))[0]
+    if not len(crossing_faces):
+        return np.zeros((0, 2, 3))
+    corners = vertices[faces[crossing_faces]]  # (K, 3, 3)
+    d = d[crossing_faces]
+    ends = []
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        gap = d[:, a] - d[:, b]
+        t = d[:, a] / np.where(gap == 0.0, 1.0, gap)  # no crossing where the gap is 0
+        point = corners[:, a] + (corners[:, b] - corners[:, a]) * t[:, None]
+        ends.append((d[:, a] * d[:, b] < 0, point))
+    segments = np.zeros((len(crossing_faces), 2, 3))
+    filled = np.zeros(len(crossing_faces), dtype=int)
+    for crosses, point in ends:  # exactly two edges of a crossing triangle cross
+        rows = np.nonzero(crosses & (filled < 2))[0]
+        segments[rows, filled[rows]] = point[rows]
+        filled[rows] += 1
+    return segments[filled == 2]
+
+
+def _draw_model_cut(
+    draw: ImageDraw.ImageDraw,
+    model: ReportModel,
+    centre: np.ndarray,
+    right: np.ndarray,
+    up: np.ndarray,
+    corner: tuple[float, float],
+    pixel_mm: float,
+) -> None:
+    """The model's cut through the picture's plane, as lines in the model's colour."""
+    segments = model_cut(model.mesh.vertices, model.mesh.faces, centre, np.cross(right, up))
+    if not len(segments):
+        return
+    offsets = segments - centre
+    columns = (offsets @ right - corner[0]) / pixel_mm
+    rows = (corner[1] - offsets @ up) / pixel_mm
+    color = tuple(round(255 * c) for c in model.color)
+    for (c0, c1), (r0, r1) in zip(columns, rows, strict=True):
+        draw.line((float(c0), float(r0), float(c1), float(r1)), fill=color, width=2)
+
+
 def slice_picture(
     volume: Volume,
     view: str,
@@ -221,11 +272,13 @@ def slice_picture(
     window: tuple[float, float],
     segmentation: Segmentation | None = None,
     size: int = SLICE_SIZE,
+    models: Sequence[ReportModel] = (),
 ) -> ReportPicture:
-    """One slice view (axial, coronal or sagittal) through ``centre`` (LPS mm)."""
+    """One slice view (axial, coronal or sagittal) through ``centre`` (LPS mm): the
+    segments as fills with outlines, the models' cuts as lines in their colours."""
     right, up = (np.array(v) for v in SLICE_AXES[view])
-    points, pixel_mm, (width, height) = _plane_points(volume, np.asarray(centre, float), right,
-                                                      up, size)
+    centre = np.asarray(centre, dtype=np.float64)
+    points, pixel_mm, (width, height), corner = _plane_points(volume, centre, right, up, size)
     indices = geometry.lps_to_index(volume.affine, points.reshape(-1, 3)).T.reshape(
         3, height, width
     )
@@ -239,6 +292,8 @@ def slice_picture(
         _overlay_segments(rgb, segmentation, indices)
     image = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
+    for model in models:
+        _draw_model_cut(draw, model, centre, right, up, corner, pixel_mm)
     label_color = (255, 214, 90)
     _draw_side_letters(draw, image.size, right, up, label_color)
     _draw_scale_bar(draw, image.size, pixel_mm, (235, 235, 235))
@@ -269,7 +324,7 @@ def slice_pictures(content: ReportContent, size: int = SLICE_SIZE) -> list[Repor
     centre = picture_centre(content)
     window = report_window(volume, bool(content.models or content.segmentation))
     return [
-        slice_picture(volume, view, centre, window, content.segmentation, size)
+        slice_picture(volume, view, centre, window, content.segmentation, size, content.models)
         for view in SLICE_VIEWS
     ]
 
