@@ -82,6 +82,7 @@ def test_the_menu_entries_need_a_series(make_main_window, qtbot, cubes):
     assert actions.save_action.isEnabled() and actions.apply_action.isEnabled()
 
 
+@pytest.mark.slow
 def test_saved_plan_gives_the_same_voxels_and_model_in_batch_and_in_the_window(
     make_main_window, qtbot, monkeypatch, cubes, tmp_path
 ):
@@ -129,6 +130,7 @@ def test_saved_plan_gives_the_same_voxels_and_model_in_batch_and_in_the_window(
     assert not other.undo_action.isEnabled()
 
 
+@pytest.mark.slow
 def test_a_project_applies_as_its_plan(make_main_window, qtbot, monkeypatch, cubes, tmp_path):
     """A saved project (.wsproj) is a plan too: its edits and its model's options."""
     window = _edited(make_main_window, qtbot, cubes)
@@ -146,6 +148,7 @@ def test_a_project_applies_as_its_plan(make_main_window, qtbot, monkeypatch, cub
     assert int(other.session.editor.segmentation.by_name("Left").mask.sum()) == cube_voxels(LEFT)
 
 
+@pytest.mark.slow
 def test_cancelling_the_models_undoes_the_plans_edits(
     make_main_window, qtbot, monkeypatch, cubes, tmp_path
 ):
@@ -179,6 +182,7 @@ def test_cancelling_the_models_undoes_the_plans_edits(
     assert other.plan_actions.apply_action.isEnabled()
 
 
+@pytest.mark.slow
 def test_a_failing_plan_is_reported_and_leaves_the_case_as_it_was(
     make_main_window, qtbot, monkeypatch, cubes, tmp_path
 ):

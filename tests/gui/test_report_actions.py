@@ -80,6 +80,7 @@ def test_the_entry_needs_a_series(make_main_window, qtbot, cubes):
     assert action.isEnabled()
 
 
+@pytest.mark.slow
 def test_the_report_is_the_one_write_report_makes_of_the_case(
     make_main_window, qtbot, monkeypatch, cubes, tmp_path
 ):
