@@ -231,3 +231,21 @@ def test_models_are_outlined_on_the_slices_in_their_colour():
     assert abs(cols.max() - expected_cols[1]) < tolerance
     assert abs(rows.min() - expected_rows[0]) < tolerance
     assert abs(rows.max() - expected_rows[1]) < tolerance
+
+
+def test_a_plane_between_two_pieces_moves_onto_the_nearer_one():
+    volume = _cube_volume()
+    pieces = Mesh(
+        np.concatenate([_box(np.array([-15.0, -30, 30]), np.array([-5.0, -20, 50])).vertices,
+                        _box(np.array([30.0, -30, 30]), np.array([45.0, -20, 50])).vertices]),
+        np.concatenate([_box(np.zeros(3), np.ones(3)).faces,
+                        _box(np.zeros(3), np.ones(3)).faces + 8]),
+    )
+    model = ReportModel("Two", pieces, (0.0, 0.0, 1.0))
+    content = _content(volume, [model])
+    assert picture_centre(content)[0] == pytest.approx(15.0)  # in the gap
+    sagittal = slice_pictures(content)[2]
+    assert sagittal.caption.startswith("x = 37.5 mm")  # the nearer piece's middle (22.5 vs 25)
+    image = sagittal.image.astype(int)
+    blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60)
+    assert blue.sum() > 100

@@ -252,17 +252,20 @@ def _draw_model_cut(
     up: np.ndarray,
     corner: tuple[float, float],
     pixel_mm: float,
+    halo: bool = False,
 ) -> None:
-    """The model's cut through the picture's plane, as lines in the model's colour."""
+    """The model's cut through the picture's plane, as lines in the model's colour (or,
+    with ``halo``, the wider dark line drawn under them)."""
     segments = model_cut(model.mesh.vertices, model.mesh.faces, centre, np.cross(right, up))
     if not len(segments):
         return
     offsets = segments - centre
     columns = (offsets @ right - corner[0]) / pixel_mm
     rows = (corner[1] - offsets @ up) / pixel_mm
-    color = tuple(round(255 * c) for c in model.color)
+    color = (20, 20, 20) if halo else tuple(round(255 * c) for c in model.color)
+    width = 4 if halo else 2
     for (c0, c1), (r0, r1) in zip(columns, rows, strict=True):
-        draw.line((float(c0), float(r0), float(c1), float(r1)), fill=color, width=2)
+        draw.line((float(c0), float(r0), float(c1), float(r1)), fill=color, width=width)
 
 
 def slice_picture(
@@ -292,8 +295,9 @@ def slice_picture(
         _overlay_segments(rgb, segmentation, indices)
     image = Image.fromarray(np.clip(np.rint(rgb), 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
-    for model in models:
-        _draw_model_cut(draw, model, centre, right, up, corner, pixel_mm)
+    for halo in (True, False):  # dark under the colour: visible on bone and on air
+        for model in models:
+            _draw_model_cut(draw, model, centre, right, up, corner, pixel_mm, halo)
     label_color = (255, 214, 90)
     _draw_side_letters(draw, image.size, right, up, label_color)
     _draw_scale_bar(draw, image.size, pixel_mm, (235, 235, 235))
@@ -323,10 +327,43 @@ def slice_pictures(content: ReportContent, size: int = SLICE_SIZE) -> list[Repor
         ]
     centre = picture_centre(content)
     window = report_window(volume, bool(content.models or content.segmentation))
-    return [
-        slice_picture(volume, view, centre, window, content.segmentation, size, content.models)
-        for view in SLICE_VIEWS
-    ]
+    pictures = []
+    for view in SLICE_VIEWS:
+        through = _plane_through_a_model(content.models, centre, view)
+        pictures.append(slice_picture(volume, view, through, window, content.segmentation, size,
+                                      content.models))
+    return pictures
+
+
+def _plane_through_a_model(
+    models: Sequence[ReportModel], centre: np.ndarray, view: str
+) -> np.ndarray:
+    """``centre``, moved along the view's normal onto the nearest model piece's middle when
+    the plane through it would miss every model (two bones with a gap between them)."""
+    right, up = (np.array(v) for v in SLICE_AXES[view])
+    normal = np.cross(right, up)
+    shown = [model.mesh for model in models if model.mesh.n_faces]
+    if not shown or any(len(model_cut(m.vertices, m.faces, centre, normal)) for m in shown):
+        return centre
+    from workstation.processing.mesh_components import vertex_components
+
+    best: tuple[float, np.ndarray] | None = None
+    for mesh in shown:
+        labels, count = vertex_components(mesh)
+        for label in range(count):
+            points = mesh.vertices[labels == label]
+            if not len(points):
+                continue
+            middle = (points.min(axis=0) + points.max(axis=0)) / 2.0
+            distance = float(np.linalg.norm(middle - centre))
+            if best is None or distance < best[0]:
+                best = (distance, middle)
+    if best is None:
+        return centre
+    axis = int(np.argmax(np.abs(normal)))
+    moved = centre.copy()
+    moved[axis] = best[1][axis]
+    return moved
 
 
 # -- 3D view --------------------------------------------------------------------------------
