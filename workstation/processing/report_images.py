@@ -8,8 +8,9 @@ feet and coronal from the front (the patient's left on the picture's right), sag
 from the patient's left (anterior on the left); the sides carry orientation letters and
 each view a millimetre scale bar.  Segments are drawn as translucent fills with outlines.
 
-The 3D views render the models off-screen with VTK (parallel projection, light
-background, a scale bar), from the front and from the patient's left.  Rendering is
+The 3D views render the models off-screen with VTK (EGL where VTK has it, so neither an
+X server nor the window's views are involved; parallel projection, light background, a
+scale bar), from the front and from the patient's left.  Rendering is
 deterministic: the same models give the same pixels.  Where VTK cannot render (no
 OpenGL), the picture carries a note saying so instead of an image.
 """
@@ -20,6 +21,7 @@ import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -367,10 +369,16 @@ def _plane_through_a_model(
 
 
 # -- 3D view --------------------------------------------------------------------------------
-def _use_egl_without_display() -> None:
-    """Without a display, VTK renders through EGL (surfaceless) instead of X."""
+def _offscreen_window() -> Any:
+    """An off-screen render window: EGL where VTK has it (no X server, safe in a worker
+    thread beside the window's own views), else VTK's default (EGL without a display)."""
+    opengl = importlib.import_module("vtkmodules.vtkRendering" + "OpenGL2")
+    if hasattr(opengl, "vtkEGLRenderWindow"):
+        return opengl.vtkEGLRenderWindow()
     if not os.environ.get("DISPLAY") and "VTK_DEFAULT_OPENGL_WINDOW" not in os.environ:
         os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
+    rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
+    return rendering.vtkRenderWindow()
 
 
 def _model_actor(model: ReportModel):  # type: ignore[no-untyped-def]
@@ -407,15 +415,12 @@ def _render(
     size: tuple[int, int],
 ) -> tuple[np.ndarray, float]:
     """Render the models from ``toward`` (parallel projection); RGB image and mm per pixel."""
-    _use_egl_without_display()
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
     # The one off-screen renderer outside the window, loaded only when a report is drawn
-    # (commands that draw no report never load VTK's rendering); the OpenGL back end
-    # registers itself on import.
-    importlib.import_module("vtkmodules.vtkRendering" + "OpenGL2")
+    # (commands that draw no report never load VTK's rendering).
+    window = _offscreen_window()
     rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
-    window = rendering.vtkRenderWindow()
     window.SetOffScreenRendering(1)
     window.SetMultiSamples(0)
     window.SetSize(*size)
