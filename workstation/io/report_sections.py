@@ -251,7 +251,10 @@ def _records_table(title: str, records: list[dict[str, Any]], section: str) -> R
         row = []
         for column in columns:
             value = item.get(column)
-            row.append(f"{len(value)} records" if _is_records(value) else _cell(value))
+            if isinstance(value, list) and _is_records(value):
+                row.append(f"{len(value)} records")
+            else:
+                row.append(_cell(value))
         table.rows.append(row)
         if _is_flagged(item):
             table.flagged.add(len(table.rows) - 1)
