@@ -124,3 +124,25 @@ def test_a_bad_rule_file_stops_before_loading(tmp_path):
     with pytest.raises(PlanError) as caught:
         content_from_source(tmp_path / "missing-folder", qc_rules=bad)
     assert "\n" not in caught.value.message
+
+
+@pytest.mark.slow
+def test_a_real_tilted_head_ct_with_its_bone_model(tmp_path):
+    from tests.support.shared_data import shared_data_path
+
+    source = shared_data_path("ct_head_ge_gantry_tilt_dcmqa/dicom")
+    content = content_from_source(source, mesh_preset="bone")
+    assert content.identity.identity_removed  # the collection is de-identified
+    volume = content.models[0].statistics["volume_mm3"]
+    need_poppler()
+    from tests.io.report_cases import pdf_pages
+
+    path = write_report(content, tmp_path / "head.pdf")
+    text = pdf_text(path)
+    assert "De-identified" in text and f"{volume:,.1f}" in text
+    assert "Gantry tilt" in text
+    first = pdf_pages(path, tmp_path)[0].astype(int)
+    # the bone model's colour in the 3D views (lower half of page 1)
+    red, green, blue = (first[first.shape[0] // 2:, :, c] for c in range(3))
+    bone = (red > 120) & (red > blue + 25) & (np.abs(red - green) < 30)
+    assert bone.sum() > 2000

@@ -100,10 +100,11 @@ class _Text:
         self.title = ParagraphStyle("title", fontSize=16, leading=20, fontName=self.bold,
                                     textColor=INK)
         self.section = ParagraphStyle("section", fontSize=11, leading=14, fontName=self.bold,
-                                      textColor=ACCENT, spaceBefore=8, spaceAfter=3)
+                                      textColor=ACCENT, spaceBefore=8, spaceAfter=3,
+                                      keepWithNext=1)
         self.table_title = ParagraphStyle("tabletitle", fontSize=8.5, leading=11,
                                           fontName=self.bold, textColor=INK, spaceBefore=4,
-                                          spaceAfter=2)
+                                          spaceAfter=2, keepWithNext=1)
         self.picture_title = ParagraphStyle("pictitle", fontSize=8, leading=10,
                                             fontName=self.bold, textColor=INK)
         self.badge = ParagraphStyle("badge", fontSize=9, leading=11, fontName=self.bold,
@@ -319,11 +320,15 @@ def build_story(
     story.append(PageBreak())
     section = None
     for table in report_tables(content):
-        if table.section != section:
-            section = table.section
-            story.append(text.para(section, text.section))
         part = _table(text, table)
-        story += part if isinstance(part, list) else [part]
+        parts = part if isinstance(part, list) else [part]
+        if table.section != section:  # a section's heading stays with its first table
+            section = table.section
+            heading = text.para(section, text.section)
+            first = parts[0]
+            inner = list(first._content) if isinstance(first, KeepTogether) else [first]
+            parts = [KeepTogether([heading, *inner]), *parts[1:]]
+        story += parts
     return story
 
 
