@@ -137,3 +137,27 @@ def test_no_pictures_possible_still_writes_a_report(tmp_path):
     path = write_report(content, tmp_path / "empty.pdf")
     text = pdf_text(path)
     assert "No image volume in this report." in text and "No models in this report." in text
+
+
+@pytest.mark.slow
+def test_identical_bytes_from_separate_processes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.cli import REPO
+
+    script = (
+        "import sys\n"
+        "from tests.io.report_cases import report_content\n"
+        "from workstation.services.case_report import write_report\n"
+        "write_report(report_content('Иванова Анна'), sys.argv[1])\n"
+    )
+    outputs = []
+    for seed in ("1", "2"):
+        target = tmp_path / f"case-{seed}.pdf"
+        environment = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", script, str(target)], cwd=REPO, check=True,
+                       env=environment, timeout=120)
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1]

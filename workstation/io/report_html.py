@@ -168,4 +168,4 @@ def write_report_html(
     return target
 
 
-register_writer("report", (".html", ".htm"), write_report_html, "HTML report")
+register_writer("report", ".html", write_report_html, "HTML report")
