@@ -23,6 +23,10 @@ UNKNOWN = "–"
 
 #: Keys of a record (or values of its status) that flag its row.
 _FLAG_KEYS = ("exceeded", "flagged", "failed")
+#: Keys whose False value flags its row (a guide's blocked sleeve, an open surface).
+_FALSE_FLAG_KEYS = ("open", "watertight", "manifold", "printable", "ok")
+#: Keys of lists of lines that are all flagged.
+_FLAG_LINES = ("exceeded", "reasons", "failures", "warnings")
 _FLAG_STATUSES = ("fail", "failed", "exceeded", "warn", "warning")
 
 
@@ -76,7 +80,11 @@ _ACRONYMS = {"uid": "UID", "uids": "UIDs", "dlp": "DLP", "ctdivol": "CTDIvol", "
 
 
 def _words(key: str) -> str:
-    """A JSON key as a heading: ``ctdivol_mgy`` → ``Ctdivol (mGy)``."""
+    """A JSON key as a heading: ``ctdivol_mgy`` → ``CTDIvol (mGy)``; a nested record's key
+    ``outer__inner`` → ``Outer, inner``."""
+    if "__" in key:
+        first, *rest = (_words(part) for part in key.split("__") if part)
+        return ", ".join([first, *(part[:1].lower() + part[1:] for part in rest)])
     unit = ""
     for suffix, shown in _UNIT_SUFFIXES:
         if key.lower().endswith(suffix) and len(key) > len(suffix):
@@ -85,6 +93,12 @@ def _words(key: str) -> str:
     words = [_ACRONYMS.get(word.lower(), word) for word in key.split("_") if word]
     text = " ".join(words) + unit
     return text[:1].upper() + text[1:]
+
+
+def _lower_words(key: str) -> str:
+    """``_words`` for the middle of a title: a first capital kept only for an acronym."""
+    text = _words(key)
+    return text if text[:2].isupper() else text[:1].lower() + text[1:]
 
 
 def _cell(value: Any) -> str:
@@ -101,6 +115,8 @@ def _cell(value: Any) -> str:
 
 def _is_flagged(record: dict[str, Any]) -> bool:
     if any(record.get(key) is True for key in _FLAG_KEYS):
+        return True
+    if any(record.get(key) is False for key in _FALSE_FLAG_KEYS):
         return True
     status = record.get("status")
     return isinstance(status, str) and status.lower() in _FLAG_STATUSES
@@ -221,7 +237,7 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            facts += _flatten(value, f"{name}_")
+            facts += _flatten(value, f"{name}__")
         elif _is_records(value):
             continue
         elif not _empty(value) or key in _FLAG_KEYS:
@@ -235,7 +251,7 @@ def _record_lists(record: dict[str, Any], prefix: str = "") -> list[tuple[str, l
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            found += _record_lists(value, f"{name}_")
+            found += _record_lists(value, f"{name}__")
         elif _is_records(value):
             found.append((name, value))
     return found
@@ -268,22 +284,24 @@ def record_tables(record: dict[str, Any], title: str, section: str) -> list[Repo
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
             for line in value:
                 facts.rows.append([_words(key), line])
-                if key in ("exceeded", "reasons", "failures"):
+                if key.rsplit("_", 1)[-1] in _FLAG_LINES:
                     facts.flagged.add(len(facts.rows) - 1)
             continue
         shown = "none" if key in _FLAG_KEYS and _empty(value) else _cell(value)
         facts.rows.append([_words(key), shown])
-        if key in _FLAG_KEYS and value is True:
+        if (key in _FLAG_KEYS and value is True) or (
+            key.rsplit("_", 1)[-1] in _FALSE_FLAG_KEYS and value is False
+        ):
             facts.flagged.add(len(facts.rows) - 1)
         if key == "status" and isinstance(value, str) and value.lower() in _FLAG_STATUSES:
             facts.flagged.add(len(facts.rows) - 1)
     tables = [facts] if facts.rows else []
     for key, records in _record_lists(record):
-        tables.append(_records_table(f"{title}: {_words(key).lower()}", records, section))
+        tables.append(_records_table(f"{title}: {_lower_words(key)}", records, section))
         for item in records:  # one level further down: a report's events
             for inner_key, inner in _record_lists(item):
                 tables.append(
-                    _records_table(f"{title}: {_words(inner_key).lower()}", inner, section)
+                    _records_table(f"{title}: {_lower_words(inner_key)}", inner, section)
                 )
     return tables
 
