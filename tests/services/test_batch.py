@@ -163,3 +163,32 @@ def test_local_size_follows_cores_and_memory(monkeypatch):
     assert per_worker == int((10 << 30) * cluster.MACHINE_SHARE) // 4
     assert local_size(None, "4G") == (2, 4 << 30)
     assert local_size(3, None)[0] == 3
+
+
+def test_workers_of_another_version_are_refused_by_address():
+    from workstation import __version__
+    from workstation.core.errors import BatchError
+    from workstation.services.batch_cluster import check_workers
+
+    class Client:
+        def __init__(self, versions):
+            self.versions = versions
+
+        def run(self, function):
+            return self.versions
+
+    check_workers(Client({"tcp://10.0.0.5:4000": __version__}))
+    with pytest.raises(BatchError, match=r"tcp://10\.0\.0\.6:4000 runs workstation 0\.0\.1"):
+        check_workers(Client({"tcp://10.0.0.5:4000": __version__, "tcp://10.0.0.6:4000": "0.0.1"}))
+
+
+def test_one_batch_at_a_time_per_output_folder(tmp_path):
+    from workstation.core.errors import BatchError
+    from workstation.services.batch_store import BatchStore
+
+    (tmp_path / ".partial" / "old-case-1234").mkdir(parents=True)  # left by a killed batch
+    with BatchStore(tmp_path).opened():
+        assert not list((tmp_path / ".partial").iterdir())
+        second = BatchStore(tmp_path)
+        with pytest.raises(BatchError, match="Another batch is writing into"), second.opened():
+            pass

@@ -253,6 +253,10 @@ def _submit(
         except WorkstationError as error:
             _record_failed(batch, case, error.message, time.time() - started, "")
             return None
+        except Exception as error:  # e.g. a link that cannot be made: this case only
+            reason = f"internal error: {type(error).__name__}: {error}"
+            _record_failed(batch, case, reason, time.time() - started, "")
+            return None
     partial = batch.store.new_partial(case.case_id)
     fields = {
         "case_id": case.case_id,
@@ -453,12 +457,13 @@ def _watch_stop(stop_name: str, token: CancelToken, done: threading.Event) -> No
 
 
 def progress_text(state: BatchProgress) -> str:
-    """The progress line: done, failed, skipped and remaining."""
+    """The progress line: done, failed, skipped and remaining, and the dashboard's address."""
     parts = [f"{state.done} done", f"{state.failed} failed"]
     if state.skipped:
         parts.append(f"{state.skipped} skipped")
     parts.append(f"{state.remaining} to go")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    return f"{text} · {state.dashboard}" if state.dashboard else text
 
 
 __all__ = ["BatchProgress", "ProgressCallback", "no_events", "progress_text", "run_batch"]

@@ -10,6 +10,7 @@ oversized volume fails its own case with a clear message before the nanny has to
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 from collections.abc import Iterator
@@ -133,9 +134,9 @@ def _local(spec: ClusterSpec) -> Iterator[tuple[Client, ClusterInfo]]:
     try:
         client = Client(cluster, timeout=CONNECT_TIMEOUT_S)
         try:
-            info = ClusterInfo(
-                cluster.scheduler_address, workers, per_worker, _dashboard(client), True
-            )
+            # this process's scheduler serves the dashboard pages only with bokeh installed
+            dashboard = _dashboard(client) if importlib.util.find_spec("bokeh") else ""
+            info = ClusterInfo(cluster.scheduler_address, workers, per_worker, dashboard, True)
             yield client, info
         finally:
             with contextlib.suppress(Exception):
