@@ -120,12 +120,13 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
     logs.mkdir()
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str, *args: str) -> None:
+    def start(name: str, *args: str, environment: dict[str, str] | None = None) -> None:
         log = (logs / f"{name}.log").open("wb")
         processes.append(
             subprocess.Popen(
                 [str(DASK), *args],
                 cwd=REPO,
+                env={**os.environ, **(environment or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -135,9 +136,11 @@ def dask_cluster(tmp_path: Path) -> Iterator[str]:
     try:
         start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", str(port),
               "--no-dashboard")  # fmt: skip
-        for number in (1, 2):
+        for number in (1, 2):  # the README's worker (may start pools) and a default one
+            daemon = {"DASK_DISTRIBUTED__WORKER__DAEMON": "False"} if number == 1 else None
             start(f"worker{number}", "worker", address, "--nthreads", "1", "--nworkers", "1",
-                  "--memory-limit", "2GB", "--no-dashboard", "--name", f"w{number}")  # fmt: skip
+                  "--memory-limit", "2GB", "--no-dashboard", "--name", f"w{number}",
+                  environment=daemon)  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             texts = [(logs / f"worker{n}.log").read_text(errors="replace") for n in (1, 2)]

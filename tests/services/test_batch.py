@@ -192,3 +192,26 @@ def test_one_batch_at_a_time_per_output_folder(tmp_path):
         second = BatchStore(tmp_path)
         with pytest.raises(BatchError, match="Another batch is writing into"), second.opened():
             pass
+
+
+def test_the_progress_names_the_local_dashboard_and_it_answers(tmp_path):
+    """The Dask dashboard (bokeh) of the local cluster is on loopback, shown in the
+    progress line and in the summary, and serves its status page while the batch runs."""
+    import requests
+
+    from workstation.services.batch import progress_text
+
+    write_cohort(tmp_path / "in", ("alpha",))
+    plan = parse_plan(PLAN)
+    cases = expand_inputs([str(tmp_path / "in")], plan)
+    answers: dict[str, int] = {}
+
+    def watch(state) -> None:
+        if state.dashboard and state.dashboard not in answers:
+            answers[state.dashboard] = requests.get(state.dashboard, timeout=10).status_code
+            assert state.dashboard in progress_text(state)
+
+    summary = run_batch(plan, cases, tmp_path / "out", cluster=ClusterSpec(workers=1), events=watch)
+    dashboard = summary["cluster"]["dashboard"]
+    assert dashboard.startswith("http://127.0.0.1:") and dashboard.endswith("/status")
+    assert answers == {dashboard: 200}

@@ -12,7 +12,8 @@ decoding, mesh decimation), so only processes use more than one core.
   module as ``__mp_main__``: a script that scans or loads from a thread must keep its
   top-level work under ``if __name__ == "__main__":`` (the ``workstation`` command does).
 
-No pool is started inside a worker process, and a pool that cannot start gives ``None``
+No pool is started inside a worker process (a batch worker that declares itself with
+``allow_pools_in_this_worker`` excepted), and a pool that cannot start gives ``None``
 so the caller works in-process instead.
 """
 
@@ -68,9 +69,22 @@ def start_method() -> str:
     return "fork" if fork_is_safe() else START_METHOD
 
 
+#: Holds the process id of a batch worker that may start pools of its own (its children
+#: inherit the variable but have other ids, so their pools still never nest).
+POOLS_ALLOWED_VARIABLE = "WORKSTATION_POOLS_IN_WORKER"
+
+
+def allow_pools_in_this_worker() -> None:
+    """Let this (non-daemonic) batch worker process start loading and decimation pools."""
+    os.environ[POOLS_ALLOWED_VARIABLE] = str(os.getpid())
+
+
 def processes_allowed() -> bool:
-    """False inside a worker process: pools never nest."""
-    return multiprocessing.parent_process() is None
+    """False inside a worker process (pools never nest), except in a declared batch worker."""
+    if multiprocessing.parent_process() is None:
+        return True
+    declared = os.environ.get(POOLS_ALLOWED_VARIABLE) == str(os.getpid())
+    return declared and not multiprocessing.current_process().daemon
 
 
 def start_process_pool(

@@ -17,7 +17,6 @@ OpenGL), the picture carries a note saying so instead of an image.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -372,20 +371,19 @@ def _plane_through_a_model(
 def _offscreen_window() -> Any:
     """An off-screen render window: EGL where VTK has it (no X server, safe in a worker
     thread beside the window's own views), else VTK's default (EGL without a display)."""
-    opengl = importlib.import_module("vtkmodules.vtkRendering" + "OpenGL2")
+    import vtkmodules.vtkRenderingOpenGL2 as opengl
     if hasattr(opengl, "vtkEGLRenderWindow"):
         return opengl.vtkEGLRenderWindow()
     if not os.environ.get("DISPLAY") and "VTK_DEFAULT_OPENGL_WINDOW" not in os.environ:
         os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
-    rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
+    import vtkmodules.vtkRenderingCore as rendering
     return rendering.vtkRenderWindow()
 
 
 def _model_actor(model: ReportModel):  # type: ignore[no-untyped-def]
     """A smooth-shaded VTK actor of one model in its colour and opacity."""
+    import vtkmodules.vtkRenderingCore as rendering
     from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
-
-    rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
 
     from workstation.processing.mesh_smoothing import to_polydata
 
@@ -420,7 +418,7 @@ def _render(
     # The one off-screen renderer outside the window, loaded only when a report is drawn
     # (commands that draw no report never load VTK's rendering).
     window = _offscreen_window()
-    rendering = importlib.import_module("vtkmodules.vtkRendering" + "Core")
+    import vtkmodules.vtkRenderingCore as rendering
     window.SetOffScreenRendering(1)
     window.SetMultiSamples(0)
     window.SetSize(*size)

@@ -26,6 +26,7 @@ from workstation.core.case_plan import Plan
 from workstation.core.errors import BatchError, Cancelled, WorkstationError
 from workstation.core.memory_budget import ENVIRONMENT_VARIABLE, format_size, parse_size
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
+from workstation.core.workers import allow_pools_in_this_worker
 from workstation.io.atomic_write import shown_path
 from workstation.services.batch_cluster import ClusterInfo, ClusterSpec, cluster_client
 from workstation.services.batch_inputs import BatchCase
@@ -383,6 +384,7 @@ def run_case_task(
     watcher = threading.Thread(target=_watch_stop, args=(stop_name, token, watching), daemon=True)
     watcher.start()
     request = CaseRequest(**fields)
+    allow_pools_in_this_worker()  # load and decimate on every core, as `workstation mesh`
     try:
         with _load_limit(limit):
             result = (task or default_task)(plan, request, folder, no_progress, token)
