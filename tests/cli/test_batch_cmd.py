@@ -217,3 +217,30 @@ def test_a_pacs_query_retrieves_each_study_before_its_case(tmp_path, plan_file, 
         "--workers", "1", "--json",
     )  # fmt: skip
     assert json.loads(again.stdout)["totals"]["skipped"] == 1
+
+
+def test_an_encrypted_project_is_a_plan_with_its_passphrase(tmp_path):
+    """``--plan CASE.wsproj`` of an encrypted project opens with --passphrase-file; without
+    it the batch stops before any case with one line."""
+    write_cohort(tmp_path / "in", ("one",))
+    series = tmp_path / "in" / "one"
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("correct horse battery staple\n")
+    project = tmp_path / "case.wsproj"
+    made = run_workstation(
+        "segment", str(series), "--preset", "bone", "--name", "Bone", "-o", str(project),
+        "--encrypt", "--passphrase-file", str(secret),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "out"
+    refused = run_workstation("batch", str(tmp_path / "in"), "-o", str(out), "--plan", str(project))
+    assert refused.returncode == 19 and refused.stderr.count("\n") == 1, refused.stderr
+    assert not (out / "cases").exists()
+    result = run_workstation(
+        "batch", str(tmp_path / "in"), "-o", str(out), "--plan", str(project),
+        "--passphrase-file", str(secret), "--workers", "1", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)["cases"]
+    assert row["status"] == "done"
+    assert stl_triangles(out / "cases" / row["case_id"] / "Bone.stl") > 0

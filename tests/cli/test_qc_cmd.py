@@ -131,3 +131,10 @@ def test_a_missing_path_exits_2(rules: Path, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_command_line_statuses_are_the_services():
+    from workstation.cli import qc_cmd
+    from workstation.services import qc
+
+    assert qc_cmd.STATUSES == qc.STATUSES

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -348,11 +349,28 @@ def series(tmp_path) -> list[FrameRef]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def _children_before() -> Iterator[None]:
+    """The processes earlier tests left running (a GUI test's background job still
+    finishing), so that a test here looks only at the workers its own call started."""
+    _EARLIER.clear()
+    _EARLIER.update(child.pid for child in multiprocessing.active_children())
+    yield
+
+
+_EARLIER: set[int | None] = set()
+
+
+def _own_workers() -> list[multiprocessing.process.BaseProcess]:
+    return [child for child in multiprocessing.active_children() if child.pid not in _EARLIER]
+
+
 def _no_workers_left() -> bool:
+    """True once every worker process the decode call started has ended."""
     deadline = time.monotonic() + 5
-    while multiprocessing.active_children() and time.monotonic() < deadline:
+    while _own_workers() and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not multiprocessing.active_children()
+    return not _own_workers()
 
 
 def test_decode_timeout_kills_the_workers_and_names_the_file(series, monkeypatch):

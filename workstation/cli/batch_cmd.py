@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import TerminalProgress, finish_progress, progress_for
 from workstation.core.errors import BatchError
 
@@ -59,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="memory limit of each local worker, e.g. 8G (default: this machine's memory "
         "shared among the workers); a quarter of it is the largest volume a case may load",
     )
+    add_opening_options(parser)  # the key of an encrypted --plan project
     parser.add_argument(
         "--json", action="store_true", help="print the summary as one JSON object, no progress"
     )
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plan:
         from workstation.services.plan_sources import load_plan
 
-        plan = load_plan(args.plan)
+        plan = load_plan(args.plan, key=opening_key_from(args))
     else:
         plan = default_plan()
     check_plan(plan)
