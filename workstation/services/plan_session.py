@@ -84,7 +84,9 @@ def plan_from_session(session: Session, name: str = "Case plan") -> Plan:
             "No segment of the case holds voxels, so a plan would make no model: threshold "
             "or paint a segment first."
         )
-    _number_repeated(models)
+    from workstation.services.plan_sources import number_repeated_names
+
+    number_repeated_names(models)
     identity = session.identity
     document = {
         "format": PLAN_FORMAT,
@@ -99,17 +101,6 @@ def plan_from_session(session: Session, name: str = "Case plan") -> Plan:
 def _plain(value: Any) -> Any:
     """A JSON value of a model parameter (tuples as lists)."""
     return list(value) if isinstance(value, tuple) else value
-
-
-def _number_repeated(models: list[dict[str, Any]]) -> None:
-    """Number repeated model names ("Bone", "Bone 2"): each model of a plan needs its own."""
-    used: set[str] = set()
-    for model in models:
-        name, number = model["name"], 2
-        while name.casefold() in used:
-            name, number = f"{model['name']} {number}", number + 1
-        used.add(name.casefold())
-        model["name"] = name
 
 
 def _editor_of(session: Session, doing: str) -> SegmentEditor:

@@ -53,7 +53,7 @@ def plan_from_project(contents: ProjectContents, where: str = "the project") -> 
         models = [{"name": name, "segment": name} for name in _filled_segments(contents)]
     if not models:
         raise PlanError(f"{where} holds no segment with voxels, so there is no model to rebuild.")
-    _distinct_names(models)
+    number_repeated_names(models)
     document = {
         "format": PLAN_FORMAT,
         "name": f"Plan of {where}",
@@ -76,7 +76,7 @@ def _filled_segments(contents: ProjectContents) -> list[str]:
     return [segment.name for segment in contents.segmentation if not segment.empty]
 
 
-def _distinct_names(models: list[dict[str, Any]]) -> None:
+def number_repeated_names(models: list[dict[str, Any]]) -> None:
     """Number repeated model names ("Bone", "Bone 2"): a plan's models each need a name."""
     used: set[str] = set()
     for model in models:
