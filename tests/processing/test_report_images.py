@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.io.report_cases import box_mesh
 from workstation.core import geometry
 from workstation.core.case_report_content import ReportContent, ReportModel
 from workstation.core.mesh import Mesh
@@ -47,17 +48,6 @@ def _cube_volume(shear: float = 0.0) -> Volume:
     return Volume(np.where(inside, INSIDE, OUTSIDE).astype(np.float32), affine, units="HU")
 
 
-def _box(low: np.ndarray, high: np.ndarray, name: str = "Box") -> Mesh:
-    """A closed box mesh, outward-wound, from ``low`` to ``high`` (LPS mm)."""
-    corners = np.array([[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1])
-                        for z in (low[2], high[2])])
-    faces = np.array([
-        [0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
-        [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3],
-    ])
-    return Mesh(corners, faces, name=name)
-
-
 def _content(volume: Volume | None, models: list[ReportModel] | None = None,
              segmentation: Segmentation | None = None) -> ReportContent:
     return ReportContent("Test", SeriesIdentity(patient_name="Test"), volume=volume,
@@ -91,7 +81,7 @@ def _expected_pixels(volume: Volume, picture, centre: np.ndarray):
 @pytest.mark.parametrize("shear", [0.0, 0.35])
 def test_slice_views_show_the_cube_at_its_place_and_size(shear):
     volume = _cube_volume(shear)
-    model = ReportModel("Cube", _box(CUBE_LOW, CUBE_HIGH))
+    model = ReportModel("Cube", box_mesh(CUBE_LOW, CUBE_HIGH))
     content = _content(volume, [model])
     centre = picture_centre(content)
     assert np.allclose(centre, (CUBE_LOW + CUBE_HIGH) / 2.0)
@@ -111,7 +101,7 @@ def test_slice_views_show_the_cube_at_its_place_and_size(shear):
 def test_slice_views_follow_the_windows_orientation():
     volume = _cube_volume()
     pictures = {p.title: p for p in slice_pictures(_content(volume, [ReportModel(
-        "Cube", _box(CUBE_LOW, CUBE_HIGH))]))}
+        "Cube", box_mesh(CUBE_LOW, CUBE_HIGH))]))}
     # axial from the feet: patient left (+x) right, anterior (-y) up
     assert pictures["Axial"].axes == ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0))
     # coronal from the front: left right, superior up
@@ -169,9 +159,9 @@ def _colour_centroid(image: np.ndarray, channel: int) -> np.ndarray:
 
 
 def test_3d_views_show_each_model_where_it_projects():
-    red = ReportModel("Left", _box(np.array([20.0, -10, -10]), np.array([40.0, 10, 10])),
+    red = ReportModel("Left", box_mesh(np.array([20.0, -10, -10]), np.array([40.0, 10, 10])),
                       (0.9, 0.1, 0.1))
-    blue = ReportModel("Back", _box(np.array([-40.0, 20, -10]), np.array([-20.0, 40, 10])),
+    blue = ReportModel("Back", box_mesh(np.array([-40.0, 20, -10]), np.array([-20.0, 40, 10])),
                        (0.1, 0.1, 0.9))
     anterior, lateral = model_pictures([red, blue])
     assert anterior.image is not None and lateral.image is not None
@@ -189,7 +179,7 @@ def test_3d_views_show_each_model_where_it_projects():
 
 
 def test_3d_rendering_is_deterministic():
-    model = ReportModel("Cube", _box(CUBE_LOW, CUBE_HIGH), (0.8, 0.7, 0.3), 0.7)
+    model = ReportModel("Cube", box_mesh(CUBE_LOW, CUBE_HIGH), (0.8, 0.7, 0.3), 0.7)
     first = model_pictures([model])
     second = model_pictures([model])
     for a, b in zip(first, second, strict=True):
@@ -201,12 +191,12 @@ def test_a_failed_rendering_becomes_a_note(monkeypatch):
         raise RuntimeError("no OpenGL")
 
     monkeypatch.setattr(report_images, "_render", no_opengl)
-    pictures = model_pictures([ReportModel("Cube", _box(CUBE_LOW, CUBE_HIGH))])
+    pictures = model_pictures([ReportModel("Cube", box_mesh(CUBE_LOW, CUBE_HIGH))])
     assert all(p.image is None and "could not be rendered" in p.note for p in pictures)
 
 
 def test_a_models_cut_is_its_cross_section():
-    box = _box(np.array([-10.0, -5.0, 16.0]), np.array([10.0, 5.0, 44.0]))
+    box = box_mesh(np.array([-10.0, -5.0, 16.0]), np.array([10.0, 5.0, 44.0]))
     segments = report_images.model_cut(box.vertices, box.faces, np.array([0.0, 0.0, 30.0]),
                                        np.array([0.0, 0.0, 1.0]))
     assert np.allclose(segments[:, :, 2], 30.0)
@@ -218,7 +208,7 @@ def test_a_models_cut_is_its_cross_section():
 
 def test_models_are_outlined_on_the_slices_in_their_colour():
     volume = _cube_volume()
-    model = ReportModel("Cube", _box(CUBE_LOW, CUBE_HIGH), (0.0, 0.0, 1.0))
+    model = ReportModel("Cube", box_mesh(CUBE_LOW, CUBE_HIGH), (0.0, 0.0, 1.0))
     axial = slice_pictures(_content(volume, [model]))[0]
     image = axial.image.astype(int)
     blue = (image[:, :, 2] > 200) & (image[:, :, 0] < 60) & (image[:, :, 1] < 60)
@@ -236,10 +226,10 @@ def test_models_are_outlined_on_the_slices_in_their_colour():
 def test_a_plane_between_two_pieces_moves_onto_the_nearer_one():
     volume = _cube_volume()
     pieces = Mesh(
-        np.concatenate([_box(np.array([-15.0, -30, 30]), np.array([-5.0, -20, 50])).vertices,
-                        _box(np.array([30.0, -30, 30]), np.array([45.0, -20, 50])).vertices]),
-        np.concatenate([_box(np.zeros(3), np.ones(3)).faces,
-                        _box(np.zeros(3), np.ones(3)).faces + 8]),
+        np.concatenate([box_mesh(np.array([-15.0, -30, 30]), np.array([-5.0, -20, 50])).vertices,
+                        box_mesh(np.array([30.0, -30, 30]), np.array([45.0, -20, 50])).vertices]),
+        np.concatenate([box_mesh(np.zeros(3), np.ones(3)).faces,
+                        box_mesh(np.zeros(3), np.ones(3)).faces + 8]),
     )
     model = ReportModel("Two", pieces, (0.0, 0.0, 1.0))
     content = _content(volume, [model])
