@@ -8,8 +8,9 @@ cd "$REPO"
 
 # Programs only the tests use: PrusaSlicer checks that generated guides are printable;
 # Orthanc with its DICOMweb plugin is the real PACS the network tests start on loopback;
-# dciodvfy (dicom3tools) validates the DICOM objects we write.
-TEST_PACKAGES=(prusa-slicer orthanc orthanc-dicomweb dicom3tools poppler-utils)
+# dciodvfy (dicom3tools) validates the DICOM objects we write; desktop-file-validate checks
+# the bundle's desktop entry.
+TEST_PACKAGES=(prusa-slicer orthanc orthanc-dicomweb dicom3tools poppler-utils desktop-file-utils)
 missing=()
 for package in "${TEST_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
