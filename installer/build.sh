@@ -63,7 +63,7 @@ ROOT="$WORK/deb"
 rm -rf "$ROOT"
 mkdir -p "$ROOT/opt" "$ROOT/usr/bin" "$ROOT/usr/share/applications" \
   "$ROOT/usr/share/icons/hicolor/256x256/apps" "$ROOT/usr/share/doc/$NAME" "$ROOT/DEBIAN"
-cp -a "$WORK/pack/$FOLDER" "$ROOT/opt/$NAME"
+cp -al "$WORK/pack/$FOLDER" "$ROOT/opt/$NAME"  # hard links: no second copy of 1 GB
 rm -f "$ROOT/opt/$NAME/install.sh" "$ROOT/opt/$NAME/uninstall.sh"
 rm -rf "$ROOT/opt/$NAME/share"
 ln -s "/opt/$NAME/workstation" "$ROOT/usr/bin/workstation"
