@@ -18,7 +18,6 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 
-from workstation import __version__
 from workstation.cli.signals import StoppedBySignal, stop_on_signals
 from workstation.cli.warning_report import library_warning_lines
 from workstation.core import memory_budget
@@ -75,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Surgical planning workstation: DICOM to exact, printable 3D models.",
         epilog=EPILOG,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show the version, the commit it was built from and the main libraries' versions",
+    )
     parser.add_argument(
         "--memory-limit",
         metavar="SIZE",
@@ -101,6 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the build and library versions (loaded only when asked for)."""
+
+    def __init__(self, option_strings: list[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from workstation.services.about import version_text
+
+        print(version_text())
+        parser.exit(0)
 
 
 def _memory_size(text: str) -> str:
