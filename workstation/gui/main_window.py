@@ -45,6 +45,7 @@ from workstation.gui.drop_opener import DropOpener
 from workstation.gui.edit_queue import EditQueue
 from workstation.gui.error_dialog import show_error
 from workstation.gui.guide_panel import GuidePanel
+from workstation.gui.help_menu import install_help_menu
 from workstation.gui.models_panel import ModelsPanel
 from workstation.gui.plan_actions import install_plan_actions
 from workstation.gui.planning_panel import PlanningPanel
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
         self.connectivity = install_database_and_pacs(self)  # Database view, PACS menus
         self.deidentify = install_deidentify_action(self, self.menuBar().actions()[0].menu())
         self.audit_status = install_audit_status(self)  # user and role, audit failures
+        self.help_menu = install_help_menu(self)  # user guide, shortcuts, About
         self.autosave = Autosave(self, autosave_interval_s)
         self.projects.update_title()
         self.drops = DropOpener(self, self.open_path)
