@@ -87,6 +87,12 @@ class ExportDialog(QDialog):
         if index >= 0:
             self.format_combo.setCurrentIndex(index)
 
+    def set_coords(self, coords: str) -> None:
+        """Choose 'lps' or 'ras' (a DICOM model stays LPS)."""
+        index = self.coords_combo.findData(coords)
+        if index >= 0 and self.coords_combo.isEnabled():
+            self.coords_combo.setCurrentIndex(index)
+
     def targets(self) -> list[Path]:
         """The files that will be written, one per model."""
         text = self.path_edit.text().strip()

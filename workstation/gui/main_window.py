@@ -49,6 +49,7 @@ from workstation.gui.help_menu import install_help_menu
 from workstation.gui.models_panel import ModelsPanel
 from workstation.gui.plan_actions import install_plan_actions
 from workstation.gui.planning_panel import PlanningPanel
+from workstation.gui.preferences import install_preferences
 from workstation.gui.progress_panel import ProgressPanel
 from workstation.gui.project_actions import APP_TITLE, ProjectActions, is_project_path
 from workstation.gui.recent_studies import RecentStudies
@@ -138,6 +139,10 @@ class MainWindow(QMainWindow):
         self.connectivity = install_database_and_pacs(self)  # Database view, PACS menus
         self.deidentify = install_deidentify_action(self, self.menuBar().actions()[0].menu())
         self.audit_status = install_audit_status(self)  # user and role, audit failures
+        self.preferences = install_preferences(self)  # export defaults, units, theme
+        self.models_panel.preferences = self.preferences.store
+        self.models_panel.show_preferences(self.preferences.store.current)
+        self.preferences.store.changed.connect(self._preferences_changed)
         self.help_menu = install_help_menu(self)  # user guide, shortcuts, About
         self.autosave = Autosave(self, autosave_interval_s)
         self.projects.update_title()
@@ -376,7 +381,13 @@ class MainWindow(QMainWindow):
     def _cursor_changed(self, cursor: Any) -> None:
         volume = self.session.volume
         units = "HU" if volume is not None and volume.units == "HU" else ""
-        self.cursor_label.setText(cursor_text(cursor, units))
+        preferences = self.preferences.store.current if hasattr(self, "preferences") else None
+        self.cursor_label.setText(cursor_text(cursor, units, preferences))
+
+    def _preferences_changed(self, preferences: Any) -> None:
+        """Show positions and volumes the new way at once."""
+        self.models_panel.show_preferences(preferences)
+        self._cursor_changed(self.viewer.cursor)
 
     def _measurement_done(self, measurement: Any) -> None:
         text = measurement.get("text") if isinstance(measurement, dict) else str(measurement)

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from workstation.core.errors import WorkstationError
+from workstation.core.preferences import Preferences, volume_text
 from workstation.core.progress import CancelToken, ProgressCallback, sub_progress
 from workstation.gui.export_dialog import ExportDialog
 from workstation.gui.model_jobs import model_options, start_segment_model
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from workstation.gui.context import AppContext
     from workstation.gui.workers import Job
 
+DEFAULT_PREFERENCES = Preferences()
 #: Short headers (explained by their tooltips) so every column fits the Tools dock.
 COLUMNS = ("", "Name", "", "Opacity", "ml", "Triangles", "Closed")
 HEADER_TIPS = (
@@ -65,28 +67,38 @@ HEADER_TIPS = (
     "Number of triangles",
     "Watertight: the surface is closed and can be 3D-printed",
 )
+class _FixedPreferences:
+    """The default preferences, for a panel used without a window."""
+
+    current = DEFAULT_PREFERENCES
+
+
 COL_SHOW, COL_NAME, COL_COLOUR, COL_OPACITY, COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT = range(7)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def statistics_text(statistics: dict[str, Any]) -> tuple[str, str, str]:
-    """(volume in ml, triangles, watertight yes/no) for the table."""
+def statistics_text(
+    statistics: dict[str, Any], preferences: Preferences = DEFAULT_PREFERENCES
+) -> tuple[str, str, str]:
+    """(volume in the preferred unit, triangles, watertight yes/no) for the table."""
     volume = statistics.get("volume_mm3")
     triangles = statistics.get("triangles")
     watertight = statistics.get("watertight")
     return (
-        "" if volume is None else f"{float(volume) / 1000.0:,.2f}",
+        "" if volume is None else volume_text(float(volume), preferences),
         "" if triangles is None else f"{int(triangles):,}",
         "" if watertight is None else ("yes" if watertight else "no"),
     )
 
 
-def model_summary(name: str, statistics: dict[str, Any]) -> str:
+def model_summary(
+    name: str, statistics: dict[str, Any], preferences: Preferences = DEFAULT_PREFERENCES
+) -> str:
     """'Bone: 512.30 ml, 120,000 triangles, watertight' for the selected model."""
-    volume, triangles, watertight = statistics_text(statistics)
+    volume, triangles, watertight = statistics_text(statistics, preferences)
     parts = []
     if volume:
-        parts.append(f"{volume} ml")
+        parts.append(f"{volume} {preferences.volume_unit}")
     if triangles:
         parts.append(f"{triangles} triangles")
     if watertight:
@@ -108,6 +120,8 @@ class ModelsPanel(QWidget):
         #: "Create model" was clicked while edits were still being applied
         self._create_when_idle = False
         self.last_export: list[Path] = []
+        #: what the window's Preferences say (replaced by the window's own store)
+        self.preferences: Any = _FixedPreferences()
         #: the export dialog while it is open
         self.export_dialog: ExportDialog | None = None
 
@@ -309,7 +323,7 @@ class ModelsPanel(QWidget):
         slider.blockSignals(False)
         for column, text in zip(
             (COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT),
-            statistics_text(entry.statistics),
+            statistics_text(entry.statistics, self.preferences.current),
             strict=True,
         ):
             self.table.item(row, column).setText(text)
@@ -365,13 +379,24 @@ class ModelsPanel(QWidget):
         self.send_button.setEnabled(has_models)
         self._show_summary()
 
+    def show_preferences(self, preferences: Preferences) -> None:
+        """Show volumes in the unit ``preferences`` ask for (the window calls this)."""
+        header = self.table.horizontalHeaderItem(COL_VOLUME)
+        if header is not None:
+            header.setText(preferences.volume_unit)
+        for model_id in list(self._rows):
+            entry = self.session.models.get(model_id)
+            if entry is not None:
+                self._model_changed(entry)
+        self._show_summary()
+
     def _show_summary(self) -> None:
         """Statistics of the selected models in words under the table."""
         lines = []
         for model_id in self.selected_ids() if self.session.models else []:
             entry = self.session.models.get(model_id)
             if entry is not None:
-                lines.append(model_summary(entry.name, entry.statistics))
+                lines.append(model_summary(entry.name, entry.statistics, self.preferences.current))
         self.summary_label.setText("\n".join(lines))
 
     def remove_selected(self) -> None:
@@ -392,8 +417,11 @@ class ModelsPanel(QWidget):
         if not model_ids:
             return
         names = [self.session.models[model_id].name for model_id in model_ids]
+        preferences = self.preferences.current
         folder = str(Path(self.last_export[0]).parent) if self.last_export else ""
-        dialog = ExportDialog(self, names, folder)
+        dialog = ExportDialog(self, names, folder or preferences.export_folder)
+        dialog.set_format(preferences.export_format)
+        dialog.set_coords(preferences.coordinates)
         self.export_dialog = dialog
         try:
             if dialog.exec() == QDialog.DialogCode.Accepted:
