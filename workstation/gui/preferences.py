@@ -76,11 +76,14 @@ def dark_palette() -> QPalette:
 
 
 class ThemeSwitcher:
-    """Applies a theme to the application, remembering the start-up look for 'system'."""
+    """Applies a theme's palette, remembering the start-up palette for 'system'.
+
+    Only the palette changes (and the style once, to Fusion, where the platform's own
+    style ignores palettes), so open views and their OpenGL surfaces are not re-created.
+    """
 
     def __init__(self) -> None:
         app = QApplication.instance()
-        self.style = app.style().name() if app is not None else ""
         self.palette = QPalette(app.palette()) if app is not None else QPalette()
         self.theme = "system"
 
@@ -90,10 +93,10 @@ class ThemeSwitcher:
         if app is None or theme == self.theme:
             return
         if theme == "system":
-            app.setStyle(self.style)
             app.setPalette(self.palette)
         else:
-            app.setStyle("Fusion")
+            if app.style().name().lower() != "fusion":
+                app.setStyle("Fusion")
             app.setPalette(dark_palette() if theme == "dark" else app.style().standardPalette())
         self.theme = theme
 
