@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHeaderView,
-    QLabel,
     QMenu,
-    QPlainTextEdit,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -26,12 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from workstation.gui.about_dialog import AboutDialog
 from workstation.resources_path import resources_dir
-from workstation.services.about import version_text
 
 GUIDE_FILE = ("guide", "user-guide.md")
-LICENCE_LIST_FILE = "THIRD-PARTY-LICENSES.txt"
-PRODUCT_LICENCE = "BSD-3-Clause"
 
 
 def plain_label(text: str) -> str:
@@ -64,16 +59,6 @@ def shortcut_rows(window: QWidget) -> list[tuple[str, str, str]]:
         for action in bar.actions():
             add(action, f"{bar.windowTitle() or 'Toolbar'} toolbar")
     return sorted(((where, name, keys) for (name, keys), where in rows.items()))
-
-
-def licence_list() -> str:
-    """The bundle's licence list, or one generated from the installed distributions."""
-    bundled = resources_dir() / LICENCE_LIST_FILE
-    if bundled.is_file():
-        return bundled.read_text(encoding="utf-8", errors="replace")
-    from workstation.services.licences import licence_list_text
-
-    return licence_list_text()
 
 
 class GuideDialog(QDialog):
@@ -116,43 +101,6 @@ class ShortcutsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(700, 600)
-
-
-class AboutDialog(QDialog):
-    """The version, the build's commit, library versions and every bundled licence."""
-
-    def __init__(self, parent: QWidget | None) -> None:
-        super().__init__(parent)
-        from PySide6.QtCore import qVersion
-
-        self.setObjectName("aboutDialog")
-        self.setWindowTitle("About Surgical Planning Workstation")
-        self.version_text = f"{version_text()}\nQt run time {qVersion()}"
-        heading = QLabel("<b>Surgical Planning Workstation</b><br>DICOM to geometrically exact, "
-                         f"printable 3D models and surgical guides. Licence: {PRODUCT_LICENCE}.")
-        heading.setWordWrap(True)
-        self.versions = QPlainTextEdit(self.version_text)
-        self.versions.setReadOnly(True)
-        self.versions.setMaximumHeight(170)
-        self.licences = QPlainTextEdit(licence_list())
-        self.licences.setObjectName("thirdPartyLicences")
-        self.licences.setReadOnly(True)
-        copy = QPushButton("Copy version information")
-        copy.clicked.connect(self.copy_versions)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(heading)
-        layout.addWidget(self.versions)
-        layout.addWidget(copy)
-        layout.addWidget(QLabel("Third-party components and their licences:"))
-        layout.addWidget(self.licences, 1)
-        layout.addWidget(buttons)
-        self.resize(760, 720)
-
-    def copy_versions(self) -> None:
-        """Put the version text on the clipboard (for a support request)."""
-        QGuiApplication.clipboard().setText(self.version_text)
 
 
 class HelpMenu:

@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from packaging.markers import default_environment
-from packaging.requirements import InvalidRequirement, Requirement
-
 from workstation.io.atomic_write import atomic_write
 
 PRODUCT = "surgical-planning-workstation"
@@ -42,9 +39,33 @@ def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def runtime_requirement(line: str) -> str | None:
+    """The distribution a requirement line names when it applies at run time, else None.
+
+    Markers are evaluated with ``packaging`` when it is importable (no extra selected);
+    without it a requirement with an ``extra`` marker is left out and any other is kept.
+    """
+    try:
+        from packaging.markers import default_environment
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+        marker = line.partition(";")[2]
+        if name is None or re.search(r"\bextra\b", marker):
+            return None
+        return name.group(1)
+    try:
+        requirement = Requirement(line)
+    except InvalidRequirement:
+        return None
+    environment = {key: str(value) for key, value in default_environment().items()}
+    if requirement.marker and not requirement.marker.evaluate({**environment, "extra": ""}):
+        return None
+    return requirement.name
+
+
 def runtime_distributions(product: str = PRODUCT) -> list[metadata.Distribution]:
     """The installed distributions ``product`` needs at run time, ``product`` excluded."""
-    environment = {key: str(value) for key, value in default_environment().items()}
     seen: dict[str, metadata.Distribution] = {}
     pending = [product]
     while pending:
@@ -54,19 +75,16 @@ def runtime_distributions(product: str = PRODUCT) -> list[metadata.Distribution]
         except metadata.PackageNotFoundError:
             continue
         for line in distribution.requires or []:
-            try:
-                requirement = Requirement(line)
-            except InvalidRequirement:
+            wanted = runtime_requirement(line)
+            if wanted is None:
                 continue
-            if requirement.marker and not requirement.marker.evaluate({**environment, "extra": ""}):
-                continue
-            key = _normalised(requirement.name)
+            key = _normalised(wanted)
             if key not in seen and key != _normalised(product):
                 try:
-                    seen[key] = metadata.distribution(requirement.name)
+                    seen[key] = metadata.distribution(wanted)
                 except metadata.PackageNotFoundError:
                     continue
-                pending.append(requirement.name)
+                pending.append(wanted)
     return list(seen.values())
 
 
