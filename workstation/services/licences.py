@@ -88,12 +88,18 @@ def runtime_distributions(product: str = PRODUCT) -> list[metadata.Distribution]
     return list(seen.values())
 
 
+def _field(fields: metadata.PackageMetadata, name: str) -> str:
+    """One metadata field's first value, '' when absent."""
+    values = fields.get_all(name) or []
+    return str(values[0]) if values else ""
+
+
 def _licence_of(distribution: metadata.Distribution) -> str:
     fields = distribution.metadata
-    expression = (fields.get("License-Expression") or "").strip()
+    expression = (_field(fields, "License-Expression") or "").strip()
     if expression:
         return expression
-    text = (fields.get("License") or "").strip()
+    text = (_field(fields, "License") or "").strip()
     if text and "\n" not in text and len(text) <= 80 and not LICENCE_FILE.match(text):
         return text
     classifiers = [
@@ -108,7 +114,7 @@ def _licence_of(distribution: metadata.Distribution) -> str:
 
 def _homepage_of(distribution: metadata.Distribution) -> str:
     fields = distribution.metadata
-    if fields.get("Home-page"):
+    if _field(fields, "Home-page"):
         return str(fields["Home-page"])
     for value in fields.get_all("Project-URL") or []:
         label, _, url = value.partition(",")
@@ -129,7 +135,7 @@ def _licence_texts(distribution: metadata.Distribution) -> tuple[tuple[str, str]
             except (OSError, UnicodeDecodeError):
                 continue
     if not texts:
-        text = (distribution.metadata.get("License") or "").strip()
+        text = (_field(distribution.metadata, "License") or "").strip()
         if "\n" in text or len(text) > 80:
             texts.append(("License (from the package metadata)", text))
     return tuple(texts)
