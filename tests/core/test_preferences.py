@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from workstation.core.preferences import (
     Preferences,
-    length_text,
     position_text,
     preferences_from_mapping,
     preferences_to_mapping,
@@ -30,8 +29,6 @@ def test_positions_by_patient_side_and_as_signed_coordinates():
     assert position_text(POINT, ras) == "RAS (12.5, 40.0, 3.0) mm"
 
 
-def test_lengths_and_volumes_in_the_chosen_units():
-    assert length_text(25.0, Preferences()) == "25.0 mm"
-    assert length_text(25.0, Preferences(length_unit="cm")) == "2.50 cm"
+def test_volumes_in_the_chosen_unit():
     assert volume_text(1_755_690.0, Preferences()) == "1,755.69"
     assert volume_text(1_755_690.0, Preferences(volume_unit="mm³")) == "1,755,690"

@@ -205,15 +205,19 @@ def default_volume_rendering_preset(volume: Volume) -> str:
     return "ct_bone" if volume.units == "HU" else "mr_default"
 
 
-def patient_position_text(lps: np.ndarray | tuple[float, ...], separator: str = "  ") -> str:
+def patient_position_text(
+    lps: np.ndarray | tuple[float, ...], separator: str = "  ", unit: str = "mm"
+) -> str:
     """'R 12.5  A 40.0  S 3.0 mm': each LPS coordinate as a distance towards a patient side.
 
     A negative L coordinate is shown as R, a negative P as A and a negative S as I, the
     way radiologists read positions (3D Slicer shows its RAS read-out the same way).
+    With ``unit="cm"`` the distances are in centimetres with two decimals.
     """
+    scale, digits = (10.0, 2) if unit == "cm" else (1.0, 1)
     parts = []
     for value, (positive, negative) in zip(lps, (("L", "R"), ("P", "A"), ("S", "I")), strict=True):
         value = float(value)
         letter = positive if value >= 0 else negative
-        parts.append(f"{letter} {abs(value):.1f}")
-    return separator.join(parts) + " mm"
+        parts.append(f"{letter} {abs(value) / scale:.{digits}f}")
+    return separator.join(parts) + f" {unit}"

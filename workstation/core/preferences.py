@@ -57,17 +57,6 @@ def preferences_to_mapping(preferences: Preferences) -> dict[str, str]:
     return {key: str(value) for key, value in asdict(preferences).items()}
 
 
-def _length(mm: float, unit: str) -> float:
-    return mm / 10.0 if unit == "cm" else mm
-
-
-def length_text(mm: float, preferences: Preferences) -> str:
-    """'25.0 mm' or '2.50 cm'."""
-    if preferences.length_unit == "cm":
-        return f"{mm / 10.0:.2f} cm"
-    return f"{mm:.1f} mm"
-
-
 def volume_text(mm3: float, preferences: Preferences) -> str:
     """A volume for the models table: '1,755.69' (ml) or '1,755,690' (mm³)."""
     if preferences.volume_unit == "mm³":
@@ -79,15 +68,10 @@ def position_text(lps: np.ndarray | tuple[float, ...], preferences: Preferences)
     """A patient position as the preferences ask: by patient sides, or signed LPS/RAS."""
     point = np.asarray(lps, dtype=float)
     unit = preferences.length_unit
-    digits = 1 if unit == "mm" else 2
     if preferences.position_style == "anatomical":
-        if unit == "mm":
-            return patient_position_text(point)
-        sides = zip(point, (("L", "R"), ("P", "A"), ("S", "I")), strict=True)
-        parts = [f"{(p if v >= 0 else n)} {abs(v) / 10.0:.2f}" for v, (p, n) in sides]
-        return "  ".join(parts) + " cm"
-    name = preferences.coordinates.upper()
+        return patient_position_text(point, unit=unit)
+    scale, digits = (10.0, 2) if unit == "cm" else (1.0, 1)
     if preferences.coordinates == "ras":
         point = point * np.array([-1.0, -1.0, 1.0])
-    values = ", ".join(f"{_length(value, unit) + 0.0:.{digits}f}" for value in point)
-    return f"{name} ({values}) {unit}"
+    values = ", ".join(f"{value / scale + 0.0:.{digits}f}" for value in point)
+    return f"{preferences.coordinates.upper()} ({values}) {unit}"

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
 
 from workstation.resources_path import resources_dir
 from workstation.services.about import version_text
+from workstation.services.licences import PRODUCT, licence_list_text
 
 LICENCE_LIST_FILE = "THIRD-PARTY-LICENSES.txt"
 PRODUCT_LICENCE = "BSD-3-Clause"
-PRODUCT = "surgical-planning-workstation"
 
 
 def product_licence() -> str:
@@ -53,8 +53,6 @@ def licence_list() -> str:
     bundled = resources_dir() / LICENCE_LIST_FILE
     if bundled.is_file():
         return bundled.read_text(encoding="utf-8", errors="replace")
-    from workstation.services.licences import licence_list_text
-
     return licence_list_text()
 
 

@@ -30,7 +30,7 @@ GUIDE_FILE = ("guide", "user-guide.md")
 
 
 def plain_label(text: str) -> str:
-    """A menu label without its '&' accelerator marks and trailing ellipsis spaces."""
+    """A menu label without its '&' accelerator marks ('&&' stays one '&')."""
     return text.replace("&&", "\0").replace("&", "").replace("\0", "&").strip()
 
 

@@ -140,7 +140,6 @@ class MainWindow(QMainWindow):
         self.deidentify = install_deidentify_action(self, self.menuBar().actions()[0].menu())
         self.audit_status = install_audit_status(self)  # user and role, audit failures
         self.preferences = install_preferences(self)  # export defaults, units, theme
-        self.models_panel.preferences = self.preferences.store
         self.models_panel.show_preferences(self.preferences.store.current)
         self.preferences.store.changed.connect(self._preferences_changed)
         self.help_menu = install_help_menu(self)  # user guide, shortcuts, About

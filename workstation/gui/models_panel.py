@@ -67,12 +67,6 @@ HEADER_TIPS = (
     "Number of triangles",
     "Watertight: the surface is closed and can be 3D-printed",
 )
-class _FixedPreferences:
-    """The default preferences, for a panel used without a window."""
-
-    current = DEFAULT_PREFERENCES
-
-
 COL_SHOW, COL_NAME, COL_COLOUR, COL_OPACITY, COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT = range(7)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -120,8 +114,8 @@ class ModelsPanel(QWidget):
         #: "Create model" was clicked while edits were still being applied
         self._create_when_idle = False
         self.last_export: list[Path] = []
-        #: what the window's Preferences say (replaced by the window's own store)
-        self.preferences: Any = _FixedPreferences()
+        #: how volumes are shown and what the export dialog proposes (see show_preferences)
+        self.preferences = DEFAULT_PREFERENCES
         #: the export dialog while it is open
         self.export_dialog: ExportDialog | None = None
 
@@ -323,7 +317,7 @@ class ModelsPanel(QWidget):
         slider.blockSignals(False)
         for column, text in zip(
             (COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT),
-            statistics_text(entry.statistics, self.preferences.current),
+            statistics_text(entry.statistics, self.preferences),
             strict=True,
         ):
             self.table.item(row, column).setText(text)
@@ -380,7 +374,8 @@ class ModelsPanel(QWidget):
         self._show_summary()
 
     def show_preferences(self, preferences: Preferences) -> None:
-        """Show volumes in the unit ``preferences`` ask for (the window calls this)."""
+        """Show volumes and propose exports as ``preferences`` ask (the window calls this)."""
+        self.preferences = preferences
         header = self.table.horizontalHeaderItem(COL_VOLUME)
         if header is not None:
             header.setText(preferences.volume_unit)
@@ -396,7 +391,7 @@ class ModelsPanel(QWidget):
         for model_id in self.selected_ids() if self.session.models else []:
             entry = self.session.models.get(model_id)
             if entry is not None:
-                lines.append(model_summary(entry.name, entry.statistics, self.preferences.current))
+                lines.append(model_summary(entry.name, entry.statistics, self.preferences))
         self.summary_label.setText("\n".join(lines))
 
     def remove_selected(self) -> None:
@@ -417,7 +412,7 @@ class ModelsPanel(QWidget):
         if not model_ids:
             return
         names = [self.session.models[model_id].name for model_id in model_ids]
-        preferences = self.preferences.current
+        preferences = self.preferences
         folder = str(Path(self.last_export[0]).parent) if self.last_export else ""
         dialog = ExportDialog(self, names, folder or preferences.export_folder)
         dialog.set_format(preferences.export_format)

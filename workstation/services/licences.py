@@ -96,10 +96,10 @@ def _field(fields: metadata.PackageMetadata, name: str) -> str:
 
 def _licence_of(distribution: metadata.Distribution) -> str:
     fields = distribution.metadata
-    expression = (_field(fields, "License-Expression") or "").strip()
+    expression = _field(fields, "License-Expression").strip()
     if expression:
         return expression
-    text = (_field(fields, "License") or "").strip()
+    text = _field(fields, "License").strip()
     if text and "\n" not in text and len(text) <= 80 and not LICENCE_FILE.match(text):
         return text
     classifiers = [
@@ -114,8 +114,9 @@ def _licence_of(distribution: metadata.Distribution) -> str:
 
 def _homepage_of(distribution: metadata.Distribution) -> str:
     fields = distribution.metadata
-    if _field(fields, "Home-page"):
-        return str(fields["Home-page"])
+    homepage = _field(fields, "Home-page")
+    if homepage:
+        return homepage
     for value in fields.get_all("Project-URL") or []:
         label, _, url = value.partition(",")
         if label.strip().lower() in {"homepage", "home", "source", "repository", "source code"}:
@@ -135,7 +136,7 @@ def _licence_texts(distribution: metadata.Distribution) -> tuple[tuple[str, str]
             except (OSError, UnicodeDecodeError):
                 continue
     if not texts:
-        text = (_field(distribution.metadata, "License") or "").strip()
+        text = _field(distribution.metadata, "License").strip()
         if "\n" in text or len(text) > 80:
             texts.append(("License (from the package metadata)", text))
     return tuple(texts)
