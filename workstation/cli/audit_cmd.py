@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.core.audit_actions import OUTCOMES, AuditAction
 from workstation.core.errors import AuditLogError
 from workstation.io.sources import printable
@@ -116,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``audit`` command and its subcommands."""
     parser = subparsers.add_parser(
         "audit",
-        help="the audit trail: verify, show, export, init-key, sign",
+        help=command_help("audit"),
         description="Every access to patient data, export, transfer, de-identification and "
         "security change is recorded in a hash-chained log. " + EXIT_NOTE,
     )

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import TerminalProgress, finish_progress, progress_for
 from workstation.core.errors import BatchError
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``batch`` subcommand."""
     parser = subparsers.add_parser(
         "batch",
-        help="run a plan over many studies (folders, zips, lists, db: and pacs: queries)",
+        help=command_help("batch"),
         description=(
             "Run one case plan over many studies on a Dask cluster: a local one sized to "
             "this machine, or an existing scheduler. Without --plan each study gets what "

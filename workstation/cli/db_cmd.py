@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.keys_cmd import add_opening_options, add_saving_options
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.query_table import add_query_arguments, format_matches, query_from_args
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``db`` command and its subcommands."""
     parser = subparsers.add_parser(
         "db",
-        help="the local DICOM database: import, list, delete, verify",
+        help=command_help("db"),
         description="Keep DICOM studies in a local database: files are stored once by "
         "the SHA-256 of their content and indexed in SQLite. " + EXIT_NOTE,
     )

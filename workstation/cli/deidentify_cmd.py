@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.core.errors import DeidentificationError
 from workstation.core.progress import CancelToken
@@ -24,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``deidentify`` command."""
     parser = subparsers.add_parser(
         "deidentify",
-        help="write a de-identified copy of DICOM images (PS3.15 basic profile)",
+        help=command_help("deidentify"),
         description="De-identify every DICOM file under PATH (folder, file, zip or DICOMDIR "
         "tree) into OUTDIR with the DICOM PS3.15 Basic Application Level Confidentiality "
         "Profile (edition 2026c) plus options. Files are named from their new identifiers; "

@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.core.progress import CancelToken
 
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``dose`` command."""
     parser = subparsers.add_parser(
         "dose",
-        help="radiation dose of each study (dose reports, CTDIvol, SAR, MI/TI) against DRLs",
+        help=command_help("dose"),
         description="Read the radiation dose of every study under PATH (folder, file or .zip): "
         "CT Radiation Dose SR events and accumulated DLP, per-image CTDIvol, MR SAR and "
         "dB/dt, ultrasound mechanical and thermal indices; compare with a table of "

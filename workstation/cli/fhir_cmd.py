@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.core.errors import InputPathError
 from workstation.core.progress import CancelToken
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``fhir`` subcommand."""
     parser = subparsers.add_parser(
         "fhir",
-        help="write an HL7 FHIR ImagingStudy (R4 or R5) for a DICOM study",
+        help=command_help("fhir"),
         description=(
             "Read the headers of every file of a study (under PATH, or in the local DICOM "
             "database with --study UID alone) and write its FHIR ImagingStudy as JSON: "

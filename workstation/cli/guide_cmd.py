@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
     HELP_NOTE,
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``guide`` subcommand."""
     parser = subparsers.add_parser(
         "guide",
-        help="generate a printable surgical guide (drill sleeves, saw slots) from a plan",
+        help=command_help("guide"),
         description=(
             "Build a patient-specific surgical guide from PLAN.json: a contact base on the "
             "bone under the plan's region (offset by the fit clearance, thickened to the "

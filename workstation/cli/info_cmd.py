@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
     HELP_NOTE,
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``info`` subcommand."""
     parser = subparsers.add_parser(
         "info",
-        help="load a DICOM volume and print its geometry, intensities and warnings",
+        help=command_help("info"),
         description="Load the best 3D image stack under PATH (or --series) and print its "
         "dimensions, spacing, orientation, index-to-LPS affine, bounds, intensity "
         "statistics and any geometry warnings. " + HELP_NOTE,

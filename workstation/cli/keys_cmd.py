@@ -10,6 +10,8 @@ import argparse
 import json
 from typing import Any
 
+from workstation.cli.commands import command_help
+
 PASSPHRASE_HELP = (
     "file whose first line is the passphrase (default: $WORKSTATION_PASSPHRASE_FILE); "
     "never give a passphrase on the command line"
@@ -55,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``keys`` subcommand with its ``create`` and ``info`` actions."""
     parser = subparsers.add_parser(
         "keys",
-        help="make an encryption key in the OS keyring, or show how a file is encrypted",
+        help=command_help("keys"),
         description=(
             "Encrypted projects and databases take their key from a passphrase file or "
             "from an entry in the OS keyring; `keys create NAME` stores a new random key "

@@ -16,8 +16,9 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 
+from workstation.cli.commands import COMMANDS
 from workstation.cli.signals import StoppedBySignal, stop_on_signals
 from workstation.cli.warning_report import library_warning_lines
 from workstation.core import memory_budget
@@ -25,30 +26,6 @@ from workstation.core.errors import Cancelled, WorkstationError
 from workstation.core.runtime import disable_numpy_hugepages
 from workstation.core.user_dirs import AUDIT_LOG_VARIABLE
 from workstation.core.warning_capture import capture_library_warnings
-
-#: Subcommand modules; each has ``register(subparsers)`` that sets ``func(args) -> int``.
-COMMAND_MODULES = (
-    "workstation.cli.scan_cmd",
-    "workstation.cli.info_cmd",
-    "workstation.cli.mesh_cmd",
-    "workstation.cli.segment_cmd",
-    "workstation.cli.project_cmd",
-    "workstation.cli.provenance_cmd",
-    "workstation.cli.guide_cmd",
-    "workstation.cli.mesh_tool_cmd",
-    "workstation.cli.pacs_cmd",
-    "workstation.cli.fhir_cmd",
-    "workstation.cli.db_cmd",
-    "workstation.cli.deidentify_cmd",
-    "workstation.cli.policy_cmd",
-    "workstation.cli.audit_cmd",
-    "workstation.cli.keys_cmd",
-    "workstation.cli.batch_cmd",
-    "workstation.cli.dose_cmd",
-    "workstation.cli.qc_cmd",
-    "workstation.cli.report_cmd",
-    "workstation.cli.view_cmd",
-)
 
 EXIT_INTERNAL_ERROR = 70
 
@@ -67,8 +44,9 @@ EPILOG = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered."""
+def build_parser(commands: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser; the subcommands in ``commands`` (default: all) get their full
+    parsers, the others only their ``--help`` line, so their modules are not imported."""
     parser = argparse.ArgumentParser(
         prog="workstation",
         description="Surgical planning workstation: DICOM to exact, printable 3D models.",
@@ -95,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show full tracebacks for unexpected errors"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
+    for name, (module_name, help_line) in COMMANDS.items():
+        if commands is not None and name not in commands:
+            subparsers.add_parser(name, help=help_line, add_help=False)
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as error:
@@ -104,6 +85,19 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(subparsers)
     return parser
+
+
+def parse_arguments(arguments: Sequence[str]) -> argparse.Namespace:
+    """Parse a command line, importing only the module of the command it names.
+
+    A first pass with help lines alone answers ``--help``, ``--version`` and an unknown
+    command, and finds which command runs (``view`` when none is named); the second parses
+    the whole line with that command's own parser.
+    """
+    named, _ = build_parser(()).parse_known_args(arguments)
+    command = named.command or "view"
+    full_line = list(arguments) if named.command else [*arguments, "view"]
+    return build_parser((command,)).parse_args(full_line)
 
 
 class _VersionAction(argparse.Action):
@@ -138,10 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     disable_numpy_hugepages()
     arguments = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    args = parser.parse_args(arguments)
-    if args.command is None:
-        args = parser.parse_args([*arguments, "view"])
+    args = parse_arguments(arguments)
     if args.audit_log:
         os.environ[AUDIT_LOG_VARIABLE] = os.path.abspath(os.path.expanduser(args.audit_log))
     try:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from workstation.cli.commands import command_help
 from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.project_cmd import is_project_path, open_for_mesh
@@ -49,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``mesh`` subcommand."""
     parser = subparsers.add_parser(
         "mesh",
-        help="make a printable 3D model (STL/OBJ/PLY/3MF) from a DICOM series",
+        help=command_help("mesh"),
         description=(
             "Segment a DICOM series by threshold and write a watertight surface model in "
             "patient millimetres. Defaults make a CT bone model. Formats by extension: "

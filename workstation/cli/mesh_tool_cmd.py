@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
     HELP_NOTE,
@@ -98,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``mesh-tool`` subcommand with one sub-command per tool."""
     parser = subparsers.add_parser(
         "mesh-tool",
-        help="cut, boolean, offset, hollow, mirror or move models (STL/OBJ/PLY/3MF)",
+        help=command_help("mesh-tool"),
         description=(
             "Model tools on mesh files in LPS millimetres (a file declaring SPACE=RAS is "
             "converted). Each result is checked watertight and manifold; outputs are written "

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.query_table import add_query_arguments, format_matches, query_from_args
 from workstation.core.errors import PacsError
@@ -97,7 +98,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``pacs`` command and its subcommands."""
     parser = subparsers.add_parser(
         "pacs",
-        help="query, retrieve from and send to a PACS (DIMSE or DICOMweb)",
+        help=command_help("pacs"),
         description="Talk to a PACS or VNA: echo, find, retrieve into the local database "
         "or a folder, send; and configure the server list. Errors are one line on stderr "
         "and exit code 14.",

@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from workstation.cli.commands import command_help
 from workstation.core.permissions import Permission
 
 EXIT_NOTE = "Exit 18: the policy refuses the change, or the policy file is broken."
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``policy`` command and its subcommands."""
     parser = subparsers.add_parser(
         "policy",
-        help="roles and permissions: show who you are, change roles",
+        help=command_help("policy"),
         description="The role policy (WORKSTATION_POLICY, else "
         "/etc/surgical-planning-workstation/policy.toml, else "
         "~/.config/surgical-planning-workstation/policy.toml). Without a policy file the "

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.view_cmd import LAYOUT_CHOICES
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``project`` subcommand with its ``info`` and ``open`` actions."""
     parser = subparsers.add_parser(
         "project",
-        help="show what a project (.wsproj) holds, or open it in the window",
+        help=command_help("project"),
         description=(
             "A project (.wsproj) holds a whole case: the record of its source DICOM (UIDs, "
             "folder, SHA-256 of every file), the segments and the operations that made "

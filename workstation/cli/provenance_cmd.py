@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.core.errors import ProvenanceMismatch
 from workstation.core.progress import CancelToken
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``provenance`` subcommand."""
     parser = subparsers.add_parser(
         "provenance",
-        help="check an exported model against its provenance record",
+        help=command_help("provenance"),
         description=(
             "Check a model file written by the workstation against its provenance record "
             "(OUT.provenance.json beside it, or the record inside a 3MF file): the file's "

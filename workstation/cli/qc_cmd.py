@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
     HELP_NOTE,
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``qc`` subcommand."""
     parser = subparsers.add_parser(
         "qc",
-        help="check each series against protocol QC rules (kVp, slices, kernel, dose...)",
+        help=command_help("qc"),
         description=(
             "Check every series under PATH (folder, file or zip) against the protocol rules "
             "of RULES.toml: the first rule whose match keys all fit a series applies. Each "

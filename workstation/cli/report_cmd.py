@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.keys_cmd import add_opening_options, opening_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.project_cmd import is_project_path
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser(
         "report",
-        help="write a case report (PDF or HTML): slice and 3D pictures, statistics, dose, QC",
+        help=command_help("report"),
         description=(
             "Write a case report: the patient and study header (or the de-identified one), "
             "the three slice views and the 3D view of the models, model and segment "

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
     HELP_NOTE,
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``scan`` subcommand."""
     parser = subparsers.add_parser(
         "scan",
-        help="list the DICOM image stacks under a folder, file or zip",
+        help=command_help("scan"),
         description="Read DICOM headers under PATH and list every image stack found "
         "(one row per loadable stack), with warnings and skipped files. " + HELP_NOTE,
     )

@@ -8,6 +8,7 @@ import sys
 import time
 from typing import Any
 
+from workstation.cli.commands import command_help
 from workstation.cli.keys_cmd import add_saving_options, saving_key_from
 from workstation.cli.progress import finish_progress, progress_for
 from workstation.cli.warning_report import (
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``segment`` subcommand."""
     parser = subparsers.add_parser(
         "segment",
-        help="make a segmentation (.nrrd, .nii.gz, .dcm) by replaying operations or a threshold",
+        help=command_help("segment"),
         description=(
             "Apply a list of segmentation operations (OPS.json, as the window exports it: "
             "every point in patient LPS mm) to a DICOM series and write the segments: "

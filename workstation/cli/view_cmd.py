@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 
+from workstation.cli.commands import command_help
 from workstation.cli.signals import restore_default_signals
 from workstation.core.errors import WorkstationError
 
@@ -22,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``view`` subcommand."""
     parser = subparsers.add_parser(
         "view",
-        help="open the workstation window (default: the bundled sample study)",
+        help=command_help("view"),
         description=(
             "Open PATH (a DICOM folder, file or zip; default: the bundled sample study) in "
             "the workstation. With --screenshot, render and save a PNG of the window, then exit."
