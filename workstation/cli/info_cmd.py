@@ -23,6 +23,7 @@ from workstation.core.geometry import (
     shear_angle_degrees,
     slice_normal,
 )
+from workstation.processing.value_summary import value_summary
 from workstation.services.loading import LoadedVolume, load_volume
 
 #: Column order of the printed affine: numpy's (slice, row, col) -> (column, row, slice).
@@ -69,7 +70,7 @@ def info_record(loaded: LoadedVolume) -> dict[str, Any]:
     volume, stack = loaded.volume, loaded.stack
     identity = stack.identity
     low, high = volume.bounds()
-    array = volume.array
+    values = value_summary(volume.array)
     return {
         "stack_id": stack.stack_id,
         "series_uid": identity.series_uid,
@@ -87,9 +88,9 @@ def info_record(loaded: LoadedVolume) -> dict[str, Any]:
         "affine_index_order": AFFINE_INDEX_ORDER,
         "bounds_lps": {"min": _floats(low, 4), "max": _floats(high, 4)},
         "intensity": {
-            "min": float(array.min()),
-            "max": float(array.max()),
-            "mean": round(float(array.mean(dtype=np.float64)), 4),
+            "min": values.minimum,
+            "max": values.maximum,
+            "mean": round(values.mean, 4),
         },
         "warnings": list(volume.warnings),
         "chosen_automatically": loaded.chosen_automatically,
