@@ -6,6 +6,7 @@ import numpy as np
 
 from workstation.core.mesh import Mesh
 from workstation.processing.decimation import merge_vertices as _merge_vertices
+from workstation.processing.int_sort import stable_argsort
 from workstation.processing.mesh_edit import with_arrays
 
 
@@ -44,7 +45,7 @@ _EVEN_PERMUTATIONS = (5, 15, 19)
 
 def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Of integer ``keys``: (first index, group of every element, size) of each distinct key."""
-    order = np.argsort(keys, kind="stable")
+    order = stable_argsort(keys)
     ordered = keys[order]
     new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
     inverse = np.empty(len(keys), dtype=np.int64)

@@ -8,6 +8,7 @@ import numpy as np
 
 from workstation.core.mesh import Mesh
 from workstation.processing.decimation import sorted_distinct as _distinct
+from workstation.processing.int_sort import stable_argsort
 from workstation.processing.mesh_edit import keep_faces
 
 # scipy is imported inside the functions that use it: every ``workstation`` command
@@ -25,7 +26,7 @@ def vertex_components(mesh: Mesh) -> tuple[np.ndarray, int]:
     n = mesh.n_vertices
     # CSR built directly (one argsort) is ~2.5x faster than scipy's COO conversion
     index_type = np.int32 if len(rows) < 2**31 else np.int64
-    order = np.argsort(rows)
+    order = stable_argsort(rows)
     indptr = np.zeros(n + 1, dtype=index_type)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     graph = csr_matrix(
@@ -115,7 +116,7 @@ def _piece_bounds(mesh: Mesh, face_labels: np.ndarray, count: int) -> tuple[np.n
     """Bounding box (low, high) of every piece, (count, 3) each (points sorted by piece)."""
     point_piece = np.full(mesh.n_vertices, count, dtype=np.int64)  # unused points: no piece
     point_piece[mesh.faces.ravel()] = np.repeat(face_labels, 3)
-    order = np.argsort(point_piece, kind="stable")
+    order = stable_argsort(point_piece)
     pieces = point_piece[order]
     starts = np.flatnonzero(np.concatenate([[True], pieces[1:] != pieces[:-1]]))
     points = mesh.vertices[order]

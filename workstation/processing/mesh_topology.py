@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workstation.core.mesh import Mesh
+from workstation.processing.int_sort import distinct_with_inverse, stable_argsort
 
 # scipy is imported inside the functions that use it: every ``workstation`` command
 # lists the mesh command, which should not pay its import time.
@@ -44,7 +45,7 @@ def occurrences(keys: np.ndarray) -> np.ndarray:
     """How often each element's value occurs in ``keys`` (sort based, fast for int64)."""
     if len(keys) == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.argsort(keys)
+    order = stable_argsort(keys)
     ordered = keys[order]
     group = np.cumsum(np.concatenate([[True], ordered[1:] != ordered[:-1]])) - 1
     result = np.empty(len(keys), dtype=np.int64)
@@ -107,7 +108,7 @@ def fan_vertices(faces: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray
     following = np.roll(faces, -1, axis=1).astype(np.int64).ravel()
     preceding = np.roll(faces, -2, axis=1).astype(np.int64).ravel()
     keys = np.concatenate([corners * n + following, corners * n + preceding])
-    unique_keys, inverse = np.unique(keys, return_inverse=True)
+    unique_keys, inverse = distinct_with_inverse(keys)
     m = len(corners)
     graph = coo_matrix(
         (np.ones(m, dtype=np.int8), (inverse[:m], inverse[m:])),
