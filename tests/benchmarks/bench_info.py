@@ -28,7 +28,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from tests.support.dicom_factory import write_series  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import write_data as write_load_series  # noqa: E402
 
 MARKER = "series-v1.done"
 
@@ -46,22 +48,10 @@ print(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection
 
 
 def write_data(folder: Path, n_slices: int = 400) -> None:
-    """The series, one slice at a time to keep memory small (skipped when already there)."""
+    """The series of ``bench_load.py`` (skipped when already there)."""
     if (folder / MARKER).exists():
         return
-    rng = np.random.default_rng(0)
-    base = rng.integers(-1024, 2000, size=(512, 512), dtype=np.int16)
-    for index in range(n_slices):
-        write_series(
-            folder,
-            (base + index % 7)[None],
-            origin=(0.0, 0.0, 0.7 * index),
-            series_uid="1.2.826.0.1.3680043.8.498.177",
-            study_uid="1.2.826.0.1.3680043.8.498.178",
-            frame_uid="1.2.826.0.1.3680043.8.498.179",
-            instance_numbers=[index + 1],
-            file_names=[f"IM{index:05d}.dcm"],
-        )
+    write_load_series(folder, n_slices)
     (folder / MARKER).write_text("done\n")
 
 
