@@ -205,6 +205,11 @@ def default_volume_rendering_preset(volume: Volume) -> str:
     return "ct_bone" if volume.units == "HU" else "mr_default"
 
 
+def length_scale(unit: str) -> tuple[float, int]:
+    """(mm per ``unit``, decimals shown) of a position read-out in mm or cm."""
+    return (10.0, 2) if unit == "cm" else (1.0, 1)
+
+
 def patient_position_text(
     lps: np.ndarray | tuple[float, ...], separator: str = "  ", unit: str = "mm"
 ) -> str:
@@ -214,7 +219,7 @@ def patient_position_text(
     way radiologists read positions (3D Slicer shows its RAS read-out the same way).
     With ``unit="cm"`` the distances are in centimetres with two decimals.
     """
-    scale, digits = (10.0, 2) if unit == "cm" else (1.0, 1)
+    scale, digits = length_scale(unit)
     parts = []
     for value, (positive, negative) in zip(lps, (("L", "R"), ("P", "A"), ("S", "I")), strict=True):
         value = float(value)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from workstation.core.display_presets import patient_position_text
+from workstation.core.display_presets import length_scale, patient_position_text
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "coordinates": ("lps", "ras"),
@@ -70,7 +70,7 @@ def position_text(lps: np.ndarray | tuple[float, ...], preferences: Preferences)
     unit = preferences.length_unit
     if preferences.position_style == "anatomical":
         return patient_position_text(point, unit=unit)
-    scale, digits = (10.0, 2) if unit == "cm" else (1.0, 1)
+    scale, digits = length_scale(unit)
     if preferences.coordinates == "ras":
         point = point * np.array([-1.0, -1.0, 1.0])
     values = ", ".join(f"{value / scale + 0.0:.{digits}f}" for value in point)

@@ -67,6 +67,7 @@ HEADER_TIPS = (
     "Number of triangles",
     "Watertight: the surface is closed and can be 3D-printed",
 )
+
 COL_SHOW, COL_NAME, COL_COLOUR, COL_OPACITY, COL_VOLUME, COL_TRIANGLES, COL_WATERTIGHT = range(7)
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
 
