@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workstation.processing.int_sort import distinct_with_inverse, stable_argsort
+from workstation.processing.int_sort import (
+    distinct_with_inverse,
+    key_groups,
+    occurrences,
+    stable_argsort,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,3 +46,16 @@ def test_distinct_with_inverse_is_numpys_unique() -> None:
     expected, expected_inverse = np.unique(keys, return_inverse=True)
     assert np.array_equal(values, expected)
     assert np.array_equal(inverse, expected_inverse.ravel())
+
+
+def test_groups_and_occurrences_match_numpy() -> None:
+    keys = np.random.default_rng(13).integers(0, 500, size=20_000, dtype=np.int64)
+    first, inverse, counts = key_groups(keys)
+    expected, expected_first, expected_inverse, expected_counts = np.unique(
+        keys, return_index=True, return_inverse=True, return_counts=True
+    )
+    assert np.array_equal(keys[first], expected) and np.array_equal(first, expected_first)
+    assert np.array_equal(inverse, expected_inverse.ravel())
+    assert np.array_equal(counts, expected_counts)
+    assert np.array_equal(occurrences(keys), expected_counts[expected_inverse.ravel()])
+    assert all(len(part) == 0 for part in key_groups(keys[:0]))

@@ -31,15 +31,31 @@ def stable_argsort(keys: np.ndarray) -> np.ndarray:
     return packed
 
 
-def distinct_with_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted distinct values, index of every element's value among them), as ``np.unique``."""
-    if len(keys) == 0:
-        return keys[:0], np.zeros(0, dtype=np.int64)
+def key_groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of 1-D integer ``keys``, each distinct value in sorted order: (index of its first
+    element, its group number for every element, its element count)."""
+    count = len(keys)
+    if count == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
     order = stable_argsort(keys)
     ordered = keys[order]
-    new = np.empty(len(keys), dtype=bool)
+    new = np.empty(count, dtype=bool)
     new[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
-    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse = np.empty(count, dtype=np.int64)
     inverse[order] = np.cumsum(new, dtype=np.int64) - 1
-    return ordered[new], inverse
+    starts = np.flatnonzero(new)
+    return order[starts], inverse, np.diff(np.append(starts, count))
+
+
+def distinct_with_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct values, index of every element's value among them), as ``np.unique``."""
+    first, inverse, _ = key_groups(keys)
+    return keys[first], inverse
+
+
+def occurrences(keys: np.ndarray) -> np.ndarray:
+    """How often each element's value occurs in the 1-D integer ``keys``."""
+    _, inverse, counts = key_groups(keys)
+    return counts[inverse]

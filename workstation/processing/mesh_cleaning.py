@@ -6,7 +6,7 @@ import numpy as np
 
 from workstation.core.mesh import Mesh
 from workstation.processing.decimation import merge_vertices as _merge_vertices
-from workstation.processing.int_sort import stable_argsort
+from workstation.processing.int_sort import key_groups
 from workstation.processing.mesh_edit import with_arrays
 
 
@@ -43,24 +43,13 @@ def clean(mesh: Mesh) -> tuple[Mesh, list[str]]:
 _EVEN_PERMUTATIONS = (5, 15, 19)
 
 
-def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of integer ``keys``: (first index, group of every element, size) of each distinct key."""
-    order = stable_argsort(keys)
-    ordered = keys[order]
-    new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
-    inverse = np.empty(len(keys), dtype=np.int64)
-    inverse[order] = np.cumsum(new) - 1
-    starts = np.flatnonzero(new)
-    return order[starts], inverse, np.diff(np.append(starts, len(keys)))
-
-
 def _unique_faces(faces: np.ndarray) -> np.ndarray:
     """Mask keeping one copy of repeated triangles; opposite-wound pairs (double walls) go."""
     order = np.argsort(faces, axis=1)
     ordered = np.take_along_axis(faces, order, axis=1).astype(np.int64)
     n = int(ordered[:, 2].max()) + 1
     if n < 2**21:  # one int64 key per triangle: sorting it is ~5x faster than void keys
-        first, inverse, counts = _groups((ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2])
+        first, inverse, counts = key_groups((ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2])
     else:
         keys = np.ascontiguousarray(ordered).view(np.dtype((np.void, 24))).ravel()
         _, first, inverse, counts = np.unique(

@@ -6,13 +6,13 @@ import numpy as np
 
 from workstation.core.mesh import Mesh
 from workstation.processing.decimation import sorted_distinct as _distinct
+from workstation.processing.int_sort import occurrences
 from workstation.processing.mesh_cleaning import clean
 from workstation.processing.mesh_edit import keep_faces, with_arrays
 from workstation.processing.mesh_topology import (
     boundary_edges,
     edge_counts,
     fan_vertices,
-    occurrences,
 )
 
 # trimesh is imported inside the functions that use it: every ``workstation`` command

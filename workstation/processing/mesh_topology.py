@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workstation.core.mesh import Mesh
-from workstation.processing.int_sort import distinct_with_inverse, stable_argsort
+from workstation.processing.int_sort import distinct_with_inverse, occurrences
 
 # scipy is imported inside the functions that use it: every ``workstation`` command
 # lists the mesh command, which should not pay its import time.
@@ -39,18 +39,6 @@ class EdgeInfo:
             and self.inconsistent_edges == 0
             and self.nonmanifold_vertices == 0
         )
-
-
-def occurrences(keys: np.ndarray) -> np.ndarray:
-    """How often each element's value occurs in ``keys`` (sort based, fast for int64)."""
-    if len(keys) == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = stable_argsort(keys)
-    ordered = keys[order]
-    group = np.cumsum(np.concatenate([[True], ordered[1:] != ordered[:-1]])) - 1
-    result = np.empty(len(keys), dtype=np.int64)
-    result[order] = np.bincount(group)[group]
-    return result
 
 
 def boundary_edges(faces: np.ndarray) -> np.ndarray:
