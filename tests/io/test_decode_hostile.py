@@ -112,7 +112,7 @@ def test_stop_requests_are_not_turned_into_read_errors(compressed, monkeypatch, 
     def interrupted(*args, **kwargs):
         raise stop()
 
-    monkeypatch.setattr(pixels, "pixel_array", interrupted)
+    monkeypatch.setattr("pydicom.pixels.pixel_array", interrupted)
     (frame,) = frames_of(compressed["j2k"])
     with pytest.raises(stop):
         decode_frame(frame)
@@ -125,7 +125,7 @@ def test_any_base_exception_of_a_plugin_becomes_dicom_read_error(compressed, mon
     def panics(*args, **kwargs):
         raise PanicException("index out of bounds")
 
-    monkeypatch.setattr(pixels, "pixel_array", panics)
+    monkeypatch.setattr("pydicom.pixels.pixel_array", panics)
     (frame,) = frames_of(compressed["j2k"])
     with pytest.raises(DicomReadError, match=r"j2k\.dcm \(JPEG 2000 .*index out of bounds"):
         decode_frame(frame)
@@ -168,7 +168,7 @@ def _j2k_with_size(data: bytes, width: int, height: int) -> bytes:
 
 def test_j2k_size_mismatch_is_refused_before_decoding(tmp_path, compressed, monkeypatch):
     calls: list[object] = []
-    monkeypatch.setattr(pixels, "pixel_array", lambda *a, **k: calls.append(a))
+    monkeypatch.setattr("pydicom.pixels.pixel_array", lambda *a, **k: calls.append(a))
     data = _j2k_with_size(codestream_of(compressed["j2k"]), 65535, 65535)
     frame = with_codestream(compressed["j2k"], tmp_path / "huge.dcm", data)
     with pytest.raises(DicomReadError) as caught:

@@ -17,7 +17,6 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.uid import JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, RLELossless
 
 #: JPEG frame header markers (SOF0-SOF15 without DHT, JPG and DAC) and JPEG-LS SOF55.
 JPEG_SOF_MARKERS = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC)}) | {
@@ -37,17 +36,30 @@ JP2_HEADER_SEARCH = 65536
 MIN_PLAUSIBLE_PRECISION = 8
 #: Bytes an encoder may leave after the end marker (fragment padding).
 PADDING_BYTES = b"\x00\xff"
+#: JPEG-LS lossless and near-lossless (pydicom's JPEGLSTransferSyntaxes).
+JPEG_LS_SYNTAXES = frozenset({"1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"})
 JPEG_SYNTAXES = frozenset(
     {
         "1.2.840.10008.1.2.4.50",
         "1.2.840.10008.1.2.4.51",
         "1.2.840.10008.1.2.4.57",
         "1.2.840.10008.1.2.4.70",
-        *JPEGLSTransferSyntaxes,
+        *JPEG_LS_SYNTAXES,
     }
 )
-#: JPEG 2000 and HTJ2K syntaxes (pydicom's list includes HTJ2K).
-J2K_SYNTAXES = frozenset(JPEG2000TransferSyntaxes)
+#: JPEG 2000 and HTJ2K syntaxes (pydicom's JPEG2000TransferSyntaxes, HTJ2K included).
+J2K_SYNTAXES = frozenset(
+    {
+        "1.2.840.10008.1.2.4.90",
+        "1.2.840.10008.1.2.4.91",
+        "1.2.840.10008.1.2.4.92",
+        "1.2.840.10008.1.2.4.93",
+        "1.2.840.10008.1.2.4.201",
+        "1.2.840.10008.1.2.4.202",
+        "1.2.840.10008.1.2.4.203",
+    }
+)
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 
 class CodestreamError(ValueError):
@@ -82,7 +94,7 @@ class StreamInfo:
 
 def is_checked(syntax: str) -> bool:
     """True when frames of this transfer syntax are parsed by ``check_frame``."""
-    return syntax in JPEG_SYNTAXES or syntax in J2K_SYNTAXES or syntax == RLELossless
+    return syntax in JPEG_SYNTAXES or syntax in J2K_SYNTAXES or syntax == RLE_LOSSLESS
 
 
 def check_frame(syntax: str, data: bytes, spec: FrameSpec) -> StreamInfo | None:
@@ -93,11 +105,11 @@ def check_frame(syntax: str, data: bytes, spec: FrameSpec) -> StreamInfo | None:
     """
     if syntax in JPEG_SYNTAXES:
         info = _jpeg_info(data)
-        kind = "JPEG-LS" if syntax in JPEGLSTransferSyntaxes else "JPEG"
+        kind = "JPEG-LS" if syntax in JPEG_LS_SYNTAXES else "JPEG"
     elif syntax in J2K_SYNTAXES:
         info = _j2k_info(data)
         kind = "JPEG 2000"
-    elif syntax == RLELossless:
+    elif syntax == RLE_LOSSLESS:
         _rle_offsets(data, spec)
         return None
     else:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-
-from pydicom.dataset import Dataset
+from typing import TYPE_CHECKING
 
 from workstation.core.provenance import SeriesIdentity
 from workstation.io.dicom.model import DerivedObject
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
 
 #: SOP Class UIDs of the derived objects a scan lists, and their kind.
 SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"

@@ -8,6 +8,9 @@ grouping needs (patient, study, series) and decides whether the file holds an im
 
 Every value is read defensively: a malformed number is treated as missing and recorded
 as a warning, so one odd file never stops a scan.
+
+``read_file_header`` first tries ``plain_header`` (no pydicom, a fraction of the time) and
+parses with pydicom only the files it declines; pydicom itself is imported only then.
 """
 
 from __future__ import annotations
@@ -15,19 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
-
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
-from pydicom.filereader import read_partial
-from pydicom.tag import BaseTag, Tag
-from pydicom.uid import (
-    UID,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-)
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeAlias, cast
 
 from workstation.core.errors import DicomReadError
 from workstation.core.provenance import SeriesIdentity
@@ -45,7 +36,15 @@ from workstation.io.dicom.header_checks import (
 )
 from workstation.io.dicom.model import DerivedObject, FrameRef
 from workstation.io.dicom.pixel_extent import PixelExtent, read_pixel_extent
+from workstation.io.dicom.plain_header import PlainHeader, read_plain_header
 from workstation.io.sources import display_name, open_binary
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+    from pydicom.tag import BaseTag
+
+#: What the tolerant readers below accept: pydicom's data set, or the fast path's header.
+Header: TypeAlias = "Dataset | PlainHeader"
 
 #: Pixel Data, Float Pixel Data and Double Float Pixel Data, as (group, element).
 PIXEL_DATA_TAGS = ((0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009))
@@ -79,10 +78,13 @@ PHILIPS_PER_FRAME_ELEMENT = 0x0F
 Position = tuple[float, float, float]
 Orientation = tuple[float, float, float, float, float, float]
 
-#: Dimension index pointers that describe the in-stack position, not a separate volume.
-POSITION_DIMENSIONS = frozenset(
-    {Tag("StackID"), Tag("InStackPositionNumber"), Tag("ImagePositionPatient")}
-)
+#: Dimension index pointers that describe the in-stack position, not a separate volume:
+#: Stack ID, In-Stack Position Number and Image Position (Patient).
+POSITION_DIMENSIONS = frozenset({0x00209056, 0x00209057, 0x00200032})
+
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 
 
 @dataclass
@@ -138,6 +140,8 @@ def _zero_run_after(handle: BinaryIO, position: int) -> bool:
 
 def truncation_problem(ds: Dataset) -> str | None:
     """Why a parsed header looks cut short (file ends inside an element), else None."""
+    from pydicom.dataelem import RawDataElement
+
     tags = list(ds.keys())
     if not tags:
         return "no data elements after the file meta information"
@@ -191,6 +195,9 @@ def _check_before_parse(reader: BinaryIO, head: bytes, location: str) -> None:
 
 def _read_dataset(reader: BinaryIO) -> Dataset:
     """pydicom's parse up to Pixel Data (or junk), tolerant of a missing preamble."""
+    from pydicom.errors import InvalidDicomError
+    from pydicom.filereader import read_partial
+
     try:
         return read_partial(reader, stop_when=_stop_at_pixels_or_junk)
     except InvalidDicomError:
@@ -285,7 +292,7 @@ def read_header_from(handle: BinaryIO, location: str) -> Dataset:
 # ------------------------------------------------------------------- tolerant values
 
 
-def _get(ds: Dataset | None, keyword: str) -> Any:
+def _get(ds: Header | None, keyword: str) -> Any:
     """The value of ``keyword`` in ``ds`` or None; never raises on malformed elements."""
     if ds is None:
         return None
@@ -303,7 +310,7 @@ def _as_list(value: Any) -> list[Any]:
     return list(value)
 
 
-def _text(ds: Dataset | None, keyword: str) -> str:
+def _text(ds: Header | None, keyword: str) -> str:
     """A text value as a stripped string ('' when absent)."""
     value = _get(ds, keyword)
     if value is None:
@@ -331,7 +338,7 @@ class _Reader:
 
     def numbers(
         self,
-        ds: Dataset | None,
+        ds: Header | None,
         keyword: str,
         count: int | None = None,
         convert: Callable[[Any], float] = float,
@@ -356,12 +363,12 @@ class _Reader:
             return None
         return numbers
 
-    def number(self, ds: Dataset | None, keyword: str) -> float | None:
+    def number(self, ds: Header | None, keyword: str) -> float | None:
         """The first value of a numeric attribute, or None."""
         values = self.numbers(ds, keyword)
         return values[0] if values else None
 
-    def integer(self, ds: Dataset | None, keyword: str) -> int | None:
+    def integer(self, ds: Header | None, keyword: str) -> int | None:
         """The first value of an integer attribute (IS/US/UL/...), or None."""
         values = self.numbers(ds, keyword, convert=_to_int)
         return int(values[0]) if values else None
@@ -378,7 +385,7 @@ def _image_type(value: Any) -> tuple[str, ...]:
     return tuple(str(item).strip().upper() for item in _as_list(value) if str(item).strip())
 
 
-def transfer_syntax_of(ds: Dataset) -> str:
+def transfer_syntax_of(ds: Header) -> str:
     """The transfer syntax UID of a parsed file; Implicit VR LE when nothing says otherwise."""
     meta = getattr(ds, "file_meta", None)
     uid = _text(meta, "TransferSyntaxUID") if meta is not None else ""
@@ -386,13 +393,13 @@ def transfer_syntax_of(ds: Dataset) -> str:
         return uid
     encoding = getattr(ds, "original_encoding", (None, None))
     if encoding == (False, True):
-        return ExplicitVRLittleEndian
+        return EXPLICIT_VR_LITTLE_ENDIAN
     if encoding == (False, False):
-        return ExplicitVRBigEndian
-    return ImplicitVRLittleEndian
+        return EXPLICIT_VR_BIG_ENDIAN
+    return IMPLICIT_VR_LITTLE_ENDIAN
 
 
-def sop_class_of(ds: Dataset) -> str:
+def sop_class_of(ds: Header) -> str:
     """The SOP Class UID from the data set, else from the file meta ('' when absent)."""
     uid = _text(ds, "SOPClassUID")
     if not uid:
@@ -405,6 +412,8 @@ def sop_class_name(uid: str) -> str:
     """A short readable name of a SOP class: 'RT Structure Set', 'Basic Text SR'..."""
     if not uid:
         return "unknown object type"
+    from pydicom.uid import UID
+
     name = UID(uid).name
     if name == uid:
         return f"SOP class {uid}"
@@ -416,7 +425,7 @@ def sop_class_name(uid: str) -> str:
 # -------------------------------------------------------------------- frames
 
 
-def _first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
+def _first_item(ds: Header | None, keyword: str) -> Header | None:
     value = _get(ds, keyword)
     if value is None:
         return None
@@ -426,7 +435,7 @@ def _first_item(ds: Dataset | None, keyword: str) -> Dataset | None:
         return None
 
 
-def _group(per_frame: Dataset | None, shared: Dataset | None, keyword: str) -> Dataset | None:
+def _group(per_frame: Header | None, shared: Header | None, keyword: str) -> Header | None:
     """The functional group item ``keyword`` for a frame: per-frame first, then shared."""
     item = _first_item(per_frame, keyword)
     return item if item is not None else _first_item(shared, keyword)
@@ -444,7 +453,7 @@ def _philips_private_item(per_frame: Dataset | None) -> Dataset | None:
         return None
 
 
-def _window(reader: _Reader, ds: Dataset | None) -> tuple[float, float] | None:
+def _window(reader: _Reader, ds: Header | None) -> tuple[float, float] | None:
     centers = reader.numbers(ds, "WindowCenter")
     widths = reader.numbers(ds, "WindowWidth")
     if not centers or not widths or widths[0] <= 0:
@@ -457,7 +466,7 @@ def _six(values: Sequence[float]) -> Orientation:
     return (first, second, third, fourth, fifth, sixth)
 
 
-def _orientation(reader: _Reader, ds: Dataset | None, problems: list[str]) -> Orientation | None:
+def _orientation(reader: _Reader, ds: Header | None, problems: list[str]) -> Orientation | None:
     """Orthonormalised IOP; a vector too far from unit/perpendicular is kept but refused."""
     values = reader.numbers(ds, "ImageOrientationPatient", 6)
     if values is None:
@@ -476,7 +485,7 @@ def _orientation(reader: _Reader, ds: Dataset | None, problems: list[str]) -> Or
 
 
 def _spacing(
-    reader: _Reader, ds: Dataset | None, keyword: str, problems: list[str]
+    reader: _Reader, ds: Header | None, keyword: str, problems: list[str]
 ) -> tuple[float, float] | None:
     """A pixel spacing pair; one outside the physical range is kept but refused."""
     values = reader.numbers(ds, keyword, 2)
@@ -488,7 +497,7 @@ def _spacing(
     return (values[0], values[1])
 
 
-def _position(reader: _Reader, ds: Dataset | None, problems: list[str]) -> Position | None:
+def _position(reader: _Reader, ds: Header | None, problems: list[str]) -> Position | None:
     """Image Position (Patient); one implausibly far from the origin is kept but refused."""
     values = reader.numbers(ds, "ImagePositionPatient", 3)
     if values is None:
@@ -500,7 +509,7 @@ def _position(reader: _Reader, ds: Dataset | None, problems: list[str]) -> Posit
     return (x, y, z)
 
 
-def _thickness(reader: _Reader, ds: Dataset | None) -> float | None:
+def _thickness(reader: _Reader, ds: Header | None) -> float | None:
     """Slice Thickness within the physical spacing range, else treated as missing."""
     value = reader.number(ds, "SliceThickness")
     if value is not None and not SPACING_RANGE_MM[0] <= value <= SPACING_RANGE_MM[1]:
@@ -513,7 +522,7 @@ def _problem_text(problems: list[str]) -> str | None:
     return "; ".join(dict.fromkeys(problems)) or None
 
 
-def _rescale(reader: _Reader, item: Dataset | None) -> tuple[float, float] | None:
+def _rescale(reader: _Reader, item: Header | None) -> tuple[float, float] | None:
     """(slope, intercept) from ``item`` when it has a usable slope, else None."""
     slope = reader.number(item, "RescaleSlope")
     if slope is None:
@@ -525,7 +534,7 @@ def _rescale(reader: _Reader, item: Dataset | None) -> tuple[float, float] | Non
     return (slope, intercept if intercept is not None else 0.0)
 
 
-def _common_fields(reader: _Reader, ds: Dataset, location: str) -> dict[str, Any]:
+def _common_fields(reader: _Reader, ds: Header, location: str) -> dict[str, Any]:
     """FrameRef fields that are the same for every frame of a file."""
     return {
         "location": location,
@@ -547,7 +556,7 @@ def _common_fields(reader: _Reader, ds: Dataset, location: str) -> dict[str, Any
     }
 
 
-def _number_of_frames(reader: _Reader, ds: Dataset) -> int:
+def _number_of_frames(reader: _Reader, ds: Header) -> int:
     count = reader.integer(ds, "NumberOfFrames")
     return count if count is not None and count > 0 else 1
 
@@ -579,7 +588,7 @@ def _is_mosaic(image_type: tuple[str, ...]) -> bool:
 
 
 def _classic_frames(
-    reader: _Reader, ds: Dataset, common: dict[str, Any], count: int
+    reader: _Reader, ds: Header, common: dict[str, Any], count: int
 ) -> list[FrameRef]:
     """Frames of a classic object: one file-level geometry shared by all frames."""
     image_type = _image_type(_get(ds, "ImageType"))
@@ -614,11 +623,13 @@ def _classic_frames(
     return [FrameRef(frame_index=index, **shared) for index in range(count)]
 
 
-def _dimension_key_indices(ds: Dataset) -> list[int] | None:
+def _dimension_key_indices(ds: Header) -> list[int] | None:
     """Indices into DimensionIndexValues that are not in-stack position; None if unknown."""
     items = _get(ds, "DimensionIndexSequence")
     if not items:
         return None
+    from pydicom.tag import Tag
+
     indices = []
     try:
         for index, item in enumerate(items):
@@ -631,7 +642,7 @@ def _dimension_key_indices(ds: Dataset) -> list[int] | None:
 
 
 def _enhanced_frames(
-    reader: _Reader, ds: Dataset, common: dict[str, Any], count: int
+    reader: _Reader, ds: Header, common: dict[str, Any], count: int
 ) -> tuple[list[FrameRef], list[tuple[int, ...]]]:
     """Frames of an Enhanced / multi-frame object from its functional groups."""
     shared = _first_item(ds, "SharedFunctionalGroupsSequence")
@@ -708,12 +719,12 @@ def _enhanced_frames(
     return frames, keys
 
 
-def _has_functional_groups(ds: Dataset) -> bool:
+def _has_functional_groups(ds: Header) -> bool:
     return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
 
 
 def _frames_and_keys(
-    reader: _Reader, ds: Dataset, location: str, extent: PixelExtent | None = None
+    reader: _Reader, ds: Header, location: str, extent: PixelExtent | None = None
 ) -> tuple[list[FrameRef], list[tuple[int, ...]]]:
     """Frames and their dimension keys, once the image data is known to hold them."""
     common = _common_fields(reader, ds, location)
@@ -725,7 +736,7 @@ def _frames_and_keys(
     return frames, [() for _ in frames]
 
 
-def frames_from_dataset(ds: Dataset, location: str) -> list[FrameRef]:
+def frames_from_dataset(ds: Header, location: str) -> list[FrameRef]:
     """One FrameRef per 2D frame of a parsed header (classic or Enhanced multi-frame)."""
     return _frames_and_keys(_Reader(), ds, location)[0]
 
@@ -733,7 +744,7 @@ def frames_from_dataset(ds: Dataset, location: str) -> list[FrameRef]:
 # ------------------------------------------------------------------- file level
 
 
-def identity_from_dataset(ds: Dataset) -> SeriesIdentity:
+def identity_from_dataset(ds: Header) -> SeriesIdentity:
     """Patient, study and series facts of a parsed header ('' for each one absent)."""
     return SeriesIdentity(
         patient_id=_text(ds, "PatientID"),
@@ -751,10 +762,14 @@ def identity_from_dataset(ds: Dataset) -> SeriesIdentity:
 
 
 def header_from_dataset(
-    ds: Dataset, location: str, has_pixel_data: bool, extent: PixelExtent | None = None
+    ds: Header,
+    location: str,
+    has_pixel_data: bool,
+    extent: PixelExtent | None = None,
+    reader: _Reader | None = None,
 ) -> FileHeader:
     """Per-file facts and frames of a parsed header; sets ``skip_reason`` for non-images."""
-    reader = _Reader()
+    reader = reader or _Reader()
     sop_class = sop_class_of(ds)
     header = FileHeader(
         location=location,
@@ -766,7 +781,8 @@ def header_from_dataset(
         return header
     kind = derived_kind(sop_class)
     if kind is not None:
-        header.derived = derived_from_dataset(kind, ds, location, header.identity)
+        # Only pydicom reads derived objects (the fast path declines them).
+        header.derived = derived_from_dataset(kind, cast("Dataset", ds), location, header.identity)
         header.skip_reason = f"derived object ({KIND_NAMES[kind]})"
         return header
     if not has_pixel_data:
@@ -783,8 +799,49 @@ def header_from_dataset(
     return header
 
 
+class _NotPlainValue(Exception):
+    """A value the fast path would call malformed: pydicom's reading decides instead."""
+
+
+class _PlainReader(_Reader):
+    """The fast path's reader: a malformed value sends the file to pydicom."""
+
+    def _bad(self, keyword: str, value: Any) -> None:
+        raise _NotPlainValue(keyword)
+
+
+def read_plain_file_header(location: str) -> FileHeader | None:
+    """The FileHeader of a plain classic image read without pydicom; None for any other file.
+
+    Only a clean image header is answered here: anything odd, broken or unreadable is
+    left to the pydicom path, which gives the reasons.
+    """
+    try:
+        with open_binary(location) as handle:
+            plain = read_plain_header(handle, handle.seek(0, 2))
+            if plain is None:
+                return None
+            ds, extent = plain
+            sop_class = sop_class_of(ds)
+            if sop_class == MEDIA_STORAGE_DIRECTORY or derived_kind(sop_class) is not None:
+                return None
+            header = header_from_dataset(ds, location, True, extent, _PlainReader())
+    except Exception:  # never decide a failure here: pydicom's path reports it
+        return None
+    return None if header.skip_reason else header
+
+
 def read_file_header(location: str) -> FileHeader:
-    """Read one file's header into a FileHeader; raises DicomReadError when unreadable."""
+    """Read one file's header into a FileHeader; raises DicomReadError when unreadable.
+
+    Plain classic images are read by the fast path (``plain_header``), all else by pydicom.
+    """
+    plain = read_plain_file_header(location)
+    return plain if plain is not None else read_file_header_with_pydicom(location)
+
+
+def read_file_header_with_pydicom(location: str) -> FileHeader:
+    """``read_file_header`` through pydicom's parse, whatever the file (the reference)."""
     ds, extent = _parse_location(location)
     try:
         return header_from_dataset(ds, location, extent is not None, extent)

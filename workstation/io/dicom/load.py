@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pydicom
 
 from workstation.core.errors import DicomReadError, NotAVolumeError
 from workstation.core.memory_budget import check_memory
@@ -25,6 +25,7 @@ from workstation.core.volume import Volume
 from workstation.io.dicom import decode_pool, pixels
 from workstation.io.dicom.header_geometry import geometry_warnings as header_geometry_warnings
 from workstation.io.dicom.model import FrameRef, Stack
+from workstation.io.dicom.plain_header import read_plain_header
 from workstation.io.dicom.slice_geometry import ResamplePlan, SliceGeometry, analyse_frames
 from workstation.io.dicom.slice_sources import source_info
 from workstation.io.sources import display_name, open_binary
@@ -54,7 +55,14 @@ def read_series_facts(frame: FrameRef) -> SeriesFacts:
     """PixelPaddingValue/RangeLimit and RescaleType from the first frame's file header."""
     try:
         with open_binary(frame.location) as handle:
-            ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
+            plain = read_plain_header(handle, handle.seek(0, 2))
+            if plain is not None:
+                ds: Any = plain[0]
+            else:
+                import pydicom
+
+                handle.seek(0)
+                ds = pydicom.dcmread(handle, stop_before_pixels=True, force=True)
         rescale_type = str(ds.get("RescaleType", "") or "")
         if not rescale_type and "SharedFunctionalGroupsSequence" in ds:
             shared = ds.SharedFunctionalGroupsSequence[0]

@@ -15,19 +15,9 @@ import os
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-import pydicom
-from pydicom.encaps import get_frame
-from pydicom.pixels import pixel_array
-from pydicom.uid import (
-    UID,
-    AllTransferSyntaxes,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    RLELossless,
-)
 
 from workstation.core.errors import DicomReadError, WorkstationError
 from workstation.core.progress import CancelToken, ProgressCallback, no_progress
@@ -37,11 +27,14 @@ from workstation.io.dicom.codestreams import CodestreamError, TruncatedStreamErr
 from workstation.io.dicom.model import FrameRef
 from workstation.io.sources import display_name, is_zip_location, open_binary
 
+if TYPE_CHECKING:  # pydicom is imported when a frame needs it: uncompressed reads do not
+    import pydicom
+
 PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 #: Uncompressed little-endian syntaxes read by the fast path, and whether VR is explicit.
 NATIVE_LITTLE_ENDIAN: dict[str, bool] = {
-    ExplicitVRLittleEndian: True,
-    ImplicitVRLittleEndian: False,
+    "1.2.840.10008.1.2.1": True,  # Explicit VR Little Endian
+    "1.2.840.10008.1.2": False,  # Implicit VR Little Endian
 }
 #: Names of transfer syntaxes pydicom does not know.
 EXTRA_SYNTAX_NAMES = {
@@ -65,6 +58,8 @@ def transfer_syntax_name(uid: str) -> str:
     """Human name of a transfer syntax UID (the UID itself when unknown)."""
     if uid in EXTRA_SYNTAX_NAMES:
         return EXTRA_SYNTAX_NAMES[uid]
+    from pydicom.uid import UID
+
     name = UID(uid).name if uid else ""
     return name if name and name != uid else f"transfer syntax {uid or 'unknown'}"
 
@@ -275,6 +270,9 @@ class FrameDecoder:
 
     @staticmethod
     def _dataset(frame: FrameRef) -> pydicom.Dataset:
+        import pydicom
+        from pydicom.uid import UID
+
         with open_binary(frame.location) as handle:
             _check_file_size(handle, frame)
             dataset = pydicom.dcmread(handle, force=True)
@@ -293,6 +291,8 @@ class FrameDecoder:
             return self._datasets[location], lock
 
     def _decode_with_pydicom(self, frame: FrameRef) -> np.ndarray:
+        from pydicom.uid import AllTransferSyntaxes
+
         syntax = frame.transfer_syntax_uid
         name = display_name(frame.location)
         if syntax and syntax not in AllTransferSyntaxes and syntax not in NATIVE_LITTLE_ENDIAN:
@@ -385,6 +385,10 @@ def _check_native_length(dataset: pydicom.Dataset, frame: FrameRef) -> None:
 
 def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
     """One frame of a read dataset; compressed frames are checked against the header first."""
+    from pydicom.encaps import get_frame
+    from pydicom.pixels import pixel_array
+    from pydicom.uid import UID
+
     syntax = dataset.file_meta.get("TransferSyntaxUID", "")
     if "PixelData" not in dataset:
         return pixel_array(dataset, index=frame.frame_index)  # pydicom's own message
@@ -407,7 +411,7 @@ def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
             extended_offsets=_extended_offsets(dataset),
         )
         info = codestreams.check_frame(syntax, data, spec)
-        if syntax == RLELossless and _own_rle(spec):
+        if syntax == codestreams.RLE_LOSSLESS and _own_rle(spec):
             array = codestreams.decode_rle(data, spec, frame.pixel_representation == 1)
             _correct_unused_bits(array, frame)
             return array

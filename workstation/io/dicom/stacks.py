@@ -7,8 +7,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from pydicom.uid import generate_uid
-
 from workstation.io.dicom.duplicates import Copies
 from workstation.io.dicom.header_geometry import geometry_warnings, orientation_label
 from workstation.io.dicom.headers import FileHeader
@@ -58,6 +56,8 @@ def _series_key(header: FileHeader) -> str:
     if header.identity.series_uid:
         return header.identity.series_uid
     # No series UID: every file stands alone, under a UID derived from its location.
+    from pydicom.uid import generate_uid
+
     return generate_uid(entropy_srcs=["workstation-scan", header.location])
 
 
