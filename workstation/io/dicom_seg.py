@@ -22,7 +22,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydicom.dataset import Dataset
 
 from workstation import __version__
 from workstation.core.coded_concepts import COMMON_TERMS, TISSUE, CodedConcept
@@ -36,8 +35,9 @@ from workstation.io.dicom.model import FrameRef
 from workstation.io.dicom.source_context import DicomSourceContext
 from workstation.io.writers import register_writer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # both are imported when a SEG is written: not on other exports
     import highdicom as hd
+    from pydicom.dataset import Dataset
 
 MANUFACTURER = "Surgical Planning Workstation"
 MODEL_NAME = "workstation"
@@ -207,6 +207,8 @@ def _filled(header: Dataset) -> Dataset:
     if not per_frame:
         return dataset
     shared_items = dataset.get("SharedFunctionalGroupsSequence")
+    from pydicom.dataset import Dataset
+
     shared = copy.deepcopy(shared_items[0]) if shared_items else Dataset()
     for keyword in _SHARED_GROUPS:
         if keyword not in shared and keyword in per_frame[0]:

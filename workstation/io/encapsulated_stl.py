@@ -16,13 +16,9 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.sequence import Sequence
-from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from workstation import __version__
 from workstation.core.errors import DicomReadError, ExportError
@@ -33,8 +29,11 @@ from workstation.io.dicom.source_context import DicomSourceContext
 from workstation.io.mesh_export import binary_stl_bytes
 from workstation.io.writers import register_writer
 
+if TYPE_CHECKING:  # pydicom is imported when a model is written or read as DICOM
+    from pydicom.dataset import Dataset
+
 #: SOP Class UID of Encapsulated STL Storage.
-ENCAPSULATED_STL_SOP_CLASS = UID("1.2.840.10008.5.1.4.1.1.104.3")
+ENCAPSULATED_STL_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.104.3"
 MIME_TYPE = "model/stl"
 MODALITY = "M3D"
 MANUFACTURER = "Surgical Planning Workstation project"
@@ -86,6 +85,8 @@ def device_serial_number() -> str:
 
 
 def _code(value: str, scheme: str, meaning: str) -> Dataset:
+    from pydicom.dataset import Dataset
+
     item = Dataset()
     item.CodeValue = value
     item.CodingSchemeDesignator = scheme
@@ -94,6 +95,8 @@ def _code(value: str, scheme: str, meaning: str) -> Dataset:
 
 
 def _reference(sop_class: str, sop_instance: str) -> Dataset:
+    from pydicom.dataset import Dataset
+
     item = Dataset()
     item.ReferencedSOPClassUID = sop_class
     item.ReferencedSOPInstanceUID = sop_instance
@@ -116,6 +119,10 @@ def encapsulated_stl_dataset(
     now: datetime | None = None,
 ) -> Dataset:
     """The Encapsulated STL instance of ``stl`` in ``source``'s study (with file meta)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+
     if not source.frame_of_reference_uid:
         raise ExportError("The source images have no Frame of Reference UID for the model.")
     stamp = (now or datetime.now().astimezone()).replace(microsecond=0)
@@ -170,7 +177,7 @@ def encapsulated_stl_dataset(
     )
     ds.ReferencedSeriesSequence = Sequence([series])
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ENCAPSULATED_STL_SOP_CLASS
+    meta.MediaStorageSOPClassUID = UID(ENCAPSULATED_STL_SOP_CLASS)
     meta.MediaStorageSOPInstanceUID = sop_instance
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds.file_meta = meta
@@ -229,6 +236,9 @@ def _declared_space(stl: bytes) -> str:
 
 def read_encapsulated_stl(path: str | os.PathLike[str]) -> EncapsulatedModel:
     """The STL, mesh and context of an Encapsulated STL file; DicomReadError for other files."""
+    from pydicom import dcmread
+    from pydicom.errors import InvalidDicomError
+
     source = Path(path)
     try:
         ds = dcmread(source)

@@ -10,15 +10,18 @@ writer can place each output frame on a source frame even when the volume was re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pydicom.dataset import Dataset
 
 from workstation.core.errors import ExportError
 from workstation.core.volume import Volume
 from workstation.io.dicom.headers import read_header
 from workstation.io.dicom.model import FrameRef, Stack
 from workstation.io.dicom.slice_geometry import analyse_frames
+
+if TYPE_CHECKING:  # pydicom is imported when a header is read: not for an STL export
+    from pydicom.dataset import Dataset
 
 
 @dataclass(frozen=True)
