@@ -25,6 +25,7 @@ from workstation.core.errors import DicomReadError, ExportError
 from workstation.core.geometry import lps_to_ras_points
 from workstation.core.mesh import Mesh
 from workstation.io.atomic_write import atomic_write, check_writable_path
+from workstation.io.dicom.derived import ENCAPSULATED_STL_SOP_CLASS
 from workstation.io.dicom.source_context import DicomSourceContext
 from workstation.io.mesh_export import binary_stl_bytes
 from workstation.io.writers import register_writer
@@ -32,8 +33,6 @@ from workstation.io.writers import register_writer
 if TYPE_CHECKING:  # pydicom is imported when a model is written or read as DICOM
     from pydicom.dataset import Dataset
 
-#: SOP Class UID of Encapsulated STL Storage.
-ENCAPSULATED_STL_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.104.3"
 MIME_TYPE = "model/stl"
 MODALITY = "M3D"
 MANUFACTURER = "Surgical Planning Workstation project"

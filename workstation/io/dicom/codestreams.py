@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from workstation.io.dicom.syntax_uids import RLE_LOSSLESS
+
 #: JPEG frame header markers (SOF0-SOF15 without DHT, JPG and DAC) and JPEG-LS SOF55.
 JPEG_SOF_MARKERS = frozenset({*range(0xC0, 0xC4), *range(0xC5, 0xC8), *range(0xC9, 0xCC)}) | {
     0xCD,
@@ -59,7 +61,6 @@ J2K_SYNTAXES = frozenset(
         "1.2.840.10008.1.2.4.203",
     }
 )
-RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 
 class CodestreamError(ValueError):

@@ -37,6 +37,12 @@ from workstation.io.dicom.header_checks import (
 from workstation.io.dicom.model import DerivedObject, FrameRef
 from workstation.io.dicom.pixel_extent import PixelExtent, read_pixel_extent
 from workstation.io.dicom.plain_header import PlainHeader, read_plain_header
+from workstation.io.dicom.syntax_uids import (
+    DEFLATED_EXPLICIT_VR,
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
 from workstation.io.sources import display_name, open_binary
 
 if TYPE_CHECKING:
@@ -53,7 +59,6 @@ PIXEL_DATA_TAGS = ((0x7FE0, 0x0010), (0x7FE0, 0x0008), (0x7FE0, 0x0009))
 PIXEL_DATA_TAG_VALUES = frozenset((group << 16) | element for group, element in PIXEL_DATA_TAGS)
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
-DEFLATED_EXPLICIT_VR = "1.2.840.10008.1.2.1.99"
 UNDEFINED_LENGTH = 0xFFFFFFFF
 #: Zero bytes that, where a data element should start, mark an incomplete file.
 ZERO_RUN_PROBE = 64
@@ -81,10 +86,6 @@ Orientation = tuple[float, float, float, float, float, float]
 #: Dimension index pointers that describe the in-stack position, not a separate volume:
 #: Stack ID, In-Stack Position Number and Image Position (Patient).
 POSITION_DIMENSIONS = frozenset({0x00209056, 0x00209057, 0x00200032})
-
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 
 
 @dataclass

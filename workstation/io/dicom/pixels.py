@@ -25,6 +25,11 @@ from workstation.core.workers import available_cpus
 from workstation.io.dicom import codestreams
 from workstation.io.dicom.codestreams import CodestreamError, TruncatedStreamError
 from workstation.io.dicom.model import FrameRef
+from workstation.io.dicom.syntax_uids import (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    RLE_LOSSLESS,
+)
 from workstation.io.sources import display_name, is_zip_location, open_binary
 
 if TYPE_CHECKING:  # pydicom is imported when a frame needs it: uncompressed reads do not
@@ -33,8 +38,8 @@ if TYPE_CHECKING:  # pydicom is imported when a frame needs it: uncompressed rea
 PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"
 #: Uncompressed little-endian syntaxes read by the fast path, and whether VR is explicit.
 NATIVE_LITTLE_ENDIAN: dict[str, bool] = {
-    "1.2.840.10008.1.2.1": True,  # Explicit VR Little Endian
-    "1.2.840.10008.1.2": False,  # Implicit VR Little Endian
+    EXPLICIT_VR_LITTLE_ENDIAN: True,
+    IMPLICIT_VR_LITTLE_ENDIAN: False,
 }
 #: Names of transfer syntaxes pydicom does not know.
 EXTRA_SYNTAX_NAMES = {
@@ -411,7 +416,7 @@ def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
             extended_offsets=_extended_offsets(dataset),
         )
         info = codestreams.check_frame(syntax, data, spec)
-        if syntax == codestreams.RLE_LOSSLESS and _own_rle(spec):
+        if syntax == RLE_LOSSLESS and _own_rle(spec):
             array = codestreams.decode_rle(data, spec, frame.pixel_representation == 1)
             _correct_unused_bits(array, frame)
             return array

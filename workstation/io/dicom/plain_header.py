@@ -12,7 +12,8 @@ caller then parses with pydicom as before: no ``DICM`` preamble, big endian or d
 data, tags out of order, a VR that is not the dictionary's, a value not in its VR's
 format, a person name with component groups, a character set other than the default,
 Latin-1 or UTF-8 with text beyond ASCII, an element past what was read, functional
-groups (Enhanced objects), derived objects and DICOMDIRs.  Equivalence with the pydicom
+groups (Enhanced objects) and directory records.  ``headers.read_plain_file_header``
+leaves derived objects and DICOMDIRs to pydicom as well.  Equivalence with the pydicom
 path is tested on every shared-data collection and the fuzz corpus.
 """
 
@@ -25,6 +26,12 @@ from typing import Any, BinaryIO
 
 from workstation.io.dicom.detect import LONG_VRS, SHORT_VRS, UNDEFINED_LENGTH
 from workstation.io.dicom.pixel_extent import PixelExtent, read_pixel_extent
+from workstation.io.dicom.syntax_uids import (
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    JPEG_FAMILY_PREFIX,
+    RLE_LOSSLESS,
+)
 
 #: Bytes read first; most headers end (at Pixel Data) well within this.
 FIRST_READ = 1 << 14
@@ -33,12 +40,6 @@ FIRST_READ = 1 << 14
 MAX_HEADER_BYTES = 1 << 20
 #: Nesting of undefined-length sequences skipped at most.
 MAX_SEQUENCE_DEPTH = 16
-
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-#: Encapsulated syntaxes (JPEG, JPEG-LS, JPEG 2000, HTJ2K; RLE): explicit VR LE data sets.
-ENCAPSULATED_PREFIX = "1.2.840.10008.1.2.4."
-RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 PIXEL_DATA_TAGS = frozenset({0x7FE00010, 0x7FE00008, 0x7FE00009})
 ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
@@ -50,10 +51,6 @@ NOT_PLAIN_TAGS = frozenset(
         0x52009229,  # SharedFunctionalGroupsSequence: Enhanced multi-frame
         0x52009230,  # PerFrameFunctionalGroupsSequence
     }
-)
-#: SOP classes read by pydicom: DICOMDIR, DICOM SEG, Encapsulated STL.
-NOT_PLAIN_SOP_CLASSES = frozenset(
-    {"1.2.840.10008.1.3.10", "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.104.3"}
 )
 
 #: The file meta elements kept: tag -> (keyword, VR).
@@ -349,8 +346,9 @@ def _syntax_is_implicit(transfer_syntax: str) -> bool:
     """True for implicit VR LE, False for explicit VR LE data sets; NotPlain otherwise."""
     if transfer_syntax == IMPLICIT_VR_LITTLE_ENDIAN:
         return True
+    # Encapsulated syntaxes (the JPEG family, RLE) have explicit VR little endian data sets.
     if transfer_syntax in (EXPLICIT_VR_LITTLE_ENDIAN, RLE_LOSSLESS) or transfer_syntax.startswith(
-        ENCAPSULATED_PREFIX
+        JPEG_FAMILY_PREFIX
     ):
         return False
     raise NotPlain(f"transfer syntax {transfer_syntax!r}")
@@ -366,11 +364,7 @@ def _parse(data: bytes) -> tuple[PlainHeader, int]:
     if implicit and data[start + 4 : start + 6].decode("latin-1") in SHORT_VRS | LONG_VRS:
         raise NotPlain("explicit VR data set under an implicit transfer syntax")
     found, pixels = _walk(data, start, not implicit, ELEMENTS)
-    header = PlainHeader(_convert(found, ELEMENTS, implicit), meta, implicit)
-    sop_class = header.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID") or ""
-    if not isinstance(sop_class, str) or sop_class in NOT_PLAIN_SOP_CLASSES:
-        raise NotPlain("not a classic image")
-    return header, pixels
+    return PlainHeader(_convert(found, ELEMENTS, implicit), meta, implicit), pixels
 
 
 def read_plain_header(handle: BinaryIO, size: int) -> tuple[PlainHeader, PixelExtent] | None:
@@ -389,7 +383,7 @@ def read_plain_header(handle: BinaryIO, size: int) -> tuple[PlainHeader, PixelEx
                 return None
             amount *= 4
             continue
-        except (NotPlain, struct.error, UnicodeDecodeError, ValueError):
+        except (NotPlain, struct.error, ValueError):  # ValueError: undecodable text too
             return None
         handle.seek(pixels)
         return header, read_pixel_extent(handle, header.original_encoding[0], True, size)
