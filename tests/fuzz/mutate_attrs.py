@@ -31,15 +31,23 @@ SHEAR_RADIANS = (0.0005, 0.01, 0.5)
 
 
 def _edit(data: bytes, change: Callable[[Dataset], str]) -> tuple[bytes, str]:
-    """Apply ``change`` to the parsed dataset and write it back in its own transfer syntax."""
-    config.settings.reading_validation_mode = config.IGNORE
-    config.settings.writing_validation_mode = config.IGNORE
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-        detail = change(ds)
-        out = io.BytesIO()
-        ds.save_as(out, enforce_file_format=False)
+    """Apply ``change`` to the parsed dataset and write it back in its own transfer syntax.
+
+    pydicom's validation is off while it edits (bad values are the point) and restored
+    after, so that later reads in the same process warn as they would for a user.
+    """
+    settings = config.settings
+    modes = settings.reading_validation_mode, settings.writing_validation_mode
+    settings.reading_validation_mode = settings.writing_validation_mode = config.IGNORE
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(io.BytesIO(data), force=True)
+            detail = change(ds)
+            out = io.BytesIO()
+            ds.save_as(out, enforce_file_format=False)
+    finally:
+        settings.reading_validation_mode, settings.writing_validation_mode = modes
     return out.getvalue(), detail
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ FAST_FILES = {
     "dicom2nifti_cases": 54,
     "enhanced_mr_dcmqa_enh": 0,
     "mr_sag_t1_hfp_dcmqa_decubitus": 35,
-    "pydicom_data_store": 17,
+    "pydicom_data_store": 16,
     "pydicom_test_files": 77,
     "pylibjpeg_ct_codecs": 10,
     "transfer_syntax_dcmqa_ts": 8,
@@ -57,20 +58,29 @@ FAST_FILES = {
 FUZZ_SEED, FUZZ_CASES = 2026, 1500
 
 
-def _reference(location: str) -> FileHeader | tuple[str, str]:
-    """pydicom's answer for a file: its FileHeader, or the reason it is unreadable."""
-    try:
-        return read_file_header_with_pydicom(location)
-    except DicomReadError as error:
-        return ("error", error.details or error.message)
+def _reference(location: str) -> tuple[FileHeader | tuple[str, str], list[str]]:
+    """pydicom's answer for a file (its FileHeader, or why it is unreadable) and its warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            answer: FileHeader | tuple[str, str] = read_file_header_with_pydicom(location)
+        except DicomReadError as error:
+            answer = ("error", error.details or error.message)
+    return answer, [str(warning.message) for warning in caught]
 
 
 def _compare(location: str) -> bool:
-    """True when the fast path answered; fails when its answer differs from pydicom's."""
+    """True when the fast path answered; fails when its answer differs from pydicom's.
+
+    A file pydicom warns about must be declined, so that the user sees the same library
+    warnings whichever path read it.
+    """
     fast = read_plain_file_header(location)
     if fast is None:
         return False
-    assert fast == _reference(location), location
+    expected, warned = _reference(location)
+    assert fast == expected, location
+    assert not warned, f"{location}: answered although pydicom warns {warned}"
     return True
 
 
@@ -171,6 +181,21 @@ def test_plain_files_are_read_as_pydicom_reads_them(tmp_path: Path, name, edit, 
     assert _compare(str(path)), f"{name}: the fast path declined a plain file"
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"Modality": "ct"},
+        {"ImageType": ["ORIGINAL", "P" * 17]},
+        {"StudyDate": "2026-12-03"},
+        {"SliceThickness": "1.000000000000001"},
+    ],
+)
+def test_values_pydicom_reads_without_checks_stay_on_the_fast_path(tmp_path: Path, values) -> None:
+    """pydicom reads code strings, dates and decimals unchecked: there is no warning to keep."""
+    path = _nonconforming(_series_file(tmp_path), **values)
+    assert _compare(str(path)), values
+
+
 def test_text_is_decoded_in_the_files_character_set(tmp_path: Path) -> None:
     edit = _set(SpecificCharacterSet="ISO_IR 100", PatientName="Müller^Jörg")
     header = read_plain_file_header(str(_rewrite(_series_file(tmp_path), edit)))
@@ -219,6 +244,25 @@ def _huge_private(path: Path) -> Path:
     return _rewrite(path, lambda ds: ds.add_new(0x00291010, "OB", bytes(2 << 20)))
 
 
+def _nonconforming(path: Path, **values) -> Path:
+    """Values pydicom warns about when it reads them (written without its checks)."""
+    ds = pydicom.dcmread(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns while they are set, too
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+    ds.save_as(path, enforce_file_format=False)
+    return path
+
+
+def _nonconforming_meta(path: Path) -> Path:
+    """A Media Storage SOP Class UID with a letter in it (the same length)."""
+    data = path.read_bytes()
+    uid = pydicom.dcmread(path).file_meta.MediaStorageSOPClassUID.encode()
+    path.write_bytes(data.replace(uid, uid[:-1] + b"x", 1))
+    return path
+
+
 @pytest.mark.parametrize(
     "name, make",
     [
@@ -233,19 +277,30 @@ def _huge_private(path: Path) -> Path:
         ("five orientation values", lambda p: _rewrite(p, _set(ImageOrientationPatient=[1] * 5))),
         ("cyrillic text", lambda p: _rewrite(p, _set(SpecificCharacterSet="ISO_IR 144", PatientName="Иванов"))),  # noqa: E501
         ("truncated header", lambda p: p.write_bytes(p.read_bytes()[:600]) and p),
+        ("LO too long", lambda p: _nonconforming(p, SeriesDescription="D" * 70)),
+        ("SH too long", lambda p: _nonconforming(p, ConvolutionKernel="K" * 17)),
+        ("PN too long", lambda p: _nonconforming(p, PatientName="N" * 65)),
+        ("UI not a UID", lambda p: _nonconforming(p, FrameOfReferenceUID="1.2.abc.x")),
+        ("UI too long", lambda p: _nonconforming(p, SeriesInstanceUID="1." + "2" * 64)),
+        ("IS too long", lambda p: _nonconforming(p, InstanceNumber="0000000000001")),
+        ("meta UID with a letter", lambda p: _nonconforming_meta(p)),
     ],
 )  # fmt: skip
 def test_files_outside_the_plain_case_are_left_to_pydicom(tmp_path: Path, name, make) -> None:
     path = make(_series_file(tmp_path))
     assert read_plain_file_header(str(path)) is None, name
-    try:
-        expected = read_file_header_with_pydicom(str(path))
-    except DicomReadError as error:
+    expected, warned = _reference(str(path))
+    if isinstance(expected, FileHeader):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert read_file_header(str(path)) == expected
+        assert [str(warning.message) for warning in caught] == warned
+    else:
         with pytest.raises(DicomReadError) as raised:
             read_file_header(str(path))
-        assert raised.value.details == error.details
-    else:
-        assert read_file_header(str(path)) == expected
+        assert raised.value.details == expected[1]
+    if name.endswith(("too long", "not a UID")):
+        assert warned, f"{name}: pydicom was expected to warn"
 
 
 def test_walk_is_bounded_on_a_header_of_only_sequence_delimiters() -> None:

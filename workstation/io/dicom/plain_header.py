@@ -12,7 +12,9 @@ caller then parses with pydicom as before: no ``DICM`` preamble, big endian or d
 data, tags out of order, a VR that is not the dictionary's, a value not in its VR's
 format, a person name with component groups, a character set other than the default,
 Latin-1 or UTF-8 with text beyond ASCII, an element past what was read, functional
-groups (Enhanced objects) and directory records.  ``headers.read_plain_file_header``
+groups (Enhanced objects) and directory records, and a value pydicom warns about as it
+reads it (``VALUE_RULES``: text too long, a UID not in UID form), so that a user is shown
+the same library warnings whichever path read the file.  ``headers.read_plain_file_header``
 leaves derived objects and DICOMDIRs to pydicom as well.  Equivalence with the pydicom
 path is tested on every shared-data collection and the fuzz corpus.
 """
@@ -118,6 +120,18 @@ TEXT_VRS = frozenset({"SH", "LO", "PN"})
 #: Valid IS and DS values (PS3.5 6.2), as pydicom accepts them without a warning.
 INTEGER_STRING = re.compile(r" *[+-]?\d+ *\Z")
 DECIMAL_STRING = re.compile(r" *[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)? *\Z")
+#: The checks pydicom makes (and warns about) while it converts a value it reads:
+#: convert_text, UID, IS and PersonName; code strings, dates and decimals go unchecked.
+#: VR -> (maximum characters of one value, pattern of a valid non-empty value or None);
+#: the IS pattern is NUMBER_PATTERNS', checked first.
+VALUE_RULES: dict[str, tuple[int, re.Pattern[str] | None]] = {
+    "IS": (12, None),
+    "LO": (64, None),
+    "PN": (64, None),
+    "SH": (16, None),
+    "UI": (64, re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*\Z")),
+}
+NUMBER_PATTERNS = {"IS": INTEGER_STRING, "DS": DECIMAL_STRING}
 BINARY_FORMATS = {"US": "H", "SS": "h"}
 ESCAPE = 0x1B
 
@@ -251,19 +265,33 @@ def _walk(
 # --------------------------------------------------------------------- converting
 
 
-def _split(text: str) -> str | list[str]:
+def _check_values(vr: str, items: list[str]) -> None:
+    """NotPlain when pydicom would warn about one of ``items`` (the values it validates)."""
+    if vr not in VALUE_RULES:
+        return
+    max_length, pattern = VALUE_RULES[vr]
+    for item in items:
+        if (max_length and len(item) > max_length) or (
+            pattern is not None and item and not pattern.match(item)
+        ):
+            raise NotPlain(f"a {vr} value pydicom warns about")
+
+
+def _split(text: str, vr: str) -> str | list[str]:
     items = text.split("\\")
+    _check_values(vr, items)
     return items[0] if len(items) == 1 else items
 
 
-def _numbers_text(raw: bytes, pattern: re.Pattern[str]) -> str | list[str]:
+def _numbers_text(raw: bytes, vr: str) -> str | list[str]:
     """IS/DS: the stripped text of each value (float() of it is pydicom's number)."""
     text = raw.decode("latin-1").rstrip(" \x00")
     if not text:
         return ""
     items = text.split("\\")
-    if not all(pattern.match(item) for item in items):
+    if not all(NUMBER_PATTERNS[vr].match(item) for item in items):
         raise NotPlain("a number not in its VR's format")
+    _check_values(vr, items)
     return items[0] if len(items) == 1 else items
 
 
@@ -287,12 +315,14 @@ def _text(raw: bytes, vr: str, encoding: str) -> str | list[str]:
             raise NotPlain("text not in its character set") from error
         if vr == "PN" and "=" in decoded:
             raise NotPlain("person name component groups")
-        items = [item.rstrip("\x00 ") for item in decoded.split("\\")]
+        padded = decoded.split("\\")
+        _check_values(vr, padded)  # pydicom validates them before removing the padding
+        items = [item.rstrip("\x00 ") for item in padded]
         return items[0] if len(items) == 1 else items
     text = raw.decode("latin-1")
     if vr == "UI":
         text = text.rstrip("\x00 ")
-    return _split(text.rstrip(" \x00"))
+    return _split(text.rstrip(" \x00"), vr)
 
 
 def _encoding(raw: tuple[str, bytes] | None, texts: Iterable[bytes]) -> str:
@@ -330,10 +360,8 @@ def _convert(
             raise NotPlain(f"{keyword} stored as {file_vr}")
         if vr in BINARY_FORMATS:
             values[keyword] = _binary(raw, BINARY_FORMATS[vr])
-        elif vr == "IS":
-            values[keyword] = _numbers_text(raw, INTEGER_STRING)
-        elif vr == "DS":
-            values[keyword] = _numbers_text(raw, DECIMAL_STRING)
+        elif vr in ("IS", "DS"):
+            values[keyword] = _numbers_text(raw, vr)
         else:
             values[keyword] = _text(raw, vr, encoding)
     return values
