@@ -174,6 +174,18 @@ def test_per_slice_integer_rescale_stays_int16(tmp_path):
     np.testing.assert_array_equal(volume.array, hu)
 
 
+@pytest.mark.parametrize("highest, dtype", [(33791, np.int16), (33792, np.float32)])
+def test_unsigned_ct_with_an_intercept_is_exact_up_to_the_int16_bound(tmp_path, highest, dtype):
+    """uint16 stored values + intercept -1024 (the usual CT): int16 while every value fits,
+    exact float32 once one would be 32768."""
+    stored = (np.arange(np.prod(SHAPE)).reshape(SHAPE) * 37 % 3000).astype(np.uint16)
+    stored[1, 2, 3], stored[4, 0, 0] = 0, highest
+    paths = write_series(tmp_path, stored, rescale_intercept=-1024.0, shuffle=True)
+    volume = load_stack(make_stack(paths))
+    assert volume.array.dtype == dtype
+    np.testing.assert_array_equal(volume.array, stored.astype(np.int64) - 1024)
+
+
 def test_values_beyond_int16_promote_to_float32(tmp_path):
     stored = np.full(SHAPE, 100, dtype=np.uint16)
     stored[2, 4, 5] = 60000

@@ -172,6 +172,15 @@ def _write_rescaled(stored: np.ndarray, frame: FrameRef, dest: np.ndarray) -> np
     if slope == 1 and intercept == 0 and stored.dtype == dest.dtype:
         dest[...] = stored
         return None
+    if slope == 1 and stored.dtype.itemsize <= 2 and abs(intercept) < 1 << 16:
+        # The usual CT case (stored + intercept, e.g. -1024): int32 arithmetic is exact for
+        # 16-bit values and such offsets, and the bounds, checked first, fit int16.
+        offset = int(intercept)
+        if not stored.size or (
+            int(stored.min()) + offset >= INT16_MIN and int(stored.max()) + offset <= INT16_MAX
+        ):
+            np.add(stored, offset, out=dest, dtype=np.int32, casting="unsafe")
+            return None
     values = stored.astype(np.int64)
     if slope != 1:
         values *= int(slope)
@@ -239,15 +248,19 @@ def decode_frames(
         if cancel is not None:
             cancel.raise_if_cancelled()
         frame = ordered[index]
-        dest = out[index]
-        direct = (
-            frame.rescale_slope == 1
-            and frame.rescale_intercept == 0
-            and decoder.uses_fast_path(frame)
-            and pixels.stored_dtype(frame) == out.dtype
-            and decoder.read_native_into(frame, dest)
-        )
-        store(index, dest if direct else decoder.decode(frame), rescale=not direct)
+        stored_type = pixels.stored_dtype(frame)
+        # Stored values of the volume's item size are read straight into their slice and
+        # rescaled in place (int16 or uint16 CT into int16), others decoded separately.
+        in_place = out[index].view(stored_type)
+        if not (
+            stored_type.itemsize == out.dtype.itemsize
+            and stored_type.kind in "iu"
+            and decoder.read_native_into(frame, in_place)
+        ):
+            store(index, decoder.decode(frame))
+            return
+        plain = frame.rescale_slope == 1 and frame.rescale_intercept == 0
+        store(index, in_place, rescale=not (plain and stored_type == out.dtype))
 
     n = len(ordered)
     for frame in ordered:
