@@ -32,11 +32,11 @@ from workstation.io.deid.keys import DeidKey
 from workstation.io.deid.options import DeidOption
 from workstation.io.deid.profile import DeidSettings, deidentify_dataset
 from workstation.io.dicom.detect import looks_like_dicom
+from workstation.io.dicom.headers import MEDIA_STORAGE_DIRECTORY
 from workstation.io.dicom.newer_transfer_syntaxes import register_newer_transfer_syntaxes
 from workstation.io.sources import open_binary
 from workstation.services.deid_output_names import output_name
 
-DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 #: Largest file read into memory at once (a bigger one is skipped with a reason).
 MAX_FILE_BYTES = 4 << 30
 register_newer_transfer_syntaxes()  # their files are written as read (pixels untouched)
@@ -138,7 +138,7 @@ def _parse_for_output(data: bytes) -> tuple[pydicom.Dataset, memoryview | None]:
 def _is_dicomdir(location: str, ds: pydicom.Dataset) -> bool:
     meta = getattr(ds, "file_meta", None)
     media_class = str(meta.get("MediaStorageSOPClassUID", "")) if meta is not None else ""
-    if media_class == DICOMDIR_CLASS:
+    if media_class == MEDIA_STORAGE_DIRECTORY:
         return True
     name = os.path.basename(location.replace("::", "/")).upper()
     return name == "DICOMDIR" and "DirectoryRecordSequence" in ds

@@ -16,10 +16,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from workstation.core.errors import PacsError
+from workstation.io.dicom.headers import MEDIA_STORAGE_DIRECTORY
 from workstation.io.sources import iter_locations, open_binary
 
 _UID_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$")
-_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 
 
 def uid_part(value: object, fallback: str) -> str:
@@ -69,7 +69,7 @@ def dicom_reason(path: Path) -> str:
         meta = read_file_meta_info(path)
     except Exception as error:  # pydicom raises several kinds on damaged headers
         return f"damaged DICOM header: {error}"
-    if str(meta.get("MediaStorageSOPClassUID", "")) == _DICOMDIR_CLASS:
+    if str(meta.get("MediaStorageSOPClassUID", "")) == MEDIA_STORAGE_DIRECTORY:
         return "a DICOMDIR index, not an image"
     return ""
 

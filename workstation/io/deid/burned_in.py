@@ -29,6 +29,11 @@ from workstation.io.deid.ocr import (
     tesseract_version,
     window_to_8bit,
 )
+from workstation.io.dicom.syntax_uids import (
+    DEFLATED_EXPLICIT_VR,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+)
 
 __all__ = [
     "OcrUnavailable",
@@ -72,11 +77,7 @@ SCREEN_IMAGE_TYPES = ("SECONDARY", "SCREEN SHOT", "SCREENSHOT")
 #: taking minutes (a 512×512 frame takes about a second).
 MAX_FRAMES = 200
 MONOCHROME = ("MONOCHROME1", "MONOCHROME2")
-NATIVE_SYNTAXES = (
-    "1.2.840.10008.1.2",  # Implicit VR Little Endian
-    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
-    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
-)
+NATIVE_SYNTAXES = (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, DEFLATED_EXPLICIT_VR)
 
 
 @dataclass(frozen=True)
