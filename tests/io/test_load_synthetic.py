@@ -186,6 +186,20 @@ def test_unsigned_ct_with_an_intercept_is_exact_up_to_the_int16_bound(tmp_path, 
     np.testing.assert_array_equal(volume.array, stored.astype(np.int64) - 1024)
 
 
+def test_32_bit_stored_values_with_an_odd_column_count_load_into_int16(tmp_path):
+    """Stored values wider than the volume's int16 are decoded apart (no in-place view)."""
+    stored = (np.arange(6 * 4 * 5).reshape(6, 4, 5) % 700).astype(np.int16)
+    paths = write_series(tmp_path, stored, rescale_intercept=-1024.0)
+    for path, plane in zip(paths, stored, strict=True):
+        ds = pydicom.dcmread(path)
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31
+        ds.PixelData = plane.astype("<i4").tobytes()
+        ds.save_as(path, enforce_file_format=True)
+    volume = load_stack(make_stack(paths))
+    assert volume.array.dtype == np.int16
+    np.testing.assert_array_equal(volume.array, stored.astype(np.int64) - 1024)
+
+
 def test_values_beyond_int16_promote_to_float32(tmp_path):
     stored = np.full(SHAPE, 100, dtype=np.uint16)
     stored[2, 4, 5] = 60000

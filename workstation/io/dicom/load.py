@@ -192,6 +192,23 @@ def _write_rescaled(stored: np.ndarray, frame: FrameRef, dest: np.ndarray) -> np
     return None
 
 
+def _read_into_slice(
+    decoder: pixels.FrameDecoder, frame: FrameRef, dest: np.ndarray
+) -> np.ndarray | None:
+    """The frame's stored values read straight into ``dest``'s memory, or None.
+
+    Applies to uncompressed frames whose stored values have ``dest``'s item size (int16
+    or uint16 CT into an int16 slice): they are then rescaled in place, with no copy.
+    """
+    if not decoder.uses_fast_path(frame):
+        return None
+    stored_type = pixels.stored_dtype(frame)
+    if stored_type.itemsize != dest.dtype.itemsize:
+        return None
+    view = dest.view(stored_type)
+    return view if decoder.read_native_into(frame, view) else None
+
+
 def _padding_mask(stored: np.ndarray, facts: SeriesFacts) -> np.ndarray | None:
     """Packed boolean mask of padding voxels in a stored frame, or None when there are none."""
     if facts.padding_value is None:
@@ -248,19 +265,12 @@ def decode_frames(
         if cancel is not None:
             cancel.raise_if_cancelled()
         frame = ordered[index]
-        stored_type = pixels.stored_dtype(frame)
-        # Stored values of the volume's item size are read straight into their slice and
-        # rescaled in place (int16 or uint16 CT into int16), others decoded separately.
-        in_place = out[index].view(stored_type)
-        if not (
-            stored_type.itemsize == out.dtype.itemsize
-            and stored_type.kind in "iu"
-            and decoder.read_native_into(frame, in_place)
-        ):
+        in_place = _read_into_slice(decoder, frame, out[index])
+        if in_place is None:
             store(index, decoder.decode(frame))
             return
         plain = frame.rescale_slope == 1 and frame.rescale_intercept == 0
-        store(index, in_place, rescale=not (plain and stored_type == out.dtype))
+        store(index, in_place, rescale=not (plain and in_place.dtype == out.dtype))
 
     n = len(ordered)
     for frame in ordered:
