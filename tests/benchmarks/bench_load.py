@@ -5,9 +5,9 @@ SimpleITK's ImageSeriesReader (sitkInt16), and the peak memory of load_stack abo
 interpreter baseline in a fresh subprocess.  Targets: load <= 2x bytes-read time, faster
 than SimpleITK, peak <= 1.5x the volume size.
 
-Also times the bundled JPEG 2000 sample (134 slices of 512x512): decoding in-process only,
-with worker processes from the main thread (forked) and from a worker thread (as the GUI
-does: fork server).
+Also times the bundled JPEG-LS sample (134 slices of 512x512), or any compressed series
+given with --compressed: decoding in-process only, with worker processes from the main
+thread (forked) and from a worker thread (as the GUI does: fork server).
 
 Run: .venv/bin/python tests/benchmarks/bench_load.py [--slices 400] [--keep DIR]
      [--compressed resources/sample/dicom] [--compressed-only]

@@ -120,3 +120,38 @@ def test_range_region_matches_the_mask_bounding_box():
         if upper is not None:
             mask &= array <= upper
         assert range_region(array, lower, upper, slab=7) == foreground_region(mask)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.uint8, np.int32, np.float32])
+@pytest.mark.parametrize("upper", [None, 150.0, 150.7, 5.0, 1e9, -5.0])
+@pytest.mark.parametrize("masked", [False, True])
+def test_image_block_inside_is_exactly_the_range_and_mask(dtype, upper, masked):
+    """Above the iso-level exactly in the mask when one is given, else where
+    iso < value <= upper (for integer data and levels: level <= value); grey values that
+    already agree stay."""
+    from workstation.processing.surface import _image_block
+
+    rng = np.random.default_rng(7)
+    values = rng.integers(0, 250, (6, 7, 8)).astype(dtype)
+    values[0, 0, 0], values[-1, -1, -1] = 100, 100  # the region is the whole image
+    volume = Volume(values, np.eye(4))
+    mask = None
+    chosen = np.ones(values.shape, dtype=bool)
+    if masked:
+        chosen = rng.random(values.shape) > 0.4
+        chosen[0, 0, 0] = chosen[-1, -1, -1] = True
+        mask = LabelMap(chosen.astype(np.uint8), np.eye(4), "m")
+    for level in (100.0, 99.3, 100.5):
+        iso = effective_level(values, level)
+        wanted = chosen if masked else (values > iso) & (values <= (upper or np.inf))
+        if not masked and upper is not None and upper < level:
+            with pytest.raises(SegmentationError):
+                _image_block(volume, level, upper, mask)
+            continue
+        block, iso, region = _image_block(volume, level, upper, mask)
+        inner = block[1:-1, 1:-1, 1:-1]
+        assert region == (slice(0, 6), slice(0, 7), slice(0, 8))
+        assert np.array_equal(inner > iso, wanted)
+        agrees = ((values > iso) == wanted) & (np.abs(values - iso) > 1e-3)  # float: off iso
+        assert np.array_equal(inner[agrees], values[agrees])
+        assert np.all(block[0] <= iso)  # the padding is outside

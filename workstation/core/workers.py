@@ -32,6 +32,25 @@ from concurrent.futures import ProcessPoolExecutor
 START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
+def start_worker_server(preload: tuple[str, ...] = ()) -> None:
+    """Start the fork server now, with ``preload`` imported, if workers will use it.
+
+    A program whose pools start from threads (the window) calls this at start-up: the
+    server's interpreter then starts and imports the workers' modules while the program
+    builds its window, and the first pool forks ready workers from it instead of waiting
+    for a fresh interpreter.  Does nothing where workers start otherwise.
+    """
+    if START_METHOD != "forkserver" or not processes_allowed():
+        return
+    from multiprocessing import forkserver
+
+    try:
+        multiprocessing.set_forkserver_preload(["__main__", *preload])
+        forkserver.ensure_running()
+    except (OSError, ValueError, RuntimeError):
+        pass  # pools start their server themselves, as without this call
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the platform has one)."""
     try:

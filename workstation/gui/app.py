@@ -17,6 +17,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from workstation.core.errors import WorkstationError
+from workstation.core.workers import start_worker_server
 from workstation.gui.error_dialog import job_error_from_exception
 from workstation.gui.main_thread_gc import collect_garbage_on_main_thread
 from workstation.gui.workers import JobError
@@ -26,10 +27,22 @@ APP_NAME = "Surgical Planning Workstation"
 SCREENSHOT_TIMEOUT_S = 300.0
 
 
+#: What the worker processes of the window run (decoding, decimation): the fork server
+#: imports it once, so every pool from a job starts with ready workers.
+WORKER_MODULES = (
+    "numpy",
+    "pydicom.pixels",
+    "workstation.io.dicom.decode_pool",
+    "workstation.processing.decimation",
+    "fast_simplification",
+)
+
+
 def create_application() -> QApplication:
-    """The QApplication (created once)."""
+    """The QApplication (created once), with the worker processes' fork server starting."""
     app = QApplication.instance()
     if app is None:
+        start_worker_server(WORKER_MODULES)
         app = QApplication([sys.argv[0] if sys.argv else "workstation"])
         app.setApplicationName(APP_NAME)
         app.setOrganizationName("SurgicalPlanningWorkstation")

@@ -35,16 +35,35 @@ def sorted_distinct(values: np.ndarray) -> np.ndarray:
 
 
 def merge_vertices(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Merge vertices at identical positions; returns (vertices, faces, merged count)."""
+    """Merge vertices at identical positions onto the first of them, keeping vertex order.
+
+    Returns (vertices, faces, merged count).  Only points sharing their x value with
+    another are compared in full, so the usual mesh with few or no duplicates costs one
+    sort of the x values.
+    """
     if len(vertices) == 0:
         return vertices, faces, 0
-    contiguous = np.ascontiguousarray(vertices + 0.0)  # -0.0 == 0.0
-    keys = contiguous.view(np.dtype((np.void, contiguous.dtype.itemsize * 3))).ravel()
+    x = vertices[:, 0] + 0.0  # -0.0 == 0.0
+    by_x = np.argsort(x, kind="stable")
+    ordered = x[by_x]
+    tied = ordered[1:] == ordered[:-1]
+    if not tied.any():
+        return vertices, faces, 0
+    shares_x = np.zeros(len(vertices), dtype=bool)
+    shares_x[by_x[1:][tied]] = True
+    shares_x[by_x[:-1][tied]] = True
+    candidates = np.flatnonzero(shares_x)
+    points = np.ascontiguousarray(vertices[candidates] + 0.0)
+    keys = points.view(np.dtype((np.void, points.dtype.itemsize * 3))).ravel()
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    merged = len(vertices) - len(first)
+    merged = len(candidates) - len(first)
     if merged == 0:
         return vertices, faces, 0
-    return vertices[first], inverse.reshape(-1)[faces], merged
+    target = np.arange(len(vertices), dtype=np.int64)
+    target[candidates] = candidates[first][inverse.reshape(-1)]  # the first of equal points
+    kept = target == np.arange(len(vertices))
+    renumber = np.cumsum(kept, dtype=np.int64) - 1
+    return vertices[kept], renumber[target][faces], merged
 
 
 def simplify(

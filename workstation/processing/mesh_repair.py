@@ -10,9 +10,10 @@ from workstation.processing.int_sort import occurrences
 from workstation.processing.mesh_cleaning import clean
 from workstation.processing.mesh_edit import keep_faces, with_arrays
 from workstation.processing.mesh_topology import (
+    EdgeAnalysis,
+    analyse_edges,
     boundary_edges,
     edge_counts,
-    fan_vertices,
 )
 
 # trimesh is imported inside the functions that use it: every ``workstation`` command
@@ -22,11 +23,17 @@ from workstation.processing.mesh_topology import (
 DEFAULT_MAX_HOLE_EDGES = 100
 
 
-def split_nonmanifold_vertices(mesh: Mesh) -> tuple[Mesh, int]:
-    """Give every fan of a vertex its own copy of the vertex (same position)."""
+def split_nonmanifold_vertices(
+    mesh: Mesh, analysis: EdgeAnalysis | None = None
+) -> tuple[Mesh, int]:
+    """Give every fan of a vertex its own copy of the vertex (same position).
+
+    ``analysis`` is the mesh's ``analyse_edges`` when the caller already has it.
+    """
     if mesh.n_faces == 0:
         return mesh, 0
-    fans, fan_vertex = fan_vertices(mesh.faces, np.int64(max(mesh.n_vertices, 1)))
+    analysis = analysis or analyse_edges(mesh.faces, mesh.n_vertices)
+    fans, fan_vertex = analysis.fans()
     added = len(fan_vertex) - len(_distinct(mesh.faces))
     if added == 0:
         return mesh, 0
@@ -34,13 +41,9 @@ def split_nonmanifold_vertices(mesh: Mesh) -> tuple[Mesh, int]:
     return with_arrays(mesh, mesh.vertices[fan_vertex], fans.reshape(-1, 3), report), added
 
 
-def _faces_on_bad_edges(faces: np.ndarray, n_vertices: int) -> np.ndarray:
+def _faces_on_bad_edges(analysis: EdgeAnalysis) -> np.ndarray:
     """Mask of triangles with an edge used by more than two triangles."""
-    n = np.int64(max(n_vertices, 1))
-    a = faces.astype(np.int64)
-    b = np.roll(a, -1, axis=1)
-    undirected = (np.minimum(a, b) * n + np.maximum(a, b)).ravel()
-    return np.any((occurrences(undirected) > 2).reshape(-1, 3), axis=1)
+    return np.any((analysis.uses() > 2).reshape(-1, 3), axis=1)
 
 
 def _faces_at_pinched_boundaries(faces: np.ndarray) -> np.ndarray:
@@ -59,12 +62,14 @@ def _drop_faces(mesh: Mesh, drop: np.ndarray) -> Mesh:
     return keep_faces(mesh, ~drop)
 
 
-def _boundary_loops(faces: np.ndarray) -> tuple[list[list[int]], int]:
+def _boundary_loops(
+    faces: np.ndarray, analysis: EdgeAnalysis | None = None
+) -> tuple[list[list[int]], int]:
     """Closed loops of boundary edges, each as the hole's vertex cycle to fill (reversed).
 
     Returns (loops, skipped) where skipped counts boundary edges on ambiguous vertices.
     """
-    boundary = boundary_edges(faces)
+    boundary = boundary_edges(faces, analysis)
     # the filling triangles run along the reversed boundary edges: b -> a
     starts, ends = boundary[:, 1], boundary[:, 0]
     unique_starts, start_counts = np.unique(starts, return_counts=True)
@@ -96,11 +101,16 @@ def _boundary_loops(faces: np.ndarray) -> tuple[list[list[int]], int]:
     return loops, skipped + len(ambiguous)
 
 
-def fill_holes(mesh: Mesh, max_hole_edges: int) -> tuple[Mesh, list[str]]:
-    """Close boundary loops of at most ``max_hole_edges`` edges with a fan of triangles."""
+def fill_holes(
+    mesh: Mesh, max_hole_edges: int, analysis: EdgeAnalysis | None = None
+) -> tuple[Mesh, list[str]]:
+    """Close boundary loops of at most ``max_hole_edges`` edges with a fan of triangles.
+
+    ``analysis`` is the mesh's ``analyse_edges`` when the caller already has it.
+    """
     if mesh.n_faces == 0:
         return mesh, []
-    loops, skipped = _boundary_loops(mesh.faces)
+    loops, skipped = _boundary_loops(mesh.faces, analysis)
     if not loops and not skipped:
         return mesh, []
     vertices = [mesh.vertices]
@@ -154,9 +164,10 @@ def repair(
     mesh, report = clean(mesh)
     if mesh.n_faces == 0:
         return mesh, report
+    analysis = analyse_edges(mesh.faces, mesh.n_vertices)  # of the mesh as it is now
     cut = 0
     for _ in range(REPAIR_ROUNDS):
-        drop = _faces_on_bad_edges(mesh.faces, mesh.n_vertices)
+        drop = _faces_on_bad_edges(analysis)
         if not drop.any():
             break
         cut += int(drop.sum())
@@ -168,13 +179,14 @@ def repair(
             cut += int(pinched.sum())
             mesh = _drop_faces(mesh, pinched)
         mesh, _ = fill_holes(mesh, max_hole_edges)
+        analysis = analyse_edges(mesh.faces, mesh.n_vertices)
     if cut:
         report.append(f"Cut out {cut} triangles at non-manifold edges and closed the openings")
-    boundary, _, inconsistent = edge_counts(mesh.faces, mesh.n_vertices)
-    if boundary:
-        mesh, filled = fill_holes(mesh, max_hole_edges)
+    inconsistent = analysis.inconsistent
+    if analysis.boundary:
+        mesh, filled = fill_holes(mesh, max_hole_edges, analysis)
         report += filled
-        _, _, inconsistent = edge_counts(mesh.faces, mesh.n_vertices)
+        inconsistent = edge_counts(mesh.faces, mesh.n_vertices)[2]
     if inconsistent:
         import trimesh
 

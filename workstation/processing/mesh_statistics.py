@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 from workstation.core.mesh import Mesh
 from workstation.processing.mesh_components import count_components
-from workstation.processing.mesh_topology import edge_info
+from workstation.processing.mesh_repair import split_nonmanifold_vertices
+from workstation.processing.mesh_topology import EdgeInfo, analyse_edges, edge_info
 
 
 @dataclass
@@ -33,8 +34,30 @@ class MeshStatistics:
 
 def mesh_statistics(mesh: Mesh) -> MeshStatistics:
     """Triangles, vertices, volume, area, LPS bounds, components, watertight, manifold."""
+    return _statistics(mesh, edge_info(mesh))
+
+
+def statistics_splitting_pinched_points(mesh: Mesh) -> tuple[Mesh, MeshStatistics, int]:
+    """Statistics of ``mesh``, a closed one first split at its pinched points.
+
+    A watertight mesh whose pinched points (several fans of triangles meeting at one
+    point) are split, each fan getting its own copy of the point, keeps its triangles and
+    edges and becomes manifold.  One edge analysis serves the check and the split.
+    Returns (mesh, its statistics, points added).
+    """
+    if mesh.n_faces == 0:
+        return mesh, mesh_statistics(mesh), 0
+    analysis = analyse_edges(mesh.faces, mesh.n_vertices)
+    info = edge_info(mesh, analysis)
+    added = 0
+    if info.watertight and not info.manifold:
+        mesh, added = split_nonmanifold_vertices(mesh, analysis)
+        info = EdgeInfo(info.boundary_edges, info.nonmanifold_edges, info.inconsistent_edges, 0)
+    return mesh, _statistics(mesh, info), added
+
+
+def _statistics(mesh: Mesh, info: EdgeInfo) -> MeshStatistics:
     low, high = mesh.bounds()
-    info = edge_info(mesh)
     return MeshStatistics(
         triangles=mesh.n_faces,
         vertices=mesh.n_vertices,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workstation.core.mesh import Mesh
-from workstation.processing.int_sort import distinct_with_inverse, occurrences
+from workstation.processing.int_sort import stable_argsort
 
 # scipy is imported inside the functions that use it: every ``workstation`` command
 # lists the mesh command, which should not pay its import time.
@@ -41,69 +41,134 @@ class EdgeInfo:
         )
 
 
-def boundary_edges(faces: np.ndarray) -> np.ndarray:
-    """Directed edges (a, b) of triangles whose undirected edge no other triangle uses."""
-    directed = _directed_edges(faces).astype(np.int64)
-    n = np.int64(faces.max() + 1)
-    undirected = np.minimum(directed[:, 0], directed[:, 1]) * n + np.maximum(
-        directed[:, 0], directed[:, 1]
-    )
-    return directed[occurrences(undirected) == 1]
+def boundary_edges(faces: np.ndarray, analysis: EdgeAnalysis | None = None) -> np.ndarray:
+    """Directed edges (a, b) of triangles whose undirected edge no other triangle uses.
 
-
-def _directed_edges(faces: np.ndarray) -> np.ndarray:
-    return np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    ``analysis`` is the faces' ``analyse_edges`` when the caller already has it.
+    """
+    analysis = analysis or analyse_edges(faces, int(faces.max()) + 1)
+    lone = np.flatnonzero(analysis.uses() == 1)
+    return np.stack([faces.ravel()[lone], faces[:, [1, 2, 0]].ravel()[lone]], axis=1)
 
 
 def edge_counts(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int]:
     """(boundary, non-manifold, inconsistently wound) edge counts."""
+    analysis = analyse_edges(faces, n_vertices)
+    return analysis.boundary, analysis.nonmanifold, analysis.inconsistent
+
+
+@dataclass
+class EdgeAnalysis:
+    """The half-edges of a mesh grouped by undirected edge (one sort serves every count).
+
+    ``order`` lists the half-edges (``3 * face + corner``, from that corner to the next)
+    sorted by undirected edge and then direction; ``same`` marks each sorted half-edge
+    whose undirected edge equals the next one's; ``flipped`` tells, per half-edge, that it
+    runs from the higher vertex number to the lower.
+    """
+
+    faces: np.ndarray
+    order: np.ndarray
+    same: np.ndarray
+    flipped: np.ndarray
+    sizes: np.ndarray  # half-edges along each undirected edge, in sorted order
+    boundary: int
+    nonmanifold: int
+    inconsistent: int
+    _fans: tuple[np.ndarray, np.ndarray] | None = None
+
+    def uses(self) -> np.ndarray:
+        """How many half-edges run along each half-edge's undirected edge (face-major)."""
+        uses = np.empty(len(self.order), dtype=np.int64)
+        uses[self.order] = np.repeat(self.sizes, self.sizes)
+        return uses
+
+    def fans(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fan number of every corner, face-major; the vertex of every fan), computed once."""
+        if self._fans is None:
+            self._fans = _fans_of(self)
+        return self._fans
+
+
+def analyse_edges(faces: np.ndarray, n_vertices: int) -> EdgeAnalysis:
+    """Group the half-edges of ``faces`` by undirected edge and count the three defects."""
     n = np.int64(max(n_vertices, 1))
-    directed = _directed_edges(faces).astype(np.int64)
-    directed_keys = directed[:, 0] * n + directed[:, 1]
-    directed_keys.sort()
-    inconsistent = int(np.count_nonzero(directed_keys[1:] == directed_keys[:-1]))
-    undirected = np.minimum(directed[:, 0], directed[:, 1]) * n + np.maximum(
-        directed[:, 0], directed[:, 1]
+    start = faces.astype(np.int64, copy=False).ravel()
+    end = faces[:, [1, 2, 0]].astype(np.int64, copy=False).ravel()
+    flipped = start > end
+    keys = (np.minimum(start, end) * n + np.maximum(start, end)) * 2 + flipped
+    order = stable_argsort(keys)
+    ordered = keys[order]
+    # two half-edges the same way round along one edge: inconsistent winding
+    inconsistent = int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+    ordered >>= 1
+    same = ordered[1:] == ordered[:-1]
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    sizes = np.diff(np.append(starts, len(ordered)))
+    return EdgeAnalysis(
+        faces,
+        order,
+        same,
+        flipped,
+        sizes,
+        boundary=int(np.count_nonzero(sizes == 1)),
+        nonmanifold=int(np.count_nonzero(sizes > 2)),
+        inconsistent=inconsistent,
     )
-    undirected.sort()
-    starts = np.flatnonzero(np.concatenate([[True], undirected[1:] != undirected[:-1]]))
-    counts = np.diff(np.append(starts, len(undirected)))
-    return int((counts == 1).sum()), int((counts > 2).sum()), inconsistent
 
 
-def edge_info(mesh: Mesh) -> EdgeInfo:
+def edge_info(mesh: Mesh, analysis: EdgeAnalysis | None = None) -> EdgeInfo:
     """Count boundary, non-manifold and inconsistently wound edges, and non-manifold vertices."""
     faces = mesh.faces
     if len(faces) == 0:
         return EdgeInfo(0, 0, 0, 0)
-    boundary, nonmanifold, inconsistent = edge_counts(faces, mesh.n_vertices)
-    fan_vertex = fan_vertices(faces, np.int64(max(mesh.n_vertices, 1)))[1]
+    analysis = analysis or analyse_edges(faces, mesh.n_vertices)
+    fan_vertex = analysis.fans()[1]
     pinched = int(np.count_nonzero(np.bincount(fan_vertex) > 1))
-    return EdgeInfo(boundary, nonmanifold, inconsistent, pinched)
+    return EdgeInfo(analysis.boundary, analysis.nonmanifold, analysis.inconsistent, pinched)
 
 
 def fan_vertices(faces: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray]:
     """(fan number of every corner, face-major; the vertex of every fan).
 
     Triangles around a vertex that share edges form one fan; a manifold vertex has one,
-    a pinched one several.  Each corner links its two edges ("spokes") at its vertex;
-    the fans are the connected groups of spokes.
+    a pinched one several.  Fans are numbered in vertex order.
     """
-    from scipy.sparse import coo_matrix
+    return analyse_edges(faces, int(n)).fans()
+
+
+def _fans_of(analysis: EdgeAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """Fans as connected groups of corners: two half-edges along one edge join the corners
+    of their triangles at each of the edge's two vertices."""
+    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
-    corners = faces.astype(np.int64).ravel()
-    following = np.roll(faces, -1, axis=1).astype(np.int64).ravel()
-    preceding = np.roll(faces, -2, axis=1).astype(np.int64).ravel()
-    keys = np.concatenate([corners * n + following, corners * n + preceding])
-    unique_keys, inverse = distinct_with_inverse(keys)
+    corners = analysis.faces.astype(np.int64, copy=False).ravel()
     m = len(corners)
-    graph = coo_matrix(
-        (np.ones(m, dtype=np.int8), (inverse[:m], inverse[m:])),
-        shape=(len(unique_keys), len(unique_keys)),
+    first = analysis.order[:-1][analysis.same]
+    second = analysis.order[1:][analysis.same]
+    following = np.arange(1, m + 1, dtype=np.int64)
+    following[2::3] -= 3  # the corner a half-edge ends at: the next one of its triangle
+
+    def at_low(half_edges: np.ndarray) -> np.ndarray:
+        return np.where(analysis.flipped[half_edges], following[half_edges], half_edges)
+
+    def at_high(half_edges: np.ndarray) -> np.ndarray:
+        return np.where(analysis.flipped[half_edges], half_edges, following[half_edges])
+
+    rows = np.concatenate([at_low(first), at_high(first)])
+    cols = np.concatenate([at_low(second), at_high(second)])
+    index_type = np.int32 if m < 2**31 else np.int64
+    indptr = np.zeros(m + 1, dtype=index_type)
+    np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
+    graph = csr_matrix(
+        (np.ones(len(rows), dtype=np.int8), cols[stable_argsort(rows)].astype(index_type), indptr),
+        shape=(m, m),
     )
-    _, component = connected_components(graph, directed=False)
-    fans = component[inverse[:m]]  # spokes of one fan share its vertex: fan ids are per vertex
-    fan_vertex = np.empty(int(fans.max()) + 1, dtype=np.int64)
-    fan_vertex[fans] = corners
-    return fans, fan_vertex
+    count, labels = connected_components(graph, directed=True, connection="weak")
+    fan_vertex = np.empty(count, dtype=np.int64)
+    fan_vertex[labels] = corners
+    by_vertex = stable_argsort(fan_vertex)  # number the fans in vertex order
+    rank = np.empty(count, dtype=np.int64)
+    rank[by_vertex] = np.arange(count, dtype=np.int64)
+    return rank[labels], fan_vertex[by_vertex]

@@ -8,6 +8,8 @@ wound so normals point outwards whatever the sign of the affine's determinant.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 from vtkmodules.vtkCommonCore import vtkSMPTools
@@ -111,15 +113,37 @@ def _image_block(
     if region is None:
         raise SegmentationError(nothing_selected(volume, level, upper))
     block, _, _ = padded_block(array, region, 1, fill=outside_max)
+    if mask is None and upper is None:
+        return block, iso, region
+    integer = np.issubdtype(block.dtype, np.integer)
+    # integer bounds compare and clamp in the block's own type (float scalars would make
+    # numpy convert every voxel, ~50x slower); both bounds are integral and in range
+    low = block.dtype.type(inside_min) if integer else inside_min
+    high = block.dtype.type(outside_max) if integer else outside_max
+    if mask is None and integer:
+        # integer values above the level already reach ``low`` and those at or below it
+        # stay: only values above ``upper`` move (the same as the general clamp below)
+        _clamp_above(block, float(upper), high)  # type: ignore[arg-type]
+        return block, iso, region
     if mask is not None:
         chosen, _, _ = padded_block(mask.array.view(bool), region, 1, fill=False)
-    elif upper is not None:
-        chosen = (block > iso) & (block <= upper)
     else:
-        return block, iso, region
-    np.maximum(block, inside_min, out=block, where=chosen, casting="unsafe")
-    np.minimum(block, outside_max, out=block, where=~chosen, casting="unsafe")
+        chosen = (block > iso) & (block <= upper)
+    np.maximum(block, low, out=block, where=chosen, casting="unsafe")
+    np.minimum(block, high, out=block, where=~chosen, casting="unsafe")
     return block, iso, region
+
+
+def _clamp_above(block: np.ndarray, upper: float, high: np.integer) -> None:
+    """``block = min(block, high)`` where ``block > upper``, on an integer block."""
+    info = np.iinfo(block.dtype)
+    bound = math.floor(upper)  # integer v > upper exactly when v > floor(upper)
+    if bound >= info.max:
+        return
+    if bound < info.min:
+        np.minimum(block, high, out=block)
+        return
+    np.minimum(block, high, out=block, where=block > block.dtype.type(bound))
 
 
 def outward_at_extreme(vertices: np.ndarray, faces: np.ndarray) -> bool:

@@ -20,15 +20,14 @@ from workstation.core.segmentation import Segment
 from workstation.core.volume import LabelMap, Volume
 from workstation.core.workers import available_cpus
 from workstation.processing.decimation import decimate
-from workstation.processing.mesh_components import count_components, pieces, small_pieces
+from workstation.processing.mesh_components import pieces, small_pieces
 from workstation.processing.mesh_edit import keep_faces
-from workstation.processing.mesh_repair import (
-    DEFAULT_MAX_HOLE_EDGES,
-    repair,
-    split_nonmanifold_vertices,
-)
+from workstation.processing.mesh_repair import DEFAULT_MAX_HOLE_EDGES, repair
 from workstation.processing.mesh_smoothing import smooth
-from workstation.processing.mesh_statistics import MeshStatistics, mesh_statistics
+from workstation.processing.mesh_statistics import (
+    MeshStatistics,
+    statistics_splitting_pinched_points,
+)
 from workstation.processing.presets import get_preset, resolve_threshold
 from workstation.processing.threshold import describe_range, nothing_selected, threshold
 
@@ -312,17 +311,9 @@ def _finish(
         mesh, changes = repair(mesh, options.max_hole_edges, split_vertices=False)
         report.extend(changes)
     with stages.stage("statistics", "Measuring the model"):
-        statistics = mesh_statistics(mesh)
-        if statistics.watertight and not statistics.manifold:
-            mesh, split = split_nonmanifold_vertices(mesh)
-            if split:  # same triangles and edges; each pinched point now one per fan
-                report.append(mesh.report[-1])
-                statistics = replace(
-                    statistics,
-                    vertices=mesh.n_vertices,
-                    components=count_components(mesh),
-                    manifold=True,
-                )
+        mesh, statistics, split = statistics_splitting_pinched_points(mesh)
+        if split:  # same triangles and edges; each pinched point now one per fan
+            report.append(mesh.report[-1])
     if not statistics.watertight:
         report.append("Warning: the model is not watertight; check it before printing")
     mesh.report = list(report)
