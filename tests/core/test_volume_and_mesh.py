@@ -99,4 +99,6 @@ def test_volume_and_area_are_the_same_when_summed_in_chunks(
     monkeypatch.setattr(mesh_module, "TRIANGLES_PER_CHUNK", 7)
     assert whole.signed_volume() == pytest.approx(expected_volume, rel=1e-12)
     assert whole.area() == pytest.approx(expected_area, rel=1e-12)
+    assert whole.volume_and_area() == pytest.approx((expected_volume, expected_area), rel=1e-12)
     assert Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int)).signed_volume() == 0.0
+    assert Mesh(np.zeros((0, 3)), np.zeros((0, 3), dtype=int)).volume_and_area() == (0.0, 0.0)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from workstation.core.mesh import Mesh
-from workstation.processing.mesh_topology import analyse_edges, edge_info, fan_vertices
+from workstation.processing.mesh_topology import _fans_of, analyse_edges, edge_info, fan_vertices
 
 
 def reference_counts(faces: np.ndarray) -> tuple[int, int, int]:
@@ -112,3 +112,32 @@ def test_two_cubes_touching_at_one_corner_have_one_pinched_point():
     info = edge_info(Mesh(vertices, np.concatenate([cube, second])))
     assert info.watertight and not info.manifold
     assert info.nonmanifold_vertices == 1
+
+
+@pytest.mark.parametrize("pinches", [0, 1, 3])
+def test_pinched_points_of_a_closed_surface_by_walking_match_the_fans(pinches):
+    """The walk round each point of a watertight mesh finds the points the fans split, and
+    numbers the fans exactly as the connected-components way does."""
+    from tests.processing.spheres import ball_volume, grid_affine
+    from workstation.processing.surface import extract_surface
+    from workstation.processing.threshold import threshold
+
+    shape = (30, 40, 40)
+    volume, _ = ball_volume(grid_affine("axial", shape), shape)
+    ball = extract_surface(threshold(volume, 0))
+    n = ball.n_vertices
+    other = ball.faces + n  # a second copy; some of its points become the first's
+    for k in range(pinches):
+        other[other == n + 10 * k] = 10 * k + 5
+    mesh = Mesh(
+        np.concatenate([ball.vertices, ball.vertices + 100.0]), np.concatenate([ball.faces, other])
+    )
+    analysis = analyse_edges(mesh.faces, mesh.n_vertices)
+    assert analysis.boundary == analysis.nonmanifold == analysis.inconsistent == 0
+    assert edge_info(mesh, analysis).nonmanifold_vertices == pinches
+    assert analysis.pinched_points().tolist() == [10 * k + 5 for k in range(pinches)]
+    walked = analysis.fans()
+    by_components = _fans_of(analysis)  # the general way, for any mesh
+    assert all(np.array_equal(a, b) for a, b in zip(walked, by_components, strict=True))
+    assert len(walked[1]) == len(np.unique(mesh.faces)) + pinches  # a fan more per pinch
+    assert int(np.count_nonzero(np.bincount(walked[1]) > 1)) == pinches

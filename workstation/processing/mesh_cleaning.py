@@ -49,7 +49,11 @@ def _unique_faces(faces: np.ndarray) -> np.ndarray:
     ordered = np.take_along_axis(faces, order, axis=1).astype(np.int64)
     n = int(ordered[:, 2].max()) + 1
     if n < 2**21:  # one int64 key per triangle: sorting it is ~5x faster than void keys
-        first, inverse, counts = key_groups((ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2])
+        triangle_keys = (ordered[:, 0] * n + ordered[:, 1]) * n + ordered[:, 2]
+        sorted_keys = np.sort(triangle_keys)
+        if not np.any(sorted_keys[1:] == sorted_keys[:-1]):  # the usual case: no repeats
+            return np.ones(len(faces), dtype=bool)
+        first, inverse, counts = key_groups(triangle_keys)
     else:
         keys = np.ascontiguousarray(ordered).view(np.dtype((np.void, 24))).ravel()
         _, first, inverse, counts = np.unique(

@@ -46,16 +46,19 @@ def _faces_on_bad_edges(analysis: EdgeAnalysis) -> np.ndarray:
     return np.any((analysis.uses() > 2).reshape(-1, 3), axis=1)
 
 
-def _faces_at_pinched_boundaries(faces: np.ndarray) -> np.ndarray:
-    """Mask of triangles touching a vertex where several hole boundaries meet."""
+def _faces_at_pinched_boundaries(mesh: Mesh) -> tuple[np.ndarray, EdgeAnalysis | None]:
+    """Mask of triangles touching a vertex where several hole boundaries meet, and the
+    mesh's edge analysis (None for an empty mesh)."""
+    faces = mesh.faces
     if len(faces) == 0:
-        return np.zeros(0, dtype=bool)
-    starts = boundary_edges(faces)[:, 0]
+        return np.zeros(0, dtype=bool), None
+    analysis = analyse_edges(faces, mesh.n_vertices)
+    starts = boundary_edges(faces, analysis)[:, 0]
     if starts.size == 0:
-        return np.zeros(len(faces), dtype=bool)
+        return np.zeros(len(faces), dtype=bool), analysis
     pinched = np.zeros(int(faces.max()) + 1, dtype=bool)
     pinched[starts[occurrences(starts) > 1]] = True
-    return pinched[faces].any(axis=1)
+    return pinched[faces].any(axis=1), analysis
 
 
 def _drop_faces(mesh: Mesh, drop: np.ndarray) -> Mesh:
@@ -172,13 +175,15 @@ def repair(
             break
         cut += int(drop.sum())
         mesh = _drop_faces(mesh, drop)
+        current: EdgeAnalysis | None = None  # of the mesh as it is now, when known
         for _ in range(REPAIR_ROUNDS):
-            pinched = _faces_at_pinched_boundaries(mesh.faces)
+            pinched, current = _faces_at_pinched_boundaries(mesh)
             if not pinched.any():
                 break
             cut += int(pinched.sum())
             mesh = _drop_faces(mesh, pinched)
-        mesh, _ = fill_holes(mesh, max_hole_edges)
+            current = None
+        mesh, _ = fill_holes(mesh, max_hole_edges, current)
         analysis = analyse_edges(mesh.faces, mesh.n_vertices)
     if cut:
         report.append(f"Cut out {cut} triangles at non-manifold edges and closed the openings")

@@ -58,11 +58,12 @@ def statistics_splitting_pinched_points(mesh: Mesh) -> tuple[Mesh, MeshStatistic
 
 def _statistics(mesh: Mesh, info: EdgeInfo) -> MeshStatistics:
     low, high = mesh.bounds()
+    volume, area = mesh.volume_and_area()
     return MeshStatistics(
         triangles=mesh.n_faces,
         vertices=mesh.n_vertices,
-        volume_mm3=round(mesh.signed_volume(), 3),
-        area_mm2=round(mesh.area(), 3),
+        volume_mm3=round(volume, 3),
+        area_mm2=round(area, 3),
         bounds_min=tuple(round(float(v), 4) for v in low),  # type: ignore[arg-type]
         bounds_max=tuple(round(float(v), 4) for v in high),  # type: ignore[arg-type]
         components=count_components(mesh),

@@ -57,6 +57,11 @@ def edge_counts(faces: np.ndarray, n_vertices: int) -> tuple[int, int, int]:
     return analysis.boundary, analysis.nonmanifold, analysis.inconsistent
 
 
+#: Pinched points up to which a closed mesh's fans are found by walking round them one by
+#: one (in Python); beyond, by connected components, which take the same time for any count.
+MAX_PINCHED_TO_WALK = 2000
+
+
 @dataclass
 class EdgeAnalysis:
     """The half-edges of a mesh grouped by undirected edge (one sort serves every count).
@@ -76,6 +81,8 @@ class EdgeAnalysis:
     nonmanifold: int
     inconsistent: int
     _fans: tuple[np.ndarray, np.ndarray] | None = None
+    _step: np.ndarray | None = None
+    _pinched: np.ndarray | None = None
 
     def uses(self) -> np.ndarray:
         """How many half-edges run along each half-edge's undirected edge (face-major)."""
@@ -83,11 +90,55 @@ class EdgeAnalysis:
         uses[self.order] = np.repeat(self.sizes, self.sizes)
         return uses
 
+    @property
+    def closed(self) -> bool:
+        """Watertight: every edge has exactly two half-edges, running opposite ways."""
+        return self.boundary == self.nonmanifold == self.inconsistent == 0
+
     def fans(self) -> tuple[np.ndarray, np.ndarray]:
-        """(fan number of every corner, face-major; the vertex of every fan), computed once."""
+        """(fan number of every corner, face-major; the vertex of every fan), computed once.
+
+        Fans are numbered in vertex order, those of one vertex by their lowest corner.
+        """
         if self._fans is None:
-            self._fans = _fans_of(self)
+            walk = self.closed and len(self.pinched_points()) <= MAX_PINCHED_TO_WALK
+            self._fans = _fans_by_walking(self) if walk else _fans_of(self)
         return self._fans
+
+    def pinched_points(self) -> np.ndarray:
+        """The points (vertex numbers) where more than one fan of triangles meets."""
+        if self._pinched is None:
+            self._pinched = self._find_pinched_points()
+        return self._pinched
+
+    def _find_pinched_points(self) -> np.ndarray:
+        if not self.closed:
+            return np.flatnonzero(np.bincount(self.fans()[1]) > 1)
+        corners = self.faces.astype(np.int64, copy=False).ravel()
+        step = self.step()
+        count = np.bincount(corners)
+        start = np.full(len(count), -1, dtype=np.int64)
+        start[corners] = np.arange(len(corners), dtype=np.int64)  # a corner of each point
+        start = start[start >= 0]
+        length = np.ones(len(start), dtype=np.int64)
+        current = step[start]
+        walking = np.flatnonzero(current != start)
+        while walking.size:  # round each fan from its start corner, all at once
+            current[walking] = step[current[walking]]
+            length[walking] += 1
+            walking = walking[current[walking] != start[walking]]
+        return np.sort(corners[start[length < count[corners[start]]]])
+
+    def step(self) -> np.ndarray:
+        """On a closed mesh, per corner the next corner round the same point: across the
+        corner's outgoing edge, in the triangle on the other side."""
+        if self._step is None:
+            m = len(self.order)
+            twin = np.empty(m, dtype=np.int64)
+            twin[self.order[0::2]] = self.order[1::2]
+            twin[self.order[1::2]] = self.order[0::2]
+            self._step = _following(m)[twin]
+        return self._step
 
 
 def analyse_edges(faces: np.ndarray, n_vertices: int) -> EdgeAnalysis:
@@ -123,8 +174,7 @@ def edge_info(mesh: Mesh, analysis: EdgeAnalysis | None = None) -> EdgeInfo:
     if len(faces) == 0:
         return EdgeInfo(0, 0, 0, 0)
     analysis = analysis or analyse_edges(faces, mesh.n_vertices)
-    fan_vertex = analysis.fans()[1]
-    pinched = int(np.count_nonzero(np.bincount(fan_vertex) > 1))
+    pinched = len(analysis.pinched_points())
     return EdgeInfo(analysis.boundary, analysis.nonmanifold, analysis.inconsistent, pinched)
 
 
@@ -147,8 +197,7 @@ def _fans_of(analysis: EdgeAnalysis) -> tuple[np.ndarray, np.ndarray]:
     m = len(corners)
     first = analysis.order[:-1][analysis.same]
     second = analysis.order[1:][analysis.same]
-    following = np.arange(1, m + 1, dtype=np.int64)
-    following[2::3] -= 3  # the corner a half-edge ends at: the next one of its triangle
+    following = _following(m)
 
     def at_low(half_edges: np.ndarray) -> np.ndarray:
         return np.where(analysis.flipped[half_edges], following[half_edges], half_edges)
@@ -172,3 +221,40 @@ def _fans_of(analysis: EdgeAnalysis) -> tuple[np.ndarray, np.ndarray]:
     rank = np.empty(count, dtype=np.int64)
     rank[by_vertex] = np.arange(count, dtype=np.int64)
     return rank[labels], fan_vertex[by_vertex]
+
+
+def _following(m: int) -> np.ndarray:
+    """Per half-edge (or corner) of ``m``, the corner it ends at: the next of its triangle."""
+    following = np.arange(1, m + 1, dtype=np.int64)
+    following[2::3] -= 3
+    return following
+
+
+def _fans_by_walking(analysis: EdgeAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    """Fans of a closed mesh: one per used point, but at pinched points one per walk round.
+
+    Numbered as ``_fans_of`` numbers them (vertex order, then lowest corner).
+    """
+    corners = analysis.faces.astype(np.int64, copy=False).ravel()
+    cycles = (np.bincount(corners) > 0).astype(np.int64)  # fans per point
+    extra = np.zeros(len(corners), dtype=np.int64)  # which of its point's fans
+    pinched = analysis.pinched_points()
+    if pinched.size:
+        step = analysis.step()
+        cycles[pinched] = 0
+        at_pinched = np.zeros(len(cycles), dtype=bool)
+        at_pinched[pinched] = True
+        walked = np.zeros(len(corners), dtype=bool)
+        for corner in np.flatnonzero(at_pinched[corners]).tolist():  # few corners
+            if walked[corner]:
+                continue
+            point = int(corners[corner])
+            current = corner
+            while not walked[current]:
+                walked[current] = True
+                extra[current] = cycles[point]
+                current = int(step[current])
+            cycles[point] += 1
+    first_fan = np.cumsum(cycles) - cycles
+    fan_vertex = np.repeat(np.arange(len(cycles), dtype=np.int64), cycles)
+    return first_fan[corners] + extra, fan_vertex
