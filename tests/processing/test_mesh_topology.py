@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from workstation.core.mesh import Mesh
-from workstation.processing.mesh_topology import _fans_of, analyse_edges, edge_info, fan_vertices
+from workstation.processing.mesh_topology import _fans_of, analyse_edges, edge_info
 
 
 def reference_counts(faces: np.ndarray) -> tuple[int, int, int]:
@@ -91,7 +91,7 @@ def test_edge_counts_and_fans_match_the_definitions(seed):
     assert (analysis.boundary, analysis.nonmanifold, analysis.inconsistent) == reference_counts(
         faces
     )
-    fans, fan_vertex = fan_vertices(faces, np.int64(36))
+    fans, fan_vertex = analysis.fans()
     groups: dict[int, set[int]] = defaultdict(set)
     for corner, fan in enumerate(fans.tolist()):
         groups[fan].add(corner)

@@ -91,6 +91,11 @@ class EdgeAnalysis:
         return uses
 
     @property
+    def corners(self) -> np.ndarray:
+        """The vertex of every corner (``3 * face + i``), face-major."""
+        return self.faces.astype(np.int64, copy=False).ravel()
+
+    @property
     def closed(self) -> bool:
         """Watertight: every edge has exactly two half-edges, running opposite ways."""
         return self.boundary == self.nonmanifold == self.inconsistent == 0
@@ -114,7 +119,7 @@ class EdgeAnalysis:
     def _find_pinched_points(self) -> np.ndarray:
         if not self.closed:
             return np.flatnonzero(np.bincount(self.fans()[1]) > 1)
-        corners = self.faces.astype(np.int64, copy=False).ravel()
+        corners = self.corners
         step = self.step()
         count = np.bincount(corners)
         start = np.full(len(count), -1, dtype=np.int64)
@@ -178,22 +183,13 @@ def edge_info(mesh: Mesh, analysis: EdgeAnalysis | None = None) -> EdgeInfo:
     return EdgeInfo(analysis.boundary, analysis.nonmanifold, analysis.inconsistent, pinched)
 
 
-def fan_vertices(faces: np.ndarray, n: np.int64) -> tuple[np.ndarray, np.ndarray]:
-    """(fan number of every corner, face-major; the vertex of every fan).
-
-    Triangles around a vertex that share edges form one fan; a manifold vertex has one,
-    a pinched one several.  Fans are numbered in vertex order.
-    """
-    return analyse_edges(faces, int(n)).fans()
-
-
 def _fans_of(analysis: EdgeAnalysis) -> tuple[np.ndarray, np.ndarray]:
     """Fans as connected groups of corners: two half-edges along one edge join the corners
     of their triangles at each of the edge's two vertices."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import connected_components
 
-    corners = analysis.faces.astype(np.int64, copy=False).ravel()
+    corners = analysis.corners
     m = len(corners)
     first = analysis.order[:-1][analysis.same]
     second = analysis.order[1:][analysis.same]
@@ -235,7 +231,7 @@ def _fans_by_walking(analysis: EdgeAnalysis) -> tuple[np.ndarray, np.ndarray]:
 
     Numbered as ``_fans_of`` numbers them (vertex order, then lowest corner).
     """
-    corners = analysis.faces.astype(np.int64, copy=False).ravel()
+    corners = analysis.corners
     cycles = (np.bincount(corners) > 0).astype(np.int64)  # fans per point
     extra = np.zeros(len(corners), dtype=np.int64)  # which of its point's fans
     pinched = analysis.pinched_points()

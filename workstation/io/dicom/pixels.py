@@ -28,7 +28,6 @@ from workstation.io.dicom.model import FrameRef
 from workstation.io.dicom.syntax_uids import (
     EXPLICIT_VR_LITTLE_ENDIAN,
     IMPLICIT_VR_LITTLE_ENDIAN,
-    JPEG_LS_SYNTAXES,
     RLE_LOSSLESS,
 )
 from workstation.io.sources import display_name, is_zip_location, open_binary
@@ -427,7 +426,7 @@ def _decode_dataset(dataset: pydicom.Dataset, frame: FrameRef) -> np.ndarray:
             # The codestream says signed while the header says unsigned: the values were
             # written signed (CT air stays near -1000 instead of wrapping to ~64000).
             options["pixel_representation"] = 1
-    if syntax in JPEG_LS_SYNTAXES:
+    if syntax in codestreams.JPEG_LS_SYNTAXES:
         options["decoding_plugin"] = JPEG_LS_PLUGIN
     return pixel_array(dataset, index=frame.frame_index, **options)
 
